@@ -1,0 +1,247 @@
+"""Extractive answers: pick the sentence(s) that answer, cite them, or abstain.
+
+Candidate sentences come from the retrieved chunks. Each is scored the way
+answer-sentence selection systems score them: meaning (cosine to the
+question), lexical support (IDF-weighted coverage of the question's terms, in
+the sentence and in its neighbours, so "he said" after a sentence naming the
+speaker counts), the expected answer type ("who" wants a name not in the
+question, "how many" a number, "when" a date, "where" a place), and novelty (a
+sentence that only restates the question answers nothing).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .chunking import STOPWORDS, Span, terms, words
+from .documents import normalize
+from .retrieval import Hit
+from .store import Store
+
+NOT_FOUND = "The documents do not contain an answer to this question."
+
+# Weights of the sentence score. Fitted on the bundled dev set and the SQuAD 2.0
+# sample (never on XQuAD or the PDF sets), then rounded.
+W_DENSE = 1.0        # cosine(question, sentence)
+W_COVER = 0.6        # IDF-weighted share of question terms in the sentence
+W_WINDOW = 0.3       # ... in the sentence with its neighbours (coreference: "he said")
+W_TYPE = 0.25        # holds the expected answer type, not already in the question
+W_CHUNK = 0.3        # cosine(question, chunk): the passage is about the question
+W_STALE = 0.5        # penalty: the sentence adds (almost) nothing to the question
+ADJACENT_MARGIN = 0.08  # a neighbour this close to the best is part of the answer
+
+
+@dataclass
+class Source:
+    """A cited passage.
+
+    Attributes:
+        source: document name (file name).
+        text: the exact cited text, document[start:end].
+        start, end: char offsets into the document text.
+        page: 1-based page for PDFs, else None.
+        score: how strongly it supports the answer (higher is better).
+        path: the document's full path (its identity in the index).
+        context: the surrounding passage, for display.
+        context_start: char offset of `context` in the document.
+    """
+
+    source: str
+    text: str
+    start: int
+    end: int
+    page: int | None
+    score: float
+    path: str = ""
+    context: str = ""
+    context_start: int = 0
+
+    def to_dict(self) -> dict[str, object]:
+        return {"source": self.source, "text": self.text, "start": self.start,
+                "end": self.end, "page": self.page, "score": round(self.score, 4)}
+
+
+@dataclass
+class Answer:
+    """An answer with its citations.
+
+    Attributes:
+        text: the answer (the cited sentence or sentences), or a
+            "not in the documents" message when `found` is False.
+        found: whether the documents support an answer.
+        sources: the cited passages, best first (empty when not found).
+        score: the answer score the abstention threshold is compared with.
+    """
+
+    text: str
+    found: bool
+    sources: list[Source] = field(default_factory=list)
+    score: float = 0.0
+
+    def to_dict(self) -> dict[str, object]:
+        return {"answer": self.text, "found": self.found,
+                "sources": [s.to_dict() for s in self.sources]}
+
+
+# -- expected answer type ------------------------------------------------------
+_MONTHS = ("january february march april may june july august september october "
+           "november december monday tuesday wednesday thursday friday saturday sunday").split()
+_NUMBER_WORDS = set(("one two three four five six seven eight nine ten eleven twelve "
+                     "dozen hundred hundreds thousand thousands million millions billion "
+                     "billions half twenty thirty forty fifty sixty seventy eighty ninety "
+                     "percent").split())
+_YEAR = re.compile(r"\b(1\d{3}|20\d{2})s?\b|\b\d{1,2}(st|nd|rd|th) century\b", re.I)
+_NUMBER = re.compile(r"\d")
+_CAPITALIZED = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][\w'-]*[a-z][\w'-]*")
+
+
+def answer_type(question: str) -> str | None:
+    """'number', 'date', 'name' or 'place' when the question asks for one."""
+    q = normalize(question).lower()
+    if re.search(r"\bhow (many|much|long|old|far|large|big|tall|high|often)\b|"
+                 r"\bwhat (percentage|percent|number|proportion|amount)\b", q):
+        return "number"
+    if re.search(r"\bwhen\b|\bwhat (year|date|day|month|century|decade|time)\b|"
+                 r"\bwhich (year|date|day|month|century|decade)\b", q):
+        return "date"
+    if re.search(r"\bwhere\b|\bwhat (country|city|place|region|state|province|town)\b|"
+                 r"\bwhich (country|city|place|region|state|province|town)\b", q):
+        return "place"
+    if re.search(r"\bwho\b|\bwhom\b|\bwhose\b", q):
+        return "name"
+    return None
+
+
+def has_type(kind: str | None, sentence: str, question_words: set[str]) -> bool:
+    """Whether the sentence holds a value of the expected type the question lacks."""
+    if kind is None:
+        return False
+    text = normalize(sentence)
+    if kind == "number":
+        tokens = [w for w in words(text) if w not in question_words]
+        return any(_NUMBER.search(w) or w in _NUMBER_WORDS for w in tokens)
+    if kind == "date":
+        years = [m.group(0) for m in _YEAR.finditer(text)]
+        if any(y.lower() not in question_words for y in years):
+            return True
+        return any(w in _MONTHS and w not in question_words for w in words(text))
+    names = [m.group(0).lower() for m in _CAPITALIZED.finditer(text)]
+    return any(n not in question_words and n not in STOPWORDS for n in names)
+
+
+# -- scoring -----------------------------------------------------------------------
+@dataclass
+class Candidate:
+    row: int          # sentence row in the store
+    chunk_dense: float
+    score: float = 0.0
+    support: float = 0.0
+
+
+def coverage(question_terms: set[str], sentence_terms: set[str],
+             idf: Callable[[str], float]) -> float:
+    """IDF-weighted share of the question's terms found in the sentence."""
+    total = sum(idf(t) for t in question_terms)
+    if total <= 0:
+        return 0.0
+    return sum(idf(t) for t in question_terms & sentence_terms) / total
+
+
+def select(question: str, query_vector: np.ndarray, store: Store, hits: Sequence[Hit],
+           idf: Callable[[str], float], min_score: float, max_chars: int = 300,
+           context_terms: set[str] | None = None) -> Answer:
+    """Pick the answer sentence(s) among the retrieved chunks, or abstain.
+
+    Args:
+        question: the user's question.
+        query_vector: its unit embedding (with follow-up context folded in).
+        store: the index snapshot the hits come from.
+        hits: retrieved chunks, best first.
+        idf: inverse document frequency of a term in the collection.
+        min_score: answers scoring below this abstain.
+        max_chars: longest answer text.
+        context_terms: terms from the conversation (follow-ups), weighted lower.
+    """
+    candidates: dict[int, Candidate] = {}
+    for hit in hits:
+        for row in store.chunk_sentence_rows[hit.row]:
+            known = candidates.get(row)
+            if known is None or hit.dense > known.chunk_dense:
+                candidates[row] = Candidate(row, hit.dense)
+    if not candidates:
+        return Answer(NOT_FOUND, False)
+    q_terms = set(terms(question))
+    q_words = set(words(question)) | q_terms
+    kind = answer_type(question)
+    rows = np.array(sorted(candidates))
+    dense = store.sentence_vectors[rows] @ query_vector
+    for row, cosine in zip(rows.tolist(), dense.tolist()):
+        c = candidates[row]
+        text = _sentence_text(store, row)
+        s_terms = set(terms(text))
+        window = s_terms | _neighbour_terms(store, row)
+        cover = coverage(q_terms, s_terms, idf)
+        cover_window = coverage(q_terms, window, idf)
+        if context_terms:
+            cover_window = max(cover_window, 0.5 * cover_window +
+                               0.5 * coverage(q_terms | context_terms, window, idf))
+        novelty = len(s_terms - q_terms) / max(1, len(s_terms))
+        c.support = cover_window
+        c.score = (W_DENSE * cosine + W_COVER * cover + W_WINDOW * cover_window
+                   + W_TYPE * has_type(kind, text, q_words) + W_CHUNK * c.chunk_dense
+                   - W_STALE * (novelty < 0.25))
+    ranked = sorted(candidates.values(), key=lambda c: -c.score)
+    best = ranked[0]
+    if best.score < min_score:
+        return Answer(NOT_FOUND, False, score=best.score)
+    chosen = [best.row]
+    for other in ranked[1:3]:
+        if abs(other.row - best.row) == 1 and best.score - other.score < ADJACENT_MARGIN \
+                and store.sentence_doc[other.row] == store.sentence_doc[best.row]:
+            start = min(best.row, other.row)
+            span_len = store.sentence_spans[start + 1].end - store.sentence_spans[start].start
+            if span_len <= max_chars:
+                chosen = [start, start + 1]
+            break
+    return _answer(store, chosen, candidates, best.score)
+
+
+def _sentence_text(store: Store, row: int) -> str:
+    span = store.sentence_spans[row]
+    return store.document(store.sentence_doc[row]).text[span.start:span.end]
+
+
+def _neighbour_terms(store: Store, row: int) -> set[str]:
+    found: set[str] = set()
+    for other in (row - 1, row + 1):
+        if 0 <= other < len(store.sentence_spans) and \
+                store.sentence_doc[other] == store.sentence_doc[row]:
+            found.update(terms(_sentence_text(store, other)))
+    return found
+
+
+def _answer(store: Store, rows: list[int], candidates: dict[int, Candidate],
+            score: float) -> Answer:
+    path = store.sentence_doc[rows[0]]
+    doc = store.document(path)
+    start, end = store.sentence_spans[rows[0]].start, store.sentence_spans[rows[-1]].end
+    context = _context(store, rows[0], rows[-1])
+    sources = [Source(
+        source=doc.source, text=doc.text[start:end], start=start, end=end,
+        page=doc.page_at(start), score=score, path=path,
+        context=doc.text[context.start:context.end], context_start=context.start,
+    )]
+    return Answer(doc.text[start:end], True, sources, score)
+
+
+def _context(store: Store, first: int, last: int) -> Span:
+    """The sentence before and after the answer, within the same document."""
+    doc = store.sentence_doc[first]
+    lo = first - 1 if first > 0 and store.sentence_doc[first - 1] == doc else first
+    hi = last + 1 if last + 1 < len(store.sentence_spans) and \
+        store.sentence_doc[last + 1] == doc else last
+    return Span(store.sentence_spans[lo].start, store.sentence_spans[hi].end)

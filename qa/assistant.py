@@ -1,0 +1,327 @@
+"""The facade that wires the stages: load, chunk, embed, store, retrieve, answer."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import sys
+import threading
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import documents
+from .answering import Answer, Source, select
+from .chunking import chunk_document, split_sentences, terms
+from .config import Settings
+from .embeddings import Embedder, make_embedder
+from .errors import DocumentError, IndexNotFoundError, QuestionError
+from .retrieval import Lexical, QARetriever, hybrid_search
+from .store import Entry, IndexOptions, Store
+
+logger = logging.getLogger(__name__)
+
+BUNDLED = Path(__file__).parent / "data" / "russia-warns-kosovo.txt"
+_FOLLOW_UP = re.compile(
+    r"\b(he|she|him|his|her|hers|they|them|their|it|its|this|that|these|those|there|then)\b",
+    re.I,
+)
+
+
+def default_index_dir() -> Path:
+    """QA_INDEX_DIR, else index/ in a project checkout, else a per-user folder."""
+    if os.environ.get("QA_INDEX_DIR"):
+        return Path(os.environ["QA_INDEX_DIR"]).expanduser()
+    checkout = Path(__file__).resolve().parent.parent
+    if (checkout / "pyproject.toml").is_file() and (checkout / "index").is_dir():
+        return checkout / "index"
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("qa")) / "index"
+
+
+@dataclass
+class IndexReport:
+    """What an add/remove did. `errors` holds one line per skipped file."""
+
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    chunks: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, int]:
+        return {"added": self.added, "updated": self.updated, "removed": self.removed,
+                "unchanged": self.unchanged, "chunks": self.chunks}
+
+
+class Assistant:
+    """Question answering over your documents, with cited extractive answers.
+
+    Example:
+        >>> bot = Assistant.from_paths(["report.pdf", "notes/"], index_dir="my-index")
+        >>> answer = bot.ask("Who signed the report?")
+        >>> answer.text, answer.found, answer.sources[0].start
+        >>> bot = Assistant.load("my-index")   # later, with no re-embedding
+    """
+
+    def __init__(self, store: Store, settings: Settings | None = None,
+                 embedder: Embedder | None = None) -> None:
+        self.settings = settings or Settings.from_env()
+        self.embedder = embedder or make_embedder(
+            self.settings.model, self.settings.backend, self.settings.batch_size)
+        self._write_lock = threading.Lock()
+        self._state: tuple[Store, Lexical | None] = (store, None)
+
+    # -- construction -------------------------------------------------------
+    @classmethod
+    def load(cls, index_dir: str | os.PathLike[str] | None = None,
+             settings: Settings | None = None, embedder: Embedder | None = None) -> Assistant:
+        """Open an existing index (no embedding happens).
+
+        Raises:
+            IndexNotFoundError: no index in the folder.
+            IndexMismatchError: built with another model or backend, or damaged.
+        """
+        settings = settings or Settings.from_env()
+        folder = Path(index_dir) if index_dir else default_index_dir()
+        store = Store.load(folder, settings.index_shape(), _options(settings))
+        return cls(store, settings, embedder)
+
+    @classmethod
+    def from_paths(cls, paths: Iterable[str | os.PathLike[str]],
+                   index_dir: str | os.PathLike[str] | None = None,
+                   settings: Settings | None = None, embedder: Embedder | None = None,
+                   progress: bool | None = None) -> Assistant:
+        """Open or create the index in `index_dir` and bring `paths` up to date.
+
+        Unchanged files are skipped, changed ones replaced, deleted ones dropped.
+        Files that cannot be read are skipped and reported in `last_report`.
+        """
+        bot = cls.open_or_create(index_dir, settings, embedder)
+        bot.add(paths, progress=progress)
+        return bot
+
+    @classmethod
+    def open_or_create(cls, index_dir: str | os.PathLike[str] | None = None,
+                       settings: Settings | None = None,
+                       embedder: Embedder | None = None) -> Assistant:
+        """Load the index in `index_dir`, or start an empty one there."""
+        settings = settings or Settings.from_env()
+        folder = Path(index_dir) if index_dir else default_index_dir()
+        try:
+            return cls.load(folder, settings, embedder)
+        except IndexNotFoundError:
+            bot = cls(Store(folder, settings.index_shape(), 384, _options(settings)),
+                      settings, embedder)
+            return bot
+
+    @classmethod
+    def bundled(cls, index_dir: str | os.PathLike[str] | None = None,
+                settings: Settings | None = None) -> Assistant:
+        """The assistant over the bundled article; builds its index on first use."""
+        bot = cls.open_or_create(index_dir, settings)
+        if str(BUNDLED.resolve()) not in bot.store.entries:
+            bot.add([BUNDLED], progress=False)
+        return bot
+
+    # -- state ------------------------------------------------------------------
+    @property
+    def store(self) -> Store:
+        return self._state[0]
+
+    @property
+    def index_dir(self) -> Path:
+        return self.store.directory
+
+    def _snapshot(self) -> tuple[Store, Lexical]:
+        store, lexical = self._state
+        if lexical is None:
+            lexical = Lexical(store)
+            self._state = (store, lexical)
+        return store, lexical
+
+    def documents(self) -> list[dict[str, Any]]:
+        """The indexed files: name, path and chunk count."""
+        return [{"source": info["source"], "path": path, "chunks": info["chunks"]}
+                for path, info in self.store.files().items()]
+
+    # -- indexing ---------------------------------------------------------------
+    def add(self, paths: Iterable[str | os.PathLike[str]],
+            progress: bool | None = None) -> IndexReport:
+        """Index files and folders; re-indexing skips unchanged files.
+
+        Indexed files that no longer exist on disk are dropped. Files that
+        cannot be read are skipped, each with a line in `report.errors`; the
+        rest of the index is untouched.
+        """
+        from filelock import FileLock
+
+        progress = sys.stderr.isatty() if progress is None else progress
+        report = IndexReport()
+        with self._write_lock, FileLock(str(self._lock_path()), timeout=600):
+            store = self.store
+            known = store.files()
+            fresh: list[documents.Document] = []
+            for item in documents.iter_files(paths):
+                if isinstance(item, DocumentError):
+                    report.errors.append(str(item))
+                    continue
+                try:
+                    doc = documents.load(item, self.settings.max_file_bytes)
+                except DocumentError as exc:
+                    report.errors.append(str(exc))
+                    continue
+                previous = known.get(doc.path)
+                if previous and previous["sha256"] == doc.sha256:
+                    report.unchanged += 1
+                elif previous:
+                    report.updated += 1
+                    fresh.append(doc)
+                else:
+                    report.added += 1
+                    fresh.append(doc)
+            gone = [p for p in known if not Path(p).exists()]
+            report.removed = len(gone)
+            if fresh or gone:
+                new_entries = self._embed(fresh, progress)
+                self._commit(store.updated(remove=gone, add=new_entries))
+            elif not (store.directory / "manifest.json").exists() and store.entries:
+                self._commit(store)
+            report.chunks = len(self.store.chunks)
+        for line in report.errors:
+            logger.warning(line)
+        self.last_report = report
+        return report
+
+    def remove(self, paths: Iterable[str | os.PathLike[str]]) -> IndexReport:
+        """Drop files (by path or file name) from the index."""
+        report = IndexReport()
+        with self._write_lock:
+            store = self.store
+            wanted = {str(p) for p in paths}
+            resolved = {str(Path(p).expanduser().resolve()) for p in wanted}
+            gone = [p for p, e in store.entries.items()
+                    if p in resolved or p in wanted or e.doc.source in wanted]
+            missing = wanted - {store.entries[p].doc.source for p in gone} - set(gone) - {
+                w for w in wanted if str(Path(w).expanduser().resolve()) in gone}
+            report.errors = [f"{m}: not in the index" for m in sorted(missing)]
+            if gone:
+                from filelock import FileLock
+
+                with FileLock(str(self._lock_path()), timeout=600):
+                    self._commit(store.updated(remove=gone))
+            report.removed = len(gone)
+            report.unchanged = len(store.entries) - len(gone)
+            report.chunks = len(self.store.chunks)
+        return report
+
+    def _lock_path(self) -> Path:
+        self.store.directory.mkdir(parents=True, exist_ok=True)
+        return self.store.directory / ".lock"
+
+    def _commit(self, store: Store) -> None:
+        store.save()
+        self._state = (store, None)  # readers holding the old snapshot finish on it
+
+    def _embed(self, docs: Sequence[documents.Document], progress: bool) -> list[Entry]:
+        import numpy as np
+
+        if not docs:
+            return []
+        parts = []
+        for doc in docs:
+            sentences = split_sentences(doc.text)
+            chunks = chunk_document(doc, self.settings.chunk_size, self.settings.chunk_overlap)
+            parts.append((doc, sentences, chunks))
+        sentence_texts = [d.text[s.start:s.end] for d, ss, _ in parts for s in ss]
+        chunk_texts = [c.text for _, _, cs in parts for c in cs]
+        logger.info("embedding %d sentences and %d chunks", len(sentence_texts), len(chunk_texts))
+        vectors = self.embedder.encode(sentence_texts + chunk_texts, progress=progress)
+        sentence_vectors, chunk_vectors = vectors[:len(sentence_texts)], vectors[len(sentence_texts):]
+        entries, s_at, c_at = [], 0, 0
+        for doc, sentences, chunks in parts:
+            entries.append(Entry(
+                doc=doc, sentences=sentences, chunks=chunks,
+                chunk_vectors=np.ascontiguousarray(chunk_vectors[c_at:c_at + len(chunks)]),
+                sentence_vectors=np.ascontiguousarray(sentence_vectors[s_at:s_at + len(sentences)]),
+            ))
+            s_at += len(sentences)
+            c_at += len(chunks)
+        return entries
+
+    # -- asking -----------------------------------------------------------------
+    def ask(self, question: str, history: Sequence[dict[str, Any]] | None = None) -> Answer:
+        """Answer a question from the indexed documents.
+
+        Args:
+            question: the question.
+            history: earlier turns as {"role", "content"} messages (as Gradio
+                passes them); used to resolve follow-ups such as "he".
+
+        Returns:
+            An Answer; `found` is False when the documents hold no answer.
+
+        Raises:
+            QuestionError: the question is empty or too long.
+        """
+        question = self._clean(question)
+        store, lexical = self._snapshot()
+        previous = _previous_question(history) if _FOLLOW_UP.search(question) else None
+        query = f"{previous} {question}" if previous else question
+        vector = self.embedder.encode([query])[0]
+        s = self.settings
+        hits = hybrid_search(store, lexical, vector, terms(query), s.k, s.candidates, s.rrf_k)
+        return select(question, vector, store, hits, lexical.idf, s.min_score,
+                      s.max_answer_chars, set(terms(previous)) if previous else None)
+
+    def retrieve(self, question: str, k: int = 5) -> list[Source]:
+        """The `k` best chunks for a question (hybrid search), as Sources."""
+        question = self._clean(question)
+        store, lexical = self._snapshot()
+        vector = self.embedder.encode([question])[0]
+        s = self.settings
+        hits = hybrid_search(store, lexical, vector, terms(question), k, s.candidates, s.rrf_k)
+        out = []
+        for hit in hits:
+            chunk = store.chunks[hit.row]
+            out.append(Source(source=chunk.source, text=chunk.text, start=chunk.start,
+                              end=chunk.end, page=chunk.page, score=hit.score,
+                              path=chunk.path, context=chunk.text, context_start=chunk.start))
+        return out
+
+    def as_retriever(self, k: int = 4) -> QARetriever:
+        """This index as a LangChain BaseRetriever."""
+        return QARetriever(assistant=self, k=k)
+
+    def _clean(self, question: str) -> str:
+        if not isinstance(question, str):
+            raise QuestionError(f"the question must be text, not {type(question).__name__}")
+        question = "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in question)
+        question = " ".join(question.split())
+        if not question:
+            raise QuestionError("the question is empty; type a question about your documents")
+        limit = self.settings.max_question_chars
+        if len(question) > limit:
+            raise QuestionError(
+                f"the question is {len(question):,} characters; the limit is {limit:,}"
+            )
+        return question
+
+
+def _previous_question(history: Sequence[dict[str, Any]] | None) -> str | None:
+    for message in reversed(history or []):
+        if isinstance(message, dict) and message.get("role") == "user":
+            content = message.get("content")
+            if isinstance(content, str) and content.strip():
+                return content.strip()
+    return None
+
+
+def _options(settings: Settings) -> IndexOptions:
+    return IndexOptions(settings.index_type, settings.hnsw_threshold, settings.hnsw_m,
+                        settings.hnsw_ef_construction, settings.hnsw_ef_search)

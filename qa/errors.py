@@ -1,0 +1,23 @@
+"""Errors raised by qa. Every message names the problem and the fix."""
+
+from __future__ import annotations
+
+
+class QAError(Exception):
+    """Base class for all errors qa raises on purpose."""
+
+
+class DocumentError(QAError):
+    """A file could not be read as a document."""
+
+
+class IndexNotFoundError(QAError):
+    """No index exists in the given folder."""
+
+
+class IndexMismatchError(QAError):
+    """The index on disk was built with other settings, or is damaged."""
+
+
+class QuestionError(QAError):
+    """The question cannot be answered as given (empty, too long)."""

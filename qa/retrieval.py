@@ -1,0 +1,107 @@
+"""Hybrid retrieval: dense (FAISS) + lexical (BM25), fused by reciprocal rank.
+
+Also the LangChain `BaseRetriever` adapter, so the retriever fits in chains.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.documents import Document as LCDocument
+from langchain_core.retrievers import BaseRetriever
+
+from .chunking import terms
+from .store import Store
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Hit:
+    """A retrieved chunk: its row in the store and its scores."""
+
+    row: int
+    score: float  # fused RRF score
+    dense: float  # cosine of the query to the chunk
+
+
+class Lexical:
+    """BM25 over a store's chunks (bm25s), built once per store snapshot."""
+
+    def __init__(self, store: Store) -> None:
+        import bm25s
+
+        self.size = len(store.chunks)
+        self._bm25 = None
+        self._df: Counter[str] = Counter()
+        if self.size:
+            tokens = [terms(chunk.text) or ["_"] for chunk in store.chunks]
+            for chunk_terms in tokens:
+                self._df.update(set(chunk_terms))
+            self._bm25 = bm25s.BM25()
+            self._bm25.index(tokens, show_progress=False)
+
+    def idf(self, term: str) -> float:
+        """BM25's inverse document frequency; highest for terms the corpus lacks."""
+        df = self._df.get(term, 0)
+        return math.log(1.0 + (self.size - df + 0.5) / (df + 0.5))
+
+    def search(self, query_terms: list[str], n: int) -> tuple[np.ndarray, np.ndarray]:
+        if self._bm25 is None or not query_terms:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        scores = self._bm25.get_scores(query_terms)
+        n = min(n, self.size)
+        top = np.argpartition(-scores, n - 1)[:n]
+        top = top[np.argsort(-scores[top])]
+        keep = scores[top] > 0
+        return top[keep], scores[top][keep]
+
+
+def fuse(rankings: list[np.ndarray], rrf_k: int) -> dict[int, float]:
+    """Reciprocal rank fusion: sum of 1 / (rrf_k + rank) over the rankings."""
+    fused: dict[int, float] = {}
+    for ranking in rankings:
+        for rank, row in enumerate(ranking.tolist()):
+            fused[row] = fused.get(row, 0.0) + 1.0 / (rrf_k + rank + 1)
+    return fused
+
+
+def hybrid_search(store: Store, lexical: Lexical, query_vector: np.ndarray,
+                  query_terms: list[str], k: int, candidates: int, rrf_k: int) -> list[Hit]:
+    """Top `k` chunks by fused dense and BM25 rank."""
+    dense_rows, _ = store.search(query_vector, candidates)
+    lexical_rows, _ = lexical.search(query_terms, candidates)
+    fused = fuse([dense_rows, lexical_rows], rrf_k)
+    best = sorted(fused.items(), key=lambda item: -item[1])[:k]
+    rows = np.array([row for row, _ in best], dtype=np.int64)
+    dense = store.chunk_vectors[rows] @ query_vector if len(rows) else np.zeros(0)
+    return [Hit(int(r), float(s), float(d)) for (r, s), d in zip(best, dense)]
+
+
+class QARetriever(BaseRetriever):
+    """LangChain retriever over an Assistant's index.
+
+    Returns one `Document` per retrieved chunk, with the citation in metadata
+    (source, start, end, page, score).
+    """
+
+    assistant: Any
+    k: int = 4
+
+    def _get_relevant_documents(
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun
+    ) -> list[LCDocument]:
+        return [
+            LCDocument(
+                page_content=source.text,
+                metadata={"source": source.source, "start": source.start, "end": source.end,
+                          "page": source.page, "score": source.score},
+            )
+            for source in self.assistant.retrieve(query, k=self.k)
+        ]

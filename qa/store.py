@@ -1,0 +1,301 @@
+"""Persisted index: FAISS vectors, chunk and document records, manifest.
+
+The only module that reads or writes index files. Layout of an index folder:
+
+    manifest.json          written last; names the live data folder
+    data-<generation>/
+        vectors.faiss      chunk vectors (inner product over unit vectors)
+        sentences.npy      one unit vector per sentence, in document order
+        documents.jsonl    path, name, sha256, text, page starts, sentence spans
+        chunks.jsonl       document index, offsets, page, text, sentence range
+
+A save writes a new data folder, then swaps the manifest in with an atomic
+rename, so a crash at any point leaves the previous index loadable. No pickle.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .chunking import Chunk, Span
+from .documents import Document
+from .errors import IndexMismatchError, IndexNotFoundError
+
+logger = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+
+
+@dataclass
+class Entry:
+    """One document with its sentences, chunks and their vectors."""
+
+    doc: Document
+    sentences: list[Span]
+    chunks: list[Chunk]
+    chunk_vectors: np.ndarray
+    sentence_vectors: np.ndarray
+
+
+@dataclass
+class IndexOptions:
+    """How the FAISS index is built (from Settings)."""
+
+    index_type: str = "auto"
+    hnsw_threshold: int = 100_000
+    hnsw_m: int = 32
+    hnsw_ef_construction: int = 80
+    hnsw_ef_search: int = 64
+
+
+def build_faiss(vectors: np.ndarray, options: IndexOptions):  # type: ignore[no-untyped-def]
+    """Exact search for small collections, HNSW for large ones."""
+    import faiss
+
+    n, dim = vectors.shape if vectors.size else (0, vectors.shape[1])
+    kind = options.index_type
+    if kind == "auto":
+        kind = "hnsw" if n > options.hnsw_threshold else "flat"
+    if kind == "hnsw":
+        index = faiss.IndexHNSWFlat(dim, options.hnsw_m, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = options.hnsw_ef_construction
+        index.hnsw.efSearch = options.hnsw_ef_search
+    else:
+        index = faiss.IndexFlatIP(dim)
+    if n:
+        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    return index
+
+
+@dataclass
+class Store:
+    """All indexed documents, with flat views for search.
+
+    Treat a Store as read-only once built: updates make a new Store, so
+    concurrent readers keep a consistent snapshot.
+    """
+
+    directory: Path
+    shape: dict[str, Any]
+    dimension: int
+    options: IndexOptions = field(default_factory=IndexOptions)
+    entries: dict[str, Entry] = field(default_factory=dict)
+    prebuilt: Any = field(default=None, repr=False)  # a loaded FAISS index to reuse
+
+    def __post_init__(self) -> None:
+        self._flatten()
+
+    # -- views ------------------------------------------------------------
+    def _flatten(self) -> None:
+        self.chunks: list[Chunk] = []
+        self.chunk_sentence_rows: list[range] = []
+        self.sentence_doc: list[str] = []
+        self.sentence_spans: list[Span] = []
+        chunk_vecs, sent_vecs = [], []
+        for path, entry in self.entries.items():
+            base = len(self.sentence_spans)
+            local = {(s.start, s.end): i for i, s in enumerate(entry.sentences)}
+            for chunk in entry.chunks:
+                first = local[(chunk.sentences[0].start, chunk.sentences[0].end)]
+                self.chunks.append(chunk)
+                self.chunk_sentence_rows.append(range(base + first, base + first + len(chunk.sentences)))
+            self.sentence_spans.extend(entry.sentences)
+            self.sentence_doc.extend([path] * len(entry.sentences))
+            chunk_vecs.append(entry.chunk_vectors)
+            sent_vecs.append(entry.sentence_vectors)
+        empty = np.zeros((0, self.dimension), dtype=np.float32)
+        self.chunk_vectors = np.vstack(chunk_vecs) if chunk_vecs else empty
+        self.sentence_vectors = np.vstack(sent_vecs) if sent_vecs else empty
+        if self.prebuilt is not None and self.prebuilt.ntotal == len(self.chunk_vectors):
+            self.index = self.prebuilt
+        else:
+            self.index = build_faiss(self.chunk_vectors, self.options)
+        self.prebuilt = None
+
+    def document(self, path: str) -> Document:
+        return self.entries[path].doc
+
+    def files(self) -> dict[str, dict[str, Any]]:
+        """Per indexed file: display name, sha256 and chunk count."""
+        return {
+            path: {"source": e.doc.source, "sha256": e.doc.sha256, "chunks": len(e.chunks)}
+            for path, e in self.entries.items()
+        }
+
+    def search(self, vector: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Top `n` chunk rows by inner product: (rows, scores)."""
+        n = min(n, self.index.ntotal)
+        if n <= 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        scores, rows = self.index.search(vector.reshape(1, -1).astype(np.float32), n)
+        keep = rows[0] >= 0
+        return rows[0][keep], scores[0][keep]
+
+    # -- updates ----------------------------------------------------------
+    def updated(self, remove: Iterable[str] = (), add: Iterable[Entry] = ()) -> Store:
+        """A new Store without `remove` and with `add` (replacing same paths)."""
+        entries = {p: e for p, e in self.entries.items() if p not in set(remove)}
+        for entry in add:
+            entries[entry.doc.path] = entry
+        return Store(self.directory, self.shape, self.dimension, self.options, entries)
+
+    # -- persistence ------------------------------------------------------
+    def save(self) -> None:
+        """Write a new data folder, then atomically point the manifest at it."""
+        import faiss
+
+        self.directory.mkdir(parents=True, exist_ok=True)
+        generation = f"data-{time.time_ns()}"
+        tmp = self.directory / f".{generation}.tmp"
+        tmp.mkdir()
+        faiss.write_index(self.index, str(tmp / "vectors.faiss"))
+        np.save(tmp / "sentences.npy", self.sentence_vectors, allow_pickle=False)
+        doc_index: dict[str, int] = {}
+        with open(tmp / "documents.jsonl", "w", encoding="utf-8") as out:
+            for i, (path, entry) in enumerate(self.entries.items()):
+                doc_index[path] = i
+                out.write(json.dumps({
+                    "path": path, "source": entry.doc.source, "sha256": entry.doc.sha256,
+                    "page_starts": entry.doc.page_starts,
+                    "sentences": [[s.start, s.end] for s in entry.sentences],
+                    "text": entry.doc.text,
+                }, ensure_ascii=False) + "\n")
+        with open(tmp / "chunks.jsonl", "w", encoding="utf-8") as out:
+            for chunk in self.chunks:
+                out.write(json.dumps({
+                    "doc": doc_index[chunk.path], "source": chunk.source,
+                    "start": chunk.start, "end": chunk.end, "page": chunk.page,
+                    "sentences": [[s.start, s.end] for s in chunk.sentences],
+                    "text": chunk.text,
+                }, ensure_ascii=False) + "\n")
+        _fsync_dir(tmp)
+        os.replace(tmp, self.directory / generation)
+        manifest = {
+            "format_version": FORMAT_VERSION,
+            **self.shape,
+            "dimension": self.dimension,
+            "data": generation,
+            "counts": {"documents": len(self.entries), "chunks": len(self.chunks),
+                       "sentences": len(self.sentence_spans)},
+            "files": self.files(),
+        }
+        _write_atomic(self.directory / MANIFEST, json.dumps(manifest, indent=2))
+        for old in self.directory.glob("data-*"):
+            if old.name != generation:
+                shutil.rmtree(old, ignore_errors=True)
+        for old in self.directory.glob(".data-*.tmp"):
+            shutil.rmtree(old, ignore_errors=True)
+
+    @classmethod
+    def load(cls, directory: str | os.PathLike[str], shape: dict[str, Any],
+             options: IndexOptions | None = None) -> Store:
+        """Open the index in `directory`, checking it matches `shape`.
+
+        Raises:
+            IndexNotFoundError: no manifest in the folder.
+            IndexMismatchError: other model/backend/format, or damaged files.
+        """
+        import faiss
+
+        directory = Path(directory)
+        fix = f"rebuild it with: qa index PATH... --rebuild --index-dir {directory}"
+        try:
+            manifest = json.loads((directory / MANIFEST).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise IndexNotFoundError(
+                f"no index in {directory}/; build one with: qa index PATH... --index-dir {directory}"
+            ) from None
+        except (OSError, ValueError) as exc:
+            raise IndexMismatchError(f"the manifest in {directory}/ is unreadable ({exc}); {fix}") from None
+        if manifest.get("format_version") != FORMAT_VERSION:
+            raise IndexMismatchError(
+                f"index in {directory}/ has format {manifest.get('format_version')!r}, "
+                f"expected {FORMAT_VERSION}; {fix}"
+            )
+        for key, want in shape.items():
+            if manifest.get(key) != want:
+                raise IndexMismatchError(
+                    f"index in {directory}/ was built with {key}={manifest.get(key)!r}, "
+                    f"but the settings say {key}={want!r}; {fix}"
+                )
+        data = directory / str(manifest.get("data", ""))
+        try:
+            index = faiss.read_index(str(data / "vectors.faiss"))
+            sentence_vectors = np.load(data / "sentences.npy", allow_pickle=False)
+            docs = _read_jsonl(data / "documents.jsonl")
+            chunks = _read_jsonl(data / "chunks.jsonl")
+        except (OSError, RuntimeError, ValueError) as exc:
+            raise IndexMismatchError(f"index files in {directory}/ are damaged ({exc}); {fix}") from None
+        n_sentences = sum(len(d["sentences"]) for d in docs)
+        if index.ntotal != len(chunks) or len(sentence_vectors) != n_sentences \
+                or index.d != manifest.get("dimension") \
+                or manifest.get("counts", {}).get("chunks") != len(chunks):
+            raise IndexMismatchError(
+                f"index in {directory}/ is inconsistent ({index.ntotal} vectors, "
+                f"{len(chunks)} chunks, {len(sentence_vectors)} sentence vectors); {fix}"
+            )
+        chunk_vectors = index.reconstruct_n(0, index.ntotal) if index.ntotal else \
+            np.zeros((0, index.d), dtype=np.float32)
+        try:
+            entries = _entries(docs, chunks, chunk_vectors, sentence_vectors)
+        except (KeyError, IndexError, TypeError) as exc:
+            raise IndexMismatchError(f"index records in {directory}/ are damaged ({exc}); {fix}") from None
+        return cls(directory, dict(shape), int(manifest["dimension"]), options or IndexOptions(),
+                   entries, prebuilt=index)
+
+
+def _entries(docs: list[dict], chunks: list[dict], chunk_vectors: np.ndarray,
+             sentence_vectors: np.ndarray) -> dict[str, Entry]:
+    by_doc: list[list[int]] = [[] for _ in docs]
+    for row, chunk in enumerate(chunks):
+        by_doc[chunk["doc"]].append(row)
+    entries: dict[str, Entry] = {}
+    sentence_base = 0
+    for i, record in enumerate(docs):
+        doc = Document(text=record["text"], source=record["source"], path=record["path"],
+                       sha256=record["sha256"], page_starts=record["page_starts"])
+        sentences = [Span(s, e) for s, e in record["sentences"]]
+        rows = by_doc[i]
+        entries[doc.path] = Entry(
+            doc=doc,
+            sentences=sentences,
+            chunks=[Chunk(source=doc.source, path=doc.path, start=chunks[r]["start"],
+                          end=chunks[r]["end"], text=chunks[r]["text"],
+                          sentences=[Span(s, e) for s, e in chunks[r]["sentences"]],
+                          page=chunks[r]["page"]) for r in rows],
+            chunk_vectors=chunk_vectors[rows] if rows else chunk_vectors[:0],
+            sentence_vectors=sentence_vectors[sentence_base:sentence_base + len(sentences)],
+        )
+        sentence_base += len(sentences)
+    return entries
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    with open(path, encoding="utf-8") as lines:
+        return [json.loads(line) for line in lines if line.strip()]
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w", encoding="utf-8") as out:
+        out.write(text)
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(tmp, path)
+
+
+def _fsync_dir(folder: Path) -> None:
+    for file in folder.iterdir():
+        with open(file, "rb") as handle:
+            os.fsync(handle.fileno())
