@@ -24,14 +24,19 @@ from .store import Store
 
 NOT_FOUND = "The documents do not contain an answer to this question."
 
-# Weights of the sentence score. Fitted on the bundled dev set and the SQuAD 2.0
-# sample (never on XQuAD or the PDF sets), then rounded.
-W_DENSE = 1.0        # cosine(question, sentence)
-W_COVER = 0.6        # IDF-weighted share of question terms in the sentence
-W_WINDOW = 0.3       # ... in the sentence with its neighbours (coreference: "he said")
-W_TYPE = 0.25        # holds the expected answer type, not already in the question
-W_CHUNK = 0.3        # cosine(question, chunk): the passage is about the question
-W_STALE = 0.5        # penalty: the sentence adds (almost) nothing to the question
+# Sentence-score features and their weights. Weights were fitted on the bundled
+# dev set and the SQuAD 2.0 sample only (benchmarks/tune.py), never on XQuAD or
+# the PDF sets, then rounded.
+FEATURES = (
+    "dense",     # cosine(question, sentence)
+    "cover",     # IDF-weighted share of question terms in the sentence
+    "window",    # ... in the sentence with its neighbours (coreference: "he said")
+    "type",      # holds the expected answer type, not already in the question
+    "chunk",     # cosine(question, best chunk holding the sentence)
+    "stale",     # the sentence adds (almost) nothing to the question's own words
+    "fused",     # fused retrieval score of that chunk, scaled to [0, 1]
+)
+WEIGHTS = np.array([1.0, 0.6, 0.3, 0.25, 0.3, -0.5, 0.0], dtype=np.float32)
 ADJACENT_MARGIN = 0.08  # a neighbour this close to the best is part of the answer
 
 
@@ -134,14 +139,6 @@ def has_type(kind: str | None, sentence: str, question_words: set[str]) -> bool:
 
 
 # -- scoring -----------------------------------------------------------------------
-@dataclass
-class Candidate:
-    row: int          # sentence row in the store
-    chunk_dense: float
-    score: float = 0.0
-    support: float = 0.0
-
-
 def coverage(question_terms: set[str], sentence_terms: set[str],
              idf: Callable[[str], float]) -> float:
     """IDF-weighted share of the question's terms found in the sentence."""
@@ -149,6 +146,40 @@ def coverage(question_terms: set[str], sentence_terms: set[str],
     if total <= 0:
         return 0.0
     return sum(idf(t) for t in question_terms & sentence_terms) / total
+
+
+def features(question: str, query_vector: np.ndarray, store: Store, hits: Sequence[Hit],
+             idf: Callable[[str], float],
+             context_terms: set[str] | None = None) -> tuple[list[int], np.ndarray]:
+    """Candidate sentence rows from the hits, and their FEATURES matrix."""
+    best_chunk: dict[int, tuple[float, float]] = {}
+    top = max((h.score for h in hits), default=1.0) or 1.0
+    for hit in hits:
+        for row in store.chunk_sentence_rows[hit.row]:
+            known = best_chunk.get(row)
+            if known is None or hit.dense > known[0]:
+                best_chunk[row] = (hit.dense, hit.score / top)
+    rows = sorted(best_chunk)
+    if not rows:
+        return rows, np.zeros((0, len(FEATURES)), dtype=np.float32)
+    q_terms = set(terms(question))
+    q_words = set(words(question)) | q_terms
+    kind = answer_type(question)
+    dense = store.sentence_vectors[rows] @ query_vector
+    matrix = np.zeros((len(rows), len(FEATURES)), dtype=np.float32)
+    for i, row in enumerate(rows):
+        text = _sentence_text(store, row)
+        s_terms = set(terms(text))
+        window = s_terms | _neighbour_terms(store, row)
+        cover_window = coverage(q_terms, window, idf)
+        if context_terms:
+            cover_window = max(cover_window, 0.5 * cover_window +
+                               0.5 * coverage(q_terms | context_terms, window, idf))
+        novelty = len(s_terms - q_terms) / max(1, len(s_terms))
+        chunk_dense, fused = best_chunk[row]
+        matrix[i] = (dense[i], coverage(q_terms, s_terms, idf), cover_window,
+                     has_type(kind, text, q_words), chunk_dense, novelty < 0.25, fused)
+    return rows, matrix
 
 
 def select(question: str, query_vector: np.ndarray, store: Store, hits: Sequence[Hit],
@@ -166,48 +197,24 @@ def select(question: str, query_vector: np.ndarray, store: Store, hits: Sequence
         max_chars: longest answer text.
         context_terms: terms from the conversation (follow-ups), weighted lower.
     """
-    candidates: dict[int, Candidate] = {}
-    for hit in hits:
-        for row in store.chunk_sentence_rows[hit.row]:
-            known = candidates.get(row)
-            if known is None or hit.dense > known.chunk_dense:
-                candidates[row] = Candidate(row, hit.dense)
-    if not candidates:
+    rows, matrix = features(question, query_vector, store, hits, idf, context_terms)
+    if not rows:
         return Answer(NOT_FOUND, False)
-    q_terms = set(terms(question))
-    q_words = set(words(question)) | q_terms
-    kind = answer_type(question)
-    rows = np.array(sorted(candidates))
-    dense = store.sentence_vectors[rows] @ query_vector
-    for row, cosine in zip(rows.tolist(), dense.tolist()):
-        c = candidates[row]
-        text = _sentence_text(store, row)
-        s_terms = set(terms(text))
-        window = s_terms | _neighbour_terms(store, row)
-        cover = coverage(q_terms, s_terms, idf)
-        cover_window = coverage(q_terms, window, idf)
-        if context_terms:
-            cover_window = max(cover_window, 0.5 * cover_window +
-                               0.5 * coverage(q_terms | context_terms, window, idf))
-        novelty = len(s_terms - q_terms) / max(1, len(s_terms))
-        c.support = cover_window
-        c.score = (W_DENSE * cosine + W_COVER * cover + W_WINDOW * cover_window
-                   + W_TYPE * has_type(kind, text, q_words) + W_CHUNK * c.chunk_dense
-                   - W_STALE * (novelty < 0.25))
-    ranked = sorted(candidates.values(), key=lambda c: -c.score)
-    best = ranked[0]
-    if best.score < min_score:
-        return Answer(NOT_FOUND, False, score=best.score)
-    chosen = [best.row]
-    for other in ranked[1:3]:
-        if abs(other.row - best.row) == 1 and best.score - other.score < ADJACENT_MARGIN \
-                and store.sentence_doc[other.row] == store.sentence_doc[best.row]:
-            start = min(best.row, other.row)
-            span_len = store.sentence_spans[start + 1].end - store.sentence_spans[start].start
-            if span_len <= max_chars:
-                chosen = [start, start + 1]
+    scores = matrix @ WEIGHTS
+    order = np.argsort(-scores)
+    best, best_score = rows[order[0]], float(scores[order[0]])
+    if best_score < min_score:
+        return Answer(NOT_FOUND, False, score=best_score)
+    chosen = [best]
+    for i in order[1:3]:
+        other = rows[i]
+        if abs(other - best) == 1 and best_score - scores[i] < ADJACENT_MARGIN \
+                and store.sentence_doc[other] == store.sentence_doc[best]:
+            first = min(best, other)
+            if store.sentence_spans[first + 1].end - store.sentence_spans[first].start <= max_chars:
+                chosen = [first, first + 1]
             break
-    return _answer(store, chosen, candidates, best.score)
+    return _answer(store, chosen, best_score)
 
 
 def _sentence_text(store: Store, row: int) -> str:
@@ -224,8 +231,7 @@ def _neighbour_terms(store: Store, row: int) -> set[str]:
     return found
 
 
-def _answer(store: Store, rows: list[int], candidates: dict[int, Candidate],
-            score: float) -> Answer:
+def _answer(store: Store, rows: list[int], score: float) -> Answer:
     path = store.sentence_doc[rows[0]]
     doc = store.document(path)
     start, end = store.sentence_spans[rows[0]].start, store.sentence_spans[rows[-1]].end

@@ -1,0 +1,203 @@
+"""Metrics and the eval runner behind `qa eval`.
+
+Reads JSON lines ({"question", "answers": [...], "history"?}; `answers: []`
+means not answerable) or SQuAD-format JSON (each article one document, all in
+one index).
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import logging
+import re
+import string
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .documents import normalize
+from .errors import QAError
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Item:
+    question: str
+    answers: list[str]
+    history: list[dict[str, Any]] = field(default_factory=list)
+    id: str = ""
+
+
+@dataclass
+class EvalSet:
+    items: list[Item]
+    documents: dict[str, str] = field(default_factory=dict)  # name -> text (SQuAD only)
+
+
+def load_eval(path: str | Path) -> EvalSet:
+    """Read a JSONL or SQuAD-format eval file."""
+    path = Path(path)
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise QAError(f"{path}: cannot read the eval file ({exc.strerror or exc})") from None
+    stripped = raw.lstrip()
+    if stripped.startswith("{") and '"data"' in stripped[:200] or stripped.startswith('{"version"'):
+        try:
+            return _squad(json.loads(raw))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise QAError(f"{path}: not valid SQuAD JSON ({exc})") from None
+    items = []
+    for number, line in enumerate(raw.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            items.append(Item(record["question"], list(record.get("answers", [])),
+                              list(record.get("history") or []), str(record.get("id", number))))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise QAError(f"{path}:{number}: not an eval record ({exc})") from None
+    return EvalSet(items)
+
+
+def _squad(data: dict[str, Any]) -> EvalSet:
+    items, docs = [], {}
+    for article in data["data"]:
+        title = article.get("title") or f"article-{len(docs) + 1}"
+        docs[title] = "\n\n".join(p["context"] for p in article["paragraphs"])
+        for paragraph in article["paragraphs"]:
+            for qa in paragraph["qas"]:
+                golds = [] if qa.get("is_impossible") else [a["text"] for a in qa["answers"]]
+                items.append(Item(qa["question"], golds, [], qa.get("id", "")))
+    return EvalSet(items, docs)
+
+
+# -- metrics (SQuAD's official normalisation) -------------------------------------
+def normalize_answer(text: str) -> str:
+    text = normalize(text).lower()
+    text = "".join(ch for ch in text if ch not in set(string.punctuation))
+    text = re.sub(r"\b(a|an|the)\b", " ", text)
+    return " ".join(text.split())
+
+
+def contains_gold(answer: str, golds: list[str], max_chars: int = 300) -> bool:
+    """The accuracy rule: a gold string inside an answer of at most `max_chars`."""
+    if len(answer) > max_chars:
+        return False
+    said = f" {normalize_answer(answer)} "
+    return any(f" {normalize_answer(g)} " in said for g in golds if normalize_answer(g))
+
+
+def exact_match(prediction: str, golds: list[str]) -> float:
+    if not golds:
+        return float(prediction == "")
+    return float(any(normalize_answer(prediction) == normalize_answer(g) for g in golds))
+
+
+def f1(prediction: str, golds: list[str]) -> float:
+    if not golds:
+        return float(prediction == "")
+    best = 0.0
+    said = normalize_answer(prediction).split()
+    for gold in golds:
+        truth = normalize_answer(gold).split()
+        common = sum((collections.Counter(said) & collections.Counter(truth)).values())
+        if common:
+            precision, recall = common / len(said), common / len(truth)
+            best = max(best, 2 * precision * recall / (precision + recall))
+    return best
+
+
+@dataclass
+class Report:
+    total: int
+    answerable: int
+    answer_correct: int
+    unanswerable: int
+    abstain_correct: int
+    hits: int
+    k: int
+    em: float
+    f1: float
+    latencies_ms: list[float]
+    failures: list[dict[str, Any]] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        lat = sorted(self.latencies_ms) or [0.0]
+        pct = lambda p: lat[min(len(lat) - 1, int(round(p * (len(lat) - 1))))]  # noqa: E731
+        return {
+            "questions": self.total,
+            "answer_accuracy": _ratio(self.answer_correct, self.answerable),
+            "abstention_accuracy": _ratio(self.abstain_correct, self.unanswerable),
+            "overall_accuracy": _ratio(self.answer_correct + self.abstain_correct, self.total),
+            f"hit@{self.k}": _ratio(self.hits, self.answerable),
+            "squad_em": round(100 * self.em / max(1, self.total), 2),
+            "squad_f1": round(100 * self.f1 / max(1, self.total), 2),
+            "latency_p50_ms": round(pct(0.50), 2),
+            "latency_p95_ms": round(pct(0.95), 2),
+            "answerable": self.answerable,
+            "unanswerable": self.unanswerable,
+        }
+
+
+def _ratio(a: int, b: int) -> float | None:
+    return round(a / b, 4) if b else None
+
+
+def run(eval_set: EvalSet, assistant: Any, k: int | None = None) -> Report:
+    """Ask every question and score the answers."""
+    k = k or assistant.settings.k
+    report = Report(len(eval_set.items), 0, 0, 0, 0, 0, k, 0.0, 0.0, [])
+    max_chars = assistant.settings.max_answer_chars
+    for item in eval_set.items:
+        started = time.perf_counter()
+        answer = assistant.ask(item.question, history=item.history or None)
+        report.latencies_ms.append(1000 * (time.perf_counter() - started))
+        prediction = answer.text if answer.found else ""
+        report.em += exact_match(prediction, item.answers)
+        report.f1 += f1(prediction, item.answers)
+        if item.answers:
+            report.answerable += 1
+            ok = answer.found and contains_gold(answer.text, item.answers, max_chars)
+            report.answer_correct += ok
+            retrieved = assistant.retrieve(item.question, k=k)
+            report.hits += any(contains_gold(s.text, item.answers, 10**9) for s in retrieved)
+        else:
+            report.unanswerable += 1
+            ok = not answer.found
+            report.abstain_correct += ok
+        if not ok:
+            report.failures.append({"id": item.id, "question": item.question,
+                                    "gold": item.answers[:2], "answer": prediction[:300]})
+    return report
+
+
+def evaluate(path: str | Path, index_dir: str | Path | None = None,
+             settings: Any = None, progress: bool = False) -> Report:
+    """Build or open the index the eval set needs, then run it.
+
+    JSONL sets run against `index_dir` (default: the bundled article's index).
+    SQuAD sets index their articles into `index_dir` (default: a temporary folder).
+    """
+    from .assistant import Assistant
+
+    eval_set = load_eval(path)
+    if not eval_set.documents:
+        bot = Assistant.bundled(index_dir, settings) if index_dir is None \
+            else Assistant.load(index_dir, settings)
+        return run(eval_set, bot)
+    with tempfile.TemporaryDirectory(prefix="qa-eval-") as scratch:
+        folder = Path(index_dir) if index_dir else Path(scratch) / "index"
+        docs = Path(folder).parent / f"{Path(folder).name}-docs"
+        docs.mkdir(parents=True, exist_ok=True)
+        for number, (title, text) in enumerate(eval_set.documents.items()):
+            name = re.sub(r"[^\w.-]+", "_", title)[:80] or "article"
+            target = docs / f"{number:03d}-{name}.txt"
+            if not target.exists() or target.read_text(encoding="utf-8") != text:
+                target.write_text(text, encoding="utf-8")
+        bot = Assistant.from_paths([docs], folder, settings, progress=progress)
+        return run(eval_set, bot)
