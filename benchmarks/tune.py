@@ -44,7 +44,7 @@ def collect(bot: Assistant, items, k: int):
 
 
 def score(data, weights, threshold=-1e9):
-    """(answerable accuracy, overall accuracy) with `weights` and `threshold`."""
+    """(answerable accuracy, overall accuracy) with `weights` and thresholds."""
     right_ans = right_all = n_ans = 0
     for matrix, labels, answerable in data:
         if len(matrix) == 0:
@@ -103,8 +103,10 @@ def main() -> None:
             w, acc = fit(sq + dv, WEIGHTS)
             print(f"  fitted {dict(zip(FEATURES, w.round(2).tolist()))} -> {acc:.4f}")
             print(f"  squad {score(sq, w)}  dev {score(dv, w)}")
-            for t in np.arange(0.2, 1.6, 0.05):
-                print(f"  threshold {t:.2f}: squad {score(sq, w, t)} dev {score(dv, w, t)}")
+            for t in np.arange(0.6, 1.6, 0.1):
+                a, b = score(sq, w, t), score(dv, w, t)
+                print(f"  score>={t:.2f}: squad ans {a[0]:.3f} all {a[1]:.3f} | "
+                      f"dev ans {b[0]:.3f} all {b[1]:.3f}")
     sys.stdout.flush()
 
 

@@ -30,13 +30,15 @@ NOT_FOUND = "The documents do not contain an answer to this question."
 FEATURES = (
     "dense",     # cosine(question, sentence)
     "cover",     # IDF-weighted share of question terms in the sentence
-    "window",    # ... in the sentence with its neighbours (coreference: "he said")
+    "window",    # ... in the sentence with the one before it (coreference: "he said")
     "type",      # holds the expected answer type, not already in the question
     "chunk",     # cosine(question, best chunk holding the sentence)
     "stale",     # the sentence adds (almost) nothing to the question's own words
     "fused",     # fused retrieval score of that chunk, scaled to [0, 1]
+    "entity",    # share of the question's names found in the sentence or its neighbours
+    "phrase",    # share of the question's word pairs that the sentence repeats as pairs
 )
-WEIGHTS = np.array([1.0, 0.6, 0.3, 0.25, 0.3, -0.5, 0.0], dtype=np.float32)
+WEIGHTS = np.array([1.0, 1.0, 0.6, 0.0, 0.3, 0.0, 0.0, 0.0, 0.0], dtype=np.float32)
 ADJACENT_MARGIN = 0.08  # a neighbour this close to the best is part of the answer
 
 
@@ -164,27 +166,32 @@ def features(question: str, query_vector: np.ndarray, store: Store, hits: Sequen
         return rows, np.zeros((0, len(FEATURES)), dtype=np.float32)
     q_terms = set(terms(question))
     q_words = set(words(question)) | q_terms
+    q_list = terms(question)
+    q_pairs = set(zip(q_list, q_list[1:]))
+    q_names = set(terms(" ".join(m.group(0) for m in _CAPITALIZED.finditer(question))))
     kind = answer_type(question)
     dense = store.sentence_vectors[rows] @ query_vector
     matrix = np.zeros((len(rows), len(FEATURES)), dtype=np.float32)
     for i, row in enumerate(rows):
         text = _sentence_text(store, row)
-        s_terms = set(terms(text))
-        window = s_terms | _neighbour_terms(store, row)
+        s_list = terms(text)
+        s_terms = set(s_list)
+        phrase = len(q_pairs & set(zip(s_list, s_list[1:]))) / len(q_pairs) if q_pairs else 0.0
+        window = s_terms | _previous_terms(store, row)
         cover_window = coverage(q_terms, window, idf)
         if context_terms:
             cover_window = max(cover_window, 0.5 * cover_window +
                                0.5 * coverage(q_terms | context_terms, window, idf))
         novelty = len(s_terms - q_terms) / max(1, len(s_terms))
         chunk_dense, fused = best_chunk[row]
+        names = len(q_names & window) / len(q_names) if q_names else 1.0
         matrix[i] = (dense[i], coverage(q_terms, s_terms, idf), cover_window,
-                     has_type(kind, text, q_words), chunk_dense, novelty < 0.25, fused)
+                     has_type(kind, text, q_words), chunk_dense, novelty < 0.25, fused, names, phrase)
     return rows, matrix
 
 
 def select(question: str, query_vector: np.ndarray, store: Store, hits: Sequence[Hit],
-           idf: Callable[[str], float], min_score: float, max_chars: int = 300,
-           context_terms: set[str] | None = None) -> Answer:
+           idf: Callable[[str], float], min_score: float, max_chars: int = 300, context_terms: set[str] | None = None) -> Answer:
     """Pick the answer sentence(s) among the retrieved chunks, or abstain.
 
     Args:
@@ -205,16 +212,49 @@ def select(question: str, query_vector: np.ndarray, store: Store, hits: Sequence
     best, best_score = rows[order[0]], float(scores[order[0]])
     if best_score < min_score:
         return Answer(NOT_FOUND, False, score=best_score)
-    chosen = [best]
+    first = last = best
     for i in order[1:3]:
         other = rows[i]
         if abs(other - best) == 1 and best_score - scores[i] < ADJACENT_MARGIN \
                 and store.sentence_doc[other] == store.sentence_doc[best]:
-            first = min(best, other)
-            if store.sentence_spans[first + 1].end - store.sentence_spans[first].start <= max_chars:
-                chosen = [first, first + 1]
+            lo, hi = min(best, other), max(best, other)
+            if store.sentence_spans[hi].end - store.sentence_spans[lo].start <= max_chars:
+                first, last = lo, hi
             break
-    return _answer(store, chosen, best_score)
+    span = Span(store.sentence_spans[first].start, store.sentence_spans[last].end)
+    if span.end - span.start > max_chars:
+        span = _clause_window(store.document(store.sentence_doc[best]).text, span,
+                              set(terms(question)), idf, max_chars)
+    return _answer(store, best, span, best_score)
+
+
+_CLAUSE = re.compile(r"(?<=[,;:])\s+|\s+(?=\()|\s+[-\u2013\u2014]\s+")
+
+
+def _clause_window(text: str, span: Span, q_terms: set[str], idf: Callable[[str], float],
+                   max_chars: int) -> Span:
+    """The run of clauses within a too-long sentence that best covers the question."""
+    cuts = [span.start] + [span.start + m.end() for m in
+                           _CLAUSE.finditer(text[span.start:span.end])] + [span.end]
+    best, best_key = Span(span.start, span.start + max_chars), (-1.0, 0)
+    for i in range(len(cuts) - 1):
+        for j in range(i + 1, len(cuts)):
+            if cuts[j] - cuts[i] > max_chars:
+                break
+            piece = text[cuts[i]:cuts[j]]
+            key = (coverage(q_terms, set(terms(piece)), idf), cuts[j] - cuts[i])
+            if key > best_key:
+                best, best_key = Span(cuts[i], cuts[j]), key
+    return _trim(text, best)
+
+
+def _trim(text: str, span: Span) -> Span:
+    start, end = span.start, span.end
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and (text[end - 1].isspace() or text[end - 1] in ",;:"):
+        end -= 1
+    return Span(start, end)
 
 
 def _sentence_text(store: Store, row: int) -> str:
@@ -222,26 +262,25 @@ def _sentence_text(store: Store, row: int) -> str:
     return store.document(store.sentence_doc[row]).text[span.start:span.end]
 
 
-def _neighbour_terms(store: Store, row: int) -> set[str]:
-    found: set[str] = set()
-    for other in (row - 1, row + 1):
-        if 0 <= other < len(store.sentence_spans) and \
-                store.sentence_doc[other] == store.sentence_doc[row]:
-            found.update(terms(_sentence_text(store, other)))
-    return found
+def _previous_terms(store: Store, row: int) -> set[str]:
+    """Terms of the sentence before: a pronoun usually refers back, not forward."""
+    if row > 0 and store.sentence_doc[row - 1] == store.sentence_doc[row]:
+        return set(terms(_sentence_text(store, row - 1)))
+    return set()
 
 
-def _answer(store: Store, rows: list[int], score: float) -> Answer:
-    path = store.sentence_doc[rows[0]]
+def _answer(store: Store, row: int, span: Span, score: float) -> Answer:
+    path = store.sentence_doc[row]
     doc = store.document(path)
-    start, end = store.sentence_spans[rows[0]].start, store.sentence_spans[rows[-1]].end
-    context = _context(store, rows[0], rows[-1])
+    context = _context(store, row, row)
+    context = Span(min(context.start, span.start), max(context.end, span.end))
+    text = doc.text[span.start:span.end]
     sources = [Source(
-        source=doc.source, text=doc.text[start:end], start=start, end=end,
-        page=doc.page_at(start), score=score, path=path,
+        source=doc.source, text=text, start=span.start, end=span.end,
+        page=doc.page_at(span.start), score=score, path=path,
         context=doc.text[context.start:context.end], context_start=context.start,
     )]
-    return Answer(doc.text[start:end], True, sources, score)
+    return Answer(text, True, sources, score)
 
 
 def _context(store: Store, first: int, last: int) -> Span:
