@@ -1,0 +1,101 @@
+"""Shared fixtures: the real packaged model, loaded once per session."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from qa.assistant import BUNDLED, Assistant  # noqa: E402
+from qa.config import Settings  # noqa: E402
+from qa.embeddings import TorchEmbedder  # noqa: E402
+
+DATA = Path(__file__).parent / "data"
+DEV_SET = DATA / "russia-warns-kosovo.dev.jsonl"
+
+
+class CountingEmbedder:
+    """The real embedder, counting how many texts it embeds (not a mock)."""
+
+    def __init__(self, inner: TorchEmbedder) -> None:
+        self.inner = inner
+        self.name, self.backend = inner.name, inner.backend
+        self.texts = 0
+
+    @property
+    def dimension(self) -> int:
+        return self.inner.dimension
+
+    def encode(self, texts, progress=False):  # type: ignore[no-untyped-def]
+        self.texts += len(texts)
+        return self.inner.encode(texts, progress)
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    return Settings()
+
+
+@pytest.fixture(scope="session")
+def embedder(settings: Settings) -> TorchEmbedder:
+    model = TorchEmbedder(settings.model, settings.batch_size)
+    model.warm_up()
+    return model
+
+
+@pytest.fixture()
+def counting(embedder: TorchEmbedder) -> CountingEmbedder:
+    return CountingEmbedder(embedder)
+
+
+@pytest.fixture(scope="session")
+def bundled_index(tmp_path_factory: pytest.TempPathFactory, settings, embedder) -> Path:
+    folder = tmp_path_factory.mktemp("bundled") / "index"
+    Assistant.from_paths([BUNDLED], folder, settings, embedder)
+    return folder
+
+
+@pytest.fixture()
+def bot(bundled_index: Path, tmp_path: Path, settings, embedder) -> Assistant:
+    """A private copy of the bundled article's index."""
+    folder = tmp_path / "index"
+    shutil.copytree(bundled_index, folder)
+    return Assistant.load(folder, settings, embedder)
+
+
+@pytest.fixture(scope="session")
+def dev_set() -> list[dict]:
+    return [json.loads(line) for line in DEV_SET.read_text().splitlines() if line.strip()]
+
+
+def make_pdf(pages: list[str]) -> bytes:
+    """A minimal PDF with one line of Helvetica text per page."""
+    objects = ["<< /Type /Catalog /Pages 2 0 R >>", ""]
+    kids = []
+    for text in pages:
+        page_id, content_id = len(objects) + 1, len(objects) + 2
+        kids.append(f"{page_id} 0 R")
+        escaped = text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
+        stream = f"BT /F1 12 Tf 72 720 Td ({escaped}) Tj ET"
+        objects.append(f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
+                       f"/Resources << /Font << /F1 {{font}} 0 R >> >> /Contents {content_id} 0 R >>")
+        objects.append(f"<< /Length {len(stream)} >>\nstream\n{stream}\nendstream")
+    font_id = len(objects) + 1
+    objects.append("<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
+    objects[1] = f"<< /Type /Pages /Kids [{' '.join(kids)}] /Count {len(pages)} >>"
+    out, offsets = b"%PDF-1.4\n", []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += f"{number} 0 obj\n{body.replace('{font}', str(font_id))}\nendobj\n".encode("latin-1")
+    xref = len(out)
+    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
+    out += "".join(f"{o:010d} 00000 n \n" for o in offsets).encode()
+    out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
+    return out

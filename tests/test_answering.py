@@ -1,0 +1,66 @@
+import pytest
+
+from qa.answering import answer_type, has_type
+from qa.evaluation import contains_gold
+
+
+def test_dev_set(bot, dev_set):
+    wrong = []
+    for item in dev_set:
+        answer = bot.ask(item["question"], history=item.get("history"))
+        if item["answers"]:
+            ok = answer.found and contains_gold(answer.text, item["answers"])
+        else:
+            ok = not answer.found
+        if not ok:
+            wrong.append((item["id"], answer.text[:80]))
+    assert wrong == []
+
+
+def test_answer_cites_the_exact_source_sentence(bot):
+    answer = bot.ask("What did Botsan-Kharchenko warn?")
+    assert answer.found and "humanitarian catastrophe" in answer.text
+    source = answer.sources[0]
+    doc = bot.store.document(source.path).text
+    assert doc[source.start:source.end] == source.text == answer.text
+    assert source.source == "russia-warns-kosovo.txt" and source.page is None
+    assert source.text in source.context
+    assert len(answer.text) <= 300
+
+
+@pytest.mark.parametrize("question", [
+    "What is the capital of France?",
+    "What did Vladimir Putin say about the United Nations budget?",
+    "How many NATO troops are stationed in Kosovo?",
+])
+def test_abstains_when_documents_do_not_say(bot, question):
+    answer = bot.ask(question)
+    assert not answer.found and answer.sources == []
+    assert "do not contain" in answer.text
+
+
+def test_follow_up_uses_history(bot):
+    history = [{"role": "user", "content": "Who is Russia's Kosovo negotiator?"},
+               {"role": "assistant", "content": bot.ask("Who is Russia's Kosovo negotiator?").text}]
+    assert "Botsan-Kharchenko" in history[1]["content"]
+    answer = bot.ask("Where did he say refugees would go?", history=history)
+    assert answer.found and "northern Kosovo and Serbia" in answer.text
+
+
+@pytest.mark.parametrize("question, kind", [
+    ("How many people live in Kosovo?", "number"),
+    ("When did NATO bomb?", "date"),
+    ("Where would refugees flow?", "place"),
+    ("Who is the negotiator?", "name"),
+    ("What did he warn?", None),
+])
+def test_answer_type(question, kind):
+    assert answer_type(question) == kind
+
+
+def test_has_type_needs_something_new():
+    assert has_type("number", "It has 2 million people.", {"people"})
+    assert not has_type("number", "It has many people.", {"people"})
+    assert has_type("date", "Bombing began in 1999.", set())
+    assert not has_type("date", "Bombing began in 1999.", {"1999"})
+    assert has_type("name", "The talks were led by Alexander Botsan-Kharchenko.", {"talks"})

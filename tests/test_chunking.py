@@ -1,0 +1,47 @@
+from qa.chunking import chunk_document, split_sentences, terms
+from qa.documents import Document, load
+from qa.assistant import BUNDLED
+
+
+def test_abbreviations_and_hyphenated_names_stay_whole():
+    text = ("Russia warns U.S. and EU over Kosovo. Alexander Botsan-Kharchenko said so. "
+            "Dr. Smith agreed.")
+    sentences = [text[s.start:s.end] for s in split_sentences(text)]
+    assert sentences == ["Russia warns U.S. and EU over Kosovo.",
+                         "Alexander Botsan-Kharchenko said so.", "Dr. Smith agreed."]
+
+
+def test_offsets_point_into_the_original_text():
+    doc = load(BUNDLED)
+    sentences = split_sentences(doc.text)
+    assert len(sentences) >= 12
+    for s in sentences:
+        piece = doc.text[s.start:s.end]
+        assert piece == piece.strip() and piece
+    assert any("Botsan-Kharchenko said." in doc.text[s.start:s.end] for s in sentences)
+    chunks = chunk_document(doc, chunk_size=400, overlap=1)
+    for chunk in chunks:
+        assert chunk.text == doc.text[chunk.start:chunk.end]
+        assert chunk.sentences[0].start == chunk.start and chunk.sentences[-1].end == chunk.end
+    covered = {s for c in chunks for s in c.sentences}
+    assert covered == set(sentences)  # no sentence lost between chunks
+
+
+def test_chunks_overlap_by_one_sentence_and_respect_size():
+    text = " ".join(f"Sentence number {i} is here." for i in range(40))
+    doc = Document(text=text, source="x.txt", path="/x.txt")
+    chunks = chunk_document(doc, chunk_size=120, overlap=1)
+    assert all(c.end - c.start <= 120 for c in chunks)
+    for a, b in zip(chunks, chunks[1:]):
+        assert a.sentences[-1] == b.sentences[0]
+
+
+def test_pages_follow_offsets():
+    doc = Document(text="Page one text.\n\nPage two text.", source="x.pdf", path="/x.pdf",
+                   page_starts=[0, 16])
+    assert [c.page for c in chunk_document(doc, chunk_size=10, overlap=0)] == [1, 2]
+
+
+def test_terms_are_stemmed_content_words():
+    assert terms("Why did NATO bomb in 1999?") == terms("NATO bombing 1999")
+    assert "the" not in terms("the bombing")

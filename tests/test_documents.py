@@ -1,0 +1,63 @@
+import pytest
+
+from qa.documents import iter_files, load, normalize
+from qa.errors import DocumentError
+
+from conftest import make_pdf
+
+
+def test_normalize_keeps_length():
+    text = "Russia\u2019s \u201cplan\u201d \u2013 MOSCOW\u00a0now"
+    assert normalize(text) == "Russia's \"plan\" - MOSCOW now"
+    assert len(normalize(text)) == len(text)
+
+
+def test_html_keeps_visible_text_only(tmp_path):
+    page = tmp_path / "page.html"
+    page.write_text("<html><head><title>T</title><style>p{color:red}</style>"
+                    "<script>alert('x')</script></head><body><p>Hello <b>world</b>.</p>"
+                    "<img src='http://example.com/x.png'><p>Second para.</p></body></html>")
+    doc = load(page)
+    assert doc.text == "Hello world.\n\nSecond para."
+
+
+def test_pdf_pages_are_kept(tmp_path):
+    pdf = tmp_path / "two.pdf"
+    pdf.write_bytes(make_pdf(["The first page talks about apples.",
+                              "The second page says the vault code is 4417."]))
+    doc = load(pdf)
+    at = doc.text.index("vault code")
+    assert doc.page_at(at) == 2 and doc.page_at(0) == 1
+
+
+def test_legacy_encoding_is_decoded(tmp_path):
+    file = tmp_path / "old.txt"
+    file.write_bytes("Caf\u00e9 cr\u00e8me \u2013 \u201cquoted\u201d".encode("cp1252"))
+    assert load(file).text == "Caf\u00e9 cr\u00e8me \u2013 \u201cquoted\u201d"
+
+
+@pytest.mark.parametrize("name, content, message", [
+    ("empty.txt", b"", "empty"),
+    ("blank.md", b"  \n\n ", "empty"),
+    ("binary.txt", bytes(range(256)) * 8, "binary"),
+    ("notes.docx", b"PK\x03\x04", "unsupported file type '.docx'"),
+    ("broken.pdf", b"%PDF-1.4 garbage", "cannot read this PDF"),
+    ("scan.pdf", make_pdf([""]), "no text layer"),
+])
+def test_bad_files_get_a_clear_error(tmp_path, name, content, message):
+    file = tmp_path / name
+    file.write_bytes(content)
+    with pytest.raises(DocumentError, match=message) as info:
+        load(file)
+    assert name in str(info.value) and "\n" not in str(info.value)
+
+
+def test_folder_walk_reports_missing_and_survives_symlink_loop(tmp_path):
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "a.txt").write_text("A.")
+    (tmp_path / "docs" / "b.bin").write_text("skip")
+    (tmp_path / "docs" / "loop").symlink_to(tmp_path / "docs")
+    found = list(iter_files([tmp_path / "docs", tmp_path / "missing.txt"]))
+    assert found[0] == (tmp_path / "docs" / "a.txt").resolve()
+    assert isinstance(found[1], DocumentError) and "no such file" in str(found[1])
+    assert len(found) == 2

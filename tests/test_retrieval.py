@@ -1,0 +1,33 @@
+import numpy as np
+
+from qa.retrieval import fuse
+
+
+def test_rrf_rewards_agreement():
+    dense = np.array([1, 2, 3])
+    lexical = np.array([3, 4, 1])
+    fused = fuse([dense, lexical], rrf_k=60)
+    order = sorted(fused, key=lambda row: -fused[row])
+    assert order[:2] == [1, 3]  # in both lists beats top of one
+    assert abs(fused[1] - (1 / 61 + 1 / 63)) < 1e-12
+    assert set(fused) == {1, 2, 3, 4}
+
+
+def test_hybrid_finds_exact_terms_and_meaning(bot):
+    by_term = bot.retrieve("Botsan-Kharchenko", k=2)
+    assert all("Botsan-Kharchenko" in s.text for s in by_term)
+    by_meaning = bot.retrieve("people fleeing their homes", k=3)
+    assert any("refugees" in s.text for s in by_meaning)
+
+
+def test_langchain_retriever(bot):
+    from langchain_core.documents import Document
+    from langchain_core.retrievers import BaseRetriever
+
+    retriever = bot.as_retriever(k=2)
+    assert isinstance(retriever, BaseRetriever)
+    docs = retriever.invoke("Who administers Kosovo?")
+    assert len(docs) == 2 and all(isinstance(d, Document) for d in docs)
+    assert any("United Nations" in d.page_content for d in docs)
+    meta = docs[0].metadata
+    assert meta["source"] == "russia-warns-kosovo.txt" and meta["end"] > meta["start"]
