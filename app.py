@@ -1,0 +1,169 @@
+"""Gradio chat over your documents: cited answers, highlighted sources, uploads.
+
+    python app.py [--host 127.0.0.1] [--port 7860] [--index-dir DIR] [--share] [--auth user:pw]
+
+Gradio wiring only; the work happens in qa/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+import gradio as gr  # noqa: E402
+
+from qa import Assistant, QAError  # noqa: E402
+from qa.chat import answer_markdown, sources_html, store_upload  # noqa: E402
+from qa.errors import DocumentError  # noqa: E402
+
+EXAMPLES = [
+    "What did Botsan-Kharchenko warn?",
+    "Who is Russia's Kosovo negotiator?",
+    "Where would Serb refugees flow?",
+    "How many people live in Kosovo?",
+    "Who has administered Kosovo since 1999?",
+]
+
+CSS = """
+.qa-source {border:1px solid var(--border-color-primary); border-radius:8px; padding:8px 12px;
+            margin-bottom:8px}
+.qa-source-head {font-size:0.9em; opacity:0.8; margin-bottom:4px}
+.qa-source mark {background:#ffe58a; color:#222; padding:0 2px; border-radius:3px}
+.qa-empty {opacity:0.7; font-style:italic}
+"""
+
+
+def create_app(assistant: Assistant, uploads_dir: str | Path | None = None) -> gr.Blocks:
+    """Build the page (without launching it); tests call its handlers directly."""
+    uploads = Path(uploads_dir) if uploads_dir else assistant.index_dir.parent / "uploads"
+
+    def respond(message: str, history: list[dict[str, Any]]) -> tuple[str, str]:
+        try:
+            answer = assistant.ask(message, history=history)
+        except QAError as exc:
+            return f"⚠️ {exc}", sources_html(None)
+        return answer_markdown(answer), sources_html(answer)
+
+    def ask(question: str) -> dict[str, Any]:
+        """Answer a question from the indexed documents, with its sources, as JSON."""
+        try:
+            return assistant.ask(question).to_dict()
+        except QAError as exc:
+            return {"error": str(exc), "answer": "", "found": False, "sources": []}
+
+    def documents_table() -> list[list[Any]]:
+        return [[d["source"], d["chunks"]] for d in assistant.documents()]
+
+    def document_choices() -> gr.Dropdown:
+        names = [d["source"] for d in assistant.documents()]
+        return gr.Dropdown(choices=names, value=None)
+
+    def upload(files: list[str] | None, progress: gr.Progress = gr.Progress()) -> tuple:
+        messages, stored = [], []
+        for file in files or []:
+            try:
+                stored.append(store_upload(file, Path(file).name, uploads,
+                                           assistant.settings.max_file_bytes))
+            except (DocumentError, OSError) as exc:
+                messages.append(f"⚠️ {exc}")
+        if stored:
+            progress(0.1, desc=f"Indexing {len(stored)} file(s)…")
+            report = assistant.add(stored, progress=False)
+            for line in report.errors:
+                messages.append(f"⚠️ {line}")
+                for path in stored:
+                    if line.startswith(path.name + ":"):
+                        path.unlink(missing_ok=True)  # not indexed: do not keep it
+            done = report.added + report.updated
+            if done or report.unchanged:
+                messages.insert(0, f"✅ Indexed {done} new or changed file(s), "
+                                   f"{report.unchanged} unchanged; {report.chunks} chunks in all.")
+        status = "\n\n".join(messages) or "No file was uploaded."
+        return status, documents_table(), document_choices(), None
+
+    def remove(name: str | None) -> tuple:
+        if not name:
+            return "Choose a document to remove.", documents_table(), document_choices()
+        report = assistant.remove([name])
+        status = "\n".join(report.errors) or f"🗑️ Removed {name}."
+        return status, documents_table(), document_choices()
+
+    with gr.Blocks(title="qa: ask your documents") as demo:
+        gr.Markdown("# Ask your documents\nAnswers are sentences taken from your documents, "
+                    "with their source. Nothing leaves this machine.")
+        with gr.Row():
+            with gr.Column(scale=3):
+                panel = gr.HTML(sources_html(None), render=False, elem_id="sources")
+                gr.ChatInterface(
+                    respond,
+                    chatbot=gr.Chatbot(height=460, label="Chat", elem_id="chat"),
+                    textbox=gr.Textbox(placeholder="Ask a question about your documents…",
+                                       elem_id="question", submit_btn=True),
+                    additional_outputs=[panel],
+                    examples=EXAMPLES,
+                    run_examples_on_click=True,
+                    api_name="chat",
+                )
+            with gr.Column(scale=2):
+                gr.Markdown("### Sources")
+                panel.render()
+                with gr.Accordion("Your documents", open=True):
+                    files = gr.File(label="Add .txt, .md, .html or .pdf (up to 20 MB each)",
+                                    file_count="multiple", elem_id="upload",
+                                    file_types=[".txt", ".md", ".markdown", ".html", ".htm",
+                                                ".pdf"])
+                    status = gr.Markdown(elem_id="upload-status")
+                    table = gr.Dataframe(value=documents_table, headers=["Document", "Chunks"],
+                                         interactive=False, elem_id="documents")
+                    with gr.Row():
+                        choice = gr.Dropdown(label="Remove a document", choices=[
+                            d["source"] for d in assistant.documents()], scale=3)
+                        button = gr.Button("Remove", variant="stop", scale=1)
+        files.upload(upload, files, [status, table, choice, files], api_name="upload")
+        button.click(remove, choice, [status, table, choice], api_name="remove")
+        gr.api(ask, api_name="ask")
+        demo.load(lambda: (documents_table(), document_choices()), None, [table, choice],
+                  api_visibility="private")
+    demo.queue(default_concurrency_limit=8)
+    return demo
+
+
+def _arguments() -> argparse.Namespace:
+    env = os.environ.get
+    parser = argparse.ArgumentParser(description="Chat with your documents in the browser.")
+    parser.add_argument("--host", default=env("QA_HOST", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=int(env("QA_PORT", "7860")))
+    parser.add_argument("--index-dir", default=env("QA_INDEX_DIR"))
+    parser.add_argument("--share", action="store_true",
+                        default=env("QA_SHARE", "").lower() in ("1", "true", "yes"))
+    parser.add_argument("--auth", default=env("QA_AUTH"), metavar="USER:PASSWORD")
+    return parser.parse_args()
+
+
+def main() -> None:
+    import sys
+
+    args = _arguments()
+    auth = None
+    if args.auth:
+        user, sep, password = args.auth.partition(":")
+        if not sep or not user or not password:
+            sys.exit("app.py: error: --auth takes USER:PASSWORD")
+        auth = (user, password)
+    try:
+        assistant = Assistant.bundled(args.index_dir)
+        assistant.embedder.warm_up()
+    except QAError as exc:
+        sys.exit(f"app.py: error: {exc}")
+    create_app(assistant).launch(server_name=args.host, server_port=args.port,
+                                 share=args.share, auth=auth, css=CSS, footer_links=[])
+
+
+if __name__ == "__main__":
+    main()

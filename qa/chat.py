@@ -1,0 +1,90 @@
+"""Chat presentation: answers as Markdown with citation marks, sources as HTML,
+and safe storage of uploaded files. Used by app.py; no Gradio import here."""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import re
+import shutil
+from pathlib import Path
+
+from .answering import Answer
+from .documents import SUPPORTED
+from .errors import DocumentError
+
+NOT_FOUND_MARK = "⚠️ **Not in the documents.**"
+
+
+def answer_markdown(answer: Answer) -> str:
+    """The chat message: the answer with [n] citation marks, or a visible abstention."""
+    if not answer.found:
+        return f"{NOT_FOUND_MARK} _{answer.text}_"
+    marks = " ".join(f"[{n}]" for n in range(1, len(answer.sources) + 1))
+    cites = "\n".join(
+        f"{n}. `{s.source}`" + (f", page {s.page}" if s.page else "")
+        + f", characters {s.start}–{s.end}"
+        for n, s in enumerate(answer.sources, 1)
+    )
+    return f"{answer.text} **{marks}**\n\n<sub>Sources:</sub>\n\n{cites}"
+
+
+def sources_html(answer: Answer | None) -> str:
+    """The sources panel: each cited passage highlighted inside its context."""
+    if answer is None:
+        return "<p class='qa-empty'>Ask a question to see where the answer comes from.</p>"
+    if not answer.found:
+        return ("<p class='qa-empty'>No passage in the documents answers this question, "
+                "so nothing is cited.</p>")
+    cards = []
+    for n, s in enumerate(answer.sources, 1):
+        before = s.context[:max(0, s.start - s.context_start)]
+        after = s.context[max(0, s.end - s.context_start):]
+        where = f"page {s.page} · " if s.page else ""
+        cards.append(
+            f"<div class='qa-source'><div class='qa-source-head'>[{n}] "
+            f"<b>{html.escape(s.source)}</b> · {where}score {s.score:.2f}</div>"
+            f"<p>{html.escape(before)}<mark>{html.escape(s.text)}</mark>"
+            f"{html.escape(after)}</p></div>"
+        )
+    return "\n".join(cards)
+
+
+def safe_name(name: str) -> str:
+    """A file name with no folders, no leading dots and only plain characters."""
+    base = Path(name.replace("\\", "/")).name
+    stem, suffix = Path(base).stem, Path(base).suffix.lower()
+    stem = re.sub(r"[^\w.-]+", "_", stem).strip("._") or "upload"
+    return f"{stem[:100]}{suffix}"
+
+
+def store_upload(temp_path: str | Path, original_name: str, folder: Path,
+                 max_bytes: int) -> Path:
+    """Copy an uploaded file into `folder` under a safe name.
+
+    Raises:
+        DocumentError: wrong type or over the size limit (nothing is copied).
+    """
+    source = Path(temp_path)
+    name = safe_name(original_name)
+    if Path(name).suffix not in SUPPORTED:
+        raise DocumentError(
+            f"{name}: unsupported file type {Path(name).suffix or '(none)'!r}; "
+            f"supported: {', '.join(SUPPORTED)}")
+    size = source.stat().st_size
+    if size > max_bytes:
+        raise DocumentError(
+            f"{name}: {size / 1e6:.1f} MB is over the {max_bytes / 1e6:.0f} MB limit")
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / name
+    if target.exists() and _digest(target) != _digest(source):
+        digest = _digest(source)[:8]
+        target = folder / f"{Path(name).stem}-{digest}{Path(name).suffix}"
+    if target.resolve().parent != folder.resolve():
+        raise DocumentError(f"{original_name}: not a valid file name")
+    shutil.copyfile(source, target)
+    return target
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
