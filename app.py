@@ -82,7 +82,7 @@ def create_app(assistant: Assistant, uploads_dir: str | Path | None = None) -> g
                         path.unlink(missing_ok=True)  # not indexed: do not keep it
             done = report.added + report.updated
             if done or report.unchanged:
-                messages.insert(0, f"✅ Indexed {done} new or changed file(s), "
+                messages.insert(0, f"Indexed {done} new or changed file(s), "
                                    f"{report.unchanged} unchanged; {report.chunks} chunks in all.")
         status = "\n\n".join(messages) or "No file was uploaded."
         return status, documents_table(), document_choices(), None
@@ -91,7 +91,7 @@ def create_app(assistant: Assistant, uploads_dir: str | Path | None = None) -> g
         if not name:
             return "Choose a document to remove.", documents_table(), document_choices()
         report = assistant.remove([name])
-        status = "\n".join(report.errors) or f"🗑️ Removed {name}."
+        status = "\n".join(report.errors) or f"Removed {name}."
         return status, documents_table(), document_choices()
 
     with gr.Blocks(title="qa: ask your documents") as demo:
@@ -131,6 +131,8 @@ def create_app(assistant: Assistant, uploads_dir: str | Path | None = None) -> g
         demo.load(lambda: (documents_table(), document_choices()), None, [table, choice],
                   api_visibility="private")
     demo.queue(default_concurrency_limit=8)
+    demo.qa_handlers = {"chat": respond, "ask": ask, "upload": upload,  # type: ignore[attr-defined]
+                        "remove": remove}
     return demo
 
 

@@ -194,7 +194,7 @@ class Assistant:
                 self._commit(store)
             report.chunks = len(self.store.chunks)
         for line in report.errors:
-            logger.warning(line)
+            logger.info("skipped %s", line)
         self.last_report = report
         return report
 

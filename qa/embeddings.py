@@ -87,7 +87,14 @@ class TorchEmbedder:
                 target, local = resolve_model(self.name)
                 if local:
                     go_offline()
+                import sys
+
                 from sentence_transformers import SentenceTransformer
+
+                if not sys.stderr.isatty():  # no weight-loading bar in logs and pipes
+                    from transformers.utils import logging as hf_logging
+
+                    hf_logging.disable_progress_bar()
 
                 try:
                     model = SentenceTransformer(target, device="cpu")

@@ -37,6 +37,7 @@ class Lexical:
     def __init__(self, store: Store) -> None:
         import bm25s
 
+        logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs each build at DEBUG
         self.size = len(store.chunks)
         self._bm25 = None
         self._df: Counter[str] = Counter()

@@ -1,0 +1,97 @@
+"""The Gradio app, built without launching; handlers called directly."""
+
+from pathlib import Path
+
+import pytest
+
+import app as app_module
+from qa.chat import answer_markdown, safe_name, sources_html, store_upload
+from qa.errors import DocumentError
+
+from conftest import make_pdf
+
+
+def handler(demo, name):
+    assert any(f.api_name == name for f in demo.fns.values())  # the endpoint exists
+    return demo.qa_handlers[name]
+
+
+@pytest.fixture()
+def demo(bot, tmp_path):
+    return app_module.create_app(bot, uploads_dir=tmp_path / "uploads")
+
+
+def test_chat_answers_with_citation_and_highlight(demo):
+    message, panel = handler(demo, "chat")("What did Botsan-Kharchenko warn?", [])
+    assert "humanitarian catastrophe" in message and "[1]" in message
+    assert "russia-warns-kosovo.txt" in message
+    assert "<mark>" in panel and "humanitarian catastrophe" in panel.split("<mark>")[1]
+
+
+def test_not_found_looks_different(demo):
+    message, panel = handler(demo, "chat")("What is the capital of France?", [])
+    assert message.startswith("⚠️ **Not in the documents.**") and "<mark>" not in panel
+
+
+def test_follow_up_uses_gradio_history(demo):
+    chat = handler(demo, "chat")
+    first, _ = chat("Who is Russia's Kosovo negotiator?", [])
+    history = [{"role": "user", "content": "Who is Russia's Kosovo negotiator?"},
+               {"role": "assistant", "content": first}]
+    second, _ = chat("Where did he say refugees would go?", history)
+    assert "northern Kosovo and Serbia" in second
+
+
+def test_empty_question_is_a_message_not_a_crash(demo):
+    message, _ = handler(demo, "chat")("   ", [])
+    assert "empty" in message
+
+
+def test_ask_endpoint_returns_json(demo):
+    result = handler(demo, "ask")("What did Botsan-Kharchenko warn?")
+    assert result["found"] and "humanitarian catastrophe" in result["answer"]
+    assert result["sources"][0]["source"] == "russia-warns-kosovo.txt"
+
+
+def test_upload_indexes_and_bad_files_lose_nothing(demo, bot, tmp_path):
+    upload, remove = handler(demo, "upload"), handler(demo, "remove")
+    incoming = tmp_path / "incoming"
+    incoming.mkdir()
+    good = incoming / "garden notes.txt"
+    good.write_text("The greenhouse key hangs behind the blue door.")
+    pdf = incoming / "scan.pdf"
+    pdf.write_bytes(make_pdf([""]))
+    empty = incoming / "empty.txt"
+    empty.write_text("")
+    exe = incoming / "tool.exe"
+    exe.write_bytes(b"MZ")
+    status, table, _, _ = upload([str(good), str(pdf), str(empty), str(exe)],
+                                 progress=lambda *a, **k: None)
+    assert "Indexed 1 new" in status
+    assert "no text layer" in status and "empty" in status and "unsupported" in status
+    assert ["garden_notes.txt", 1] in table and ["russia-warns-kosovo.txt", 6] in table
+    assert sorted(p.name for p in (tmp_path / "uploads").iterdir()) == ["garden_notes.txt"]
+    assert "blue door" in bot.ask("Where does the greenhouse key hang?").text
+    status, table, _ = remove("garden_notes.txt")
+    assert "Removed" in status and [row[0] for row in table] == ["russia-warns-kosovo.txt"]
+
+
+def test_upload_names_are_made_safe(tmp_path):
+    assert safe_name("../../x.txt") == "x.txt"
+    assert safe_name("..\\..\\evil name!.PDF") == "evil_name.pdf"
+    assert safe_name(".hidden.md") == "hidden.md"
+    source = tmp_path / "in.txt"
+    source.write_text("hello")
+    stored = store_upload(source, "../../escape.txt", tmp_path / "up", 1000)
+    assert stored.parent == tmp_path / "up" and stored.name == "escape.txt"
+    with pytest.raises(DocumentError, match="over the"):
+        store_upload(source, "big.txt", tmp_path / "up", 2)
+
+
+def test_formatting_escapes_html(bot):
+    answer = bot.ask("Who is Serbia's main big power ally?")
+    answer.sources[0].context = "<script>x</script>" + answer.sources[0].context
+    answer.sources[0].context_start -= len("<script>x</script>")
+    assert "<script>" not in sources_html(answer)
+    assert answer_markdown(answer).count("[1]") == 1
+    assert Path(app_module.__file__).name == "app.py"

@@ -1,0 +1,105 @@
+"""End to end: app.py in a subprocess, driven by Debian's chromium through Playwright,
+and its /ask endpoint through gradio_client."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+pytestmark = pytest.mark.slow
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture()
+def server(bundled_index, tmp_path):
+    index = tmp_path / "index"
+    shutil.copytree(bundled_index, index)
+    port = free_port()
+    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1",
+           "HF_HUB_DISABLE_TELEMETRY": "1"}
+    log = open(tmp_path / "app.log", "w")
+    proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--port", str(port),
+                             "--index-dir", str(index)], cwd=tmp_path, env=env,
+                            stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            break
+        except OSError:
+            if proc.poll() is not None:
+                break
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        pytest.fail("app.py did not start: " + (tmp_path / "app.log").read_text()[-2000:])
+    if proc.poll() is not None:
+        pytest.fail("app.py exited: " + (tmp_path / "app.log").read_text()[-2000:])
+    yield url, tmp_path
+    proc.terminate()
+    proc.wait(timeout=30)
+    log.close()
+
+
+def test_ask_endpoint_with_gradio_client(server):
+    from gradio_client import Client
+
+    url, _ = server
+    result = Client(url, verbose=False).predict("What did Botsan-Kharchenko warn?",
+                                                api_name="/ask")
+    assert result["found"] and "humanitarian catastrophe" in result["answer"]
+    assert result["sources"][0]["source"] == "russia-warns-kosovo.txt"
+
+
+@pytest.mark.skipif(not CHROMIUM and os.environ.get("CI") != "true",
+                    reason="needs Debian's chromium (apt-get install -y chromium)")
+def test_chat_in_a_real_browser(server):
+    from playwright.sync_api import expect, sync_playwright
+
+    url, workdir = server
+    note = workdir / "pets.txt"
+    note.write_text("Our parrot Kiwi learned to whistle the national anthem in 2019.")
+    shots = ROOT / "screenshots"
+    shots.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM, headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(url)
+        box = page.locator("#question textarea")
+        box.fill("What did Botsan-Kharchenko warn?")
+        box.press("Enter")
+        chat = page.locator("#chat")
+        expect(chat).to_contain_text("humanitarian catastrophe", timeout=60_000)
+        expect(page.locator("#sources mark")).to_contain_text("humanitarian catastrophe")
+        page.screenshot(path=str(shots / "answer.png"), full_page=True)
+
+        page.locator("#upload input[type=file]").set_input_files(str(note))
+        expect(page.locator("#upload-status")).to_contain_text("Indexed 1 new", timeout=60_000)
+        expect(page.locator("#documents")).to_contain_text("pets.txt")
+        box.fill("What did the parrot learn to whistle?")
+        box.press("Enter")
+        expect(chat).to_contain_text("national anthem", timeout=60_000)
+        expect(page.locator("#sources mark")).to_contain_text("Kiwi")
+        page.screenshot(path=str(shots / "upload.png"), full_page=True)
+        browser.close()
+    assert (shots / "answer.png").stat().st_size > 10_000
