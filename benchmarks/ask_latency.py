@@ -1,0 +1,59 @@
+"""Warm `ask` latency on the bundled article vs a bare dense search, same run.
+
+    python benchmarks/ask_latency.py [--rounds 5]
+
+The bare search (query embedding + FAISS top-4, no answer) is what a plain
+LangChain FAISS pipeline does per question; the ratio is the figure to quote.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from qa.assistant import Assistant
+
+QUESTIONS = [json.loads(line)["question"] for line in
+             (Path(__file__).parent.parent / "tests/data/russia-warns-kosovo.dev.jsonl")
+             .read_text().splitlines() if line.strip()]
+
+
+def timed(fn, question: str) -> float:
+    start = time.perf_counter()
+    fn(question)
+    return 1000 * (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as scratch:
+        bot = Assistant.bundled(Path(scratch) / "index")
+        store = bot.store
+
+        def bare(question: str) -> None:
+            store.search(bot.embedder.encode([question])[0], 4)
+
+        for q in QUESTIONS:  # warm both paths
+            bot.ask(q)
+            bare(q)
+        rows = []
+        for _ in range(args.rounds):
+            ask = sorted(timed(bot.ask, q) for q in QUESTIONS * 5)
+            base = sorted(timed(bare, q) for q in QUESTIONS * 5)
+            rows.append((statistics.median(ask), ask[int(0.95 * len(ask))],
+                         statistics.median(base)))
+        p50 = statistics.median(r[0] for r in rows)
+        p95 = statistics.median(r[1] for r in rows)
+        b50 = statistics.median(r[2] for r in rows)
+        print(f"warm ask p50 {p50:.2f} ms, p95 {p95:.2f} ms; bare dense search p50 "
+              f"{b50:.2f} ms; ratio {p50 / b50:.2f} (median of {args.rounds} rounds)")
+
+
+if __name__ == "__main__":
+    main()
