@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import documents
+from . import documents as loaders
 from .answering import Answer, Source, select
 from .chunking import chunk_document, split_sentences, terms
 from .config import Settings
@@ -166,13 +166,13 @@ class Assistant:
         with self._write_lock, FileLock(str(self._lock_path()), timeout=600):
             store = self.store
             known = store.files()
-            fresh: list[documents.Document] = []
-            for item in documents.iter_files(paths):
+            fresh: list[loaders.Document] = []
+            for item in loaders.iter_files(paths):
                 if isinstance(item, DocumentError):
                     report.errors.append(str(item))
                     continue
                 try:
-                    doc = documents.load(item, self.settings.max_file_bytes)
+                    doc = loaders.load(item, self.settings.max_file_bytes)
                 except DocumentError as exc:
                     report.errors.append(str(exc))
                     continue
@@ -228,7 +228,7 @@ class Assistant:
         store.save()
         self._state = (store, None)  # readers holding the old snapshot finish on it
 
-    def _embed(self, docs: Sequence[documents.Document], progress: bool) -> list[Entry]:
+    def _embed(self, docs: Sequence[loaders.Document], progress: bool) -> list[Entry]:
         import numpy as np
 
         if not docs:

@@ -65,7 +65,8 @@ def load_eval(path: str | Path) -> EvalSet:
 
 
 def _squad(data: dict[str, Any]) -> EvalSet:
-    items, docs = [], {}
+    items: list[Item] = []
+    docs: dict[str, str] = {}
     for article in data["data"]:
         title = article.get("title") or f"article-{len(docs) + 1}"
         docs[title] = "\n\n".join(p["context"] for p in article["paragraphs"])

@@ -67,6 +67,7 @@ def build_faiss(vectors: np.ndarray, options: IndexOptions):  # type: ignore[no-
     kind = options.index_type
     if kind == "auto":
         kind = "hnsw" if n > options.hnsw_threshold else "flat"
+    index: Any
     if kind == "hnsw":
         index = faiss.IndexHNSWFlat(dim, options.hnsw_m, faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = options.hnsw_ef_construction
