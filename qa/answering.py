@@ -216,19 +216,49 @@ def select(question: str, query_vector: np.ndarray, store: Store, hits: Sequence
                     store.sentence_spans[hi].end - store.sentence_spans[lo].start <= max_chars:
                 first, last = lo, hi  # same paragraph, and short enough together
             break
+    first, last = _complete(store, first, last, max_chars)
     span = Span(store.sentence_spans[first].start, store.sentence_spans[last].end)
     if span.end - span.start > max_chars:
         span = _clause_window(store.document(store.sentence_doc[best]).text, span,
-                              set(terms(question)), idf, max_chars)
+                              set(terms(question)), idf, max_chars, answer_type(question))
     return _answer(store, best, span, best_score)
 
 
 _CLAUSE = re.compile(r"(?<=[,;:])\s+|\s+(?=\()|\s+[-\u2013\u2014]\s+")
 
 
+_LEANS_BACK = re.compile(
+    r"^\W*(it|its|they|their|them|he|his|she|her|this|these|those|that|such|but|however|"
+    r"there|then|thus|so|also|both|the latter|the former)\b", re.I)
+
+
+def _complete(store: Store, first: int, last: int, max_chars: int) -> tuple[int, int]:
+    """Add a sentence that leans on the answer ("It ...", "But ...") or that the
+    answer leans on, when it is in the same paragraph and the whole still fits."""
+
+    def text(row: int) -> str:
+        return _sentence_text(store, row)
+
+    def joinable(a: int, b: int) -> bool:
+        if not (0 <= a and b < len(store.sentence_spans)) or \
+                store.sentence_doc[a] != store.sentence_doc[b]:
+            return False
+        doc = store.document(store.sentence_doc[a]).text
+        gap = doc[store.sentence_spans[b - 1].end:store.sentence_spans[b].start]
+        return "\n\n" not in gap and \
+            store.sentence_spans[b].end - store.sentence_spans[a].start <= max_chars
+
+    if joinable(first, last + 1) and _LEANS_BACK.match(text(last + 1)):
+        last += 1
+    if first == last and joinable(first - 1, last) and _LEANS_BACK.match(text(first)):
+        first -= 1
+    return first, last
+
+
 def _clause_window(text: str, span: Span, q_terms: set[str], idf: Callable[[str], float],
-                   max_chars: int) -> Span:
-    """The run of clauses within a too-long sentence that best covers the question."""
+                   max_chars: int, kind: str | None = None) -> Span:
+    """The run of clauses within a too-long sentence that best covers the question
+    (and holds the expected answer type, when there is one)."""
     cuts = [span.start] + [span.start + m.end() for m in
                            _CLAUSE.finditer(text[span.start:span.end])] + [span.end]
     best, best_key = Span(span.start, span.start + max_chars), (-1.0, 0)
@@ -237,7 +267,8 @@ def _clause_window(text: str, span: Span, q_terms: set[str], idf: Callable[[str]
             if cuts[j] - cuts[i] > max_chars:
                 break
             piece = text[cuts[i]:cuts[j]]
-            key = (coverage(q_terms, set(terms(piece)), idf), cuts[j] - cuts[i])
+            key = (coverage(q_terms, set(terms(piece)), idf)
+                   + 0.5 * has_type(kind, piece, q_terms), cuts[j] - cuts[i])
             if key > best_key:
                 best, best_key = Span(cuts[i], cuts[j]), key
     return _trim(text, best)

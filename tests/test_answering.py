@@ -64,3 +64,16 @@ def test_has_type_needs_something_new():
     assert has_type("date", "Bombing began in 1999.", set())
     assert not has_type("date", "Bombing began in 1999.", {"1999"})
     assert has_type("name", "The talks were led by Alexander Botsan-Kharchenko.", {"talks"})
+
+
+def test_sentence_that_leans_on_the_answer_joins_it(tmp_path, settings, embedder):
+    from qa import Assistant
+
+    doc = tmp_path / "voyage.txt"
+    doc.write_text("In April 1191 Richard left Messina with a large fleet in order to reach "
+                   "Acre. But a storm dispersed the fleet. Months later the king landed in "
+                   "Cyprus.\n\nThe island had fertile plains and old harbours.")
+    bot = Assistant.from_paths([doc], tmp_path / "ix", settings, embedder)
+    answer = bot.ask("What dispersed Richard's fleet?")
+    assert answer.found and "But a storm dispersed the fleet." in answer.text
+    assert answer.text.startswith("In April 1191") and len(answer.text) <= 300
