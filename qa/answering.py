@@ -183,7 +183,8 @@ def features(question: str, query_vector: np.ndarray, store: Store, hits: Sequen
 
 
 def select(question: str, query_vector: np.ndarray, store: Store, hits: Sequence[Hit],
-           idf: Callable[[str], float], min_score: float, max_chars: int = 300, context_terms: set[str] | None = None) -> Answer:
+           idf: Callable[[str], float], min_score: float, max_chars: int = 300,
+           context_terms: set[str] | None = None) -> Answer:
     """Pick the answer sentence(s) among the retrieved chunks, or abstain.
 
     Args:
