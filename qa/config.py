@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass, fields, replace
 from typing import Any, Literal
 
-Backend = Literal["torch"]
+Backend = Literal["torch", "onnx"]
 IndexType = Literal["auto", "flat", "hnsw"]
 
 PACKAGED_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
@@ -56,8 +56,8 @@ class Settings:
     max_file_bytes: int = 20 * 1024 * 1024
 
     def __post_init__(self) -> None:
-        if self.backend not in ("torch",):
-            raise ValueError(f"backend={self.backend!r} is not one of: 'torch'")
+        if self.backend not in ("torch", "onnx"):
+            raise ValueError(f"backend={self.backend!r} is not one of: 'torch', 'onnx'")
         if self.index_type not in ("auto", "flat", "hnsw"):
             raise ValueError(
                 f"index_type={self.index_type!r} is not one of: 'auto', 'flat', 'hnsw'"
