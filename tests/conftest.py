@@ -15,7 +15,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from qa.assistant import BUNDLED, Assistant  # noqa: E402
 from qa.config import Settings  # noqa: E402
-from qa.embeddings import TorchEmbedder  # noqa: E402
+from qa.embeddings import Embedder, TorchEmbedder, make_embedder  # noqa: E402
 
 DATA = Path(__file__).parent / "data"
 DEV_SET = DATA / "russia-warns-kosovo.dev.jsonl"
@@ -24,7 +24,7 @@ DEV_SET = DATA / "russia-warns-kosovo.dev.jsonl"
 class CountingEmbedder:
     """The real embedder, counting how many texts it embeds (not a mock)."""
 
-    def __init__(self, inner: TorchEmbedder) -> None:
+    def __init__(self, inner: Embedder) -> None:
         self.inner = inner
         self.name, self.backend = inner.name, inner.backend
         self.texts = 0
@@ -44,14 +44,22 @@ def settings() -> Settings:
 
 
 @pytest.fixture(scope="session")
-def embedder(settings: Settings) -> TorchEmbedder:
+def embedder(settings: Settings) -> Embedder:
+    """The default backend (int8 ONNX export of the packaged model)."""
+    model = make_embedder(settings.model, settings.backend, settings.batch_size)
+    model.warm_up()  # type: ignore[attr-defined]
+    return model
+
+
+@pytest.fixture(scope="session")
+def torch_embedder(settings: Settings) -> TorchEmbedder:
     model = TorchEmbedder(settings.model, settings.batch_size)
     model.warm_up()
     return model
 
 
 @pytest.fixture()
-def counting(embedder: TorchEmbedder) -> CountingEmbedder:
+def counting(embedder: Embedder) -> CountingEmbedder:
     return CountingEmbedder(embedder)
 
 

@@ -30,3 +30,25 @@ def test_encoding_is_unit_length_and_meaningful(embedder):
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
     assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2] + 0.2
     assert os.environ["HF_HUB_OFFLINE"] == "1"
+
+
+def test_onnx_int8_agrees_with_torch(embedder, torch_embedder):
+    texts = ["Russia warned the United States and European Union on Monday.",
+             "Serb refugees would flow into northern Kosovo and Serbia.",
+             "What did Botsan-Kharchenko warn?"]
+    assert embedder.backend == "onnx"
+    fast, exact = embedder.encode(texts), torch_embedder.encode(texts)
+    assert np.allclose(np.linalg.norm(fast, axis=1), 1.0, atol=1e-4)
+    assert float(np.min(np.sum(fast * exact, axis=1))) > 0.97
+
+
+def test_onnx_query_path_imports_no_torch(bot):
+    import subprocess
+    import sys
+
+    script = ("import sys, qa; a = qa.Assistant.load(%r).ask('Who is Serbia\\'s main big power "
+              "ally?'); print(a.found, 'torch' in sys.modules, "
+              "'sentence_transformers' in sys.modules)") % str(bot.index_dir)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         timeout=300, check=True)
+    assert out.stdout.split() == ["True", "False", "False"]

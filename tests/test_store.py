@@ -49,6 +49,19 @@ def test_index_from_another_model_is_refused_with_the_fix(bot, settings):
         Assistant.load(bot.index_dir, other)
 
 
+def test_index_from_another_backend_is_refused(bot, settings):
+    with pytest.raises(IndexMismatchError, match="backend='onnx'.*backend='torch'"):
+        Assistant.load(bot.index_dir, settings.with_(backend="torch"))
+
+
+def test_torch_backend_answers_too(tmp_path, settings, torch_embedder):
+    from qa.assistant import BUNDLED
+
+    bot = Assistant.from_paths([BUNDLED], tmp_path / "ix", settings.with_(backend="torch"),
+                               torch_embedder)
+    assert "humanitarian catastrophe" in bot.ask("What did Botsan-Kharchenko warn?").text
+
+
 def test_missing_index_says_how_to_build_one(tmp_path, settings):
     with pytest.raises(IndexNotFoundError, match="qa index PATH... --index-dir"):
         Assistant.load(tmp_path / "nothing", settings)
@@ -71,15 +84,17 @@ def test_no_pickle_in_index_files(bot):
 
 
 def test_hnsw_recall_against_exact_search():
-    rng = np.random.default_rng(7)
-    centers = rng.normal(size=(50, 64)).astype(np.float32)
-    points = centers[rng.integers(0, 50, 20_000)] + 0.3 * rng.normal(size=(20_000, 64))
+    rng = np.random.default_rng(7)  # clustered unit vectors, as in benchmarks/large_index.py
+    centers = rng.normal(size=(200, 384)).astype(np.float32)
+    centers /= np.linalg.norm(centers, axis=1, keepdims=True)
+    points = centers[rng.integers(0, 200, 20_000)] + 0.06 * rng.normal(size=(20_000, 384))
     points = (points / np.linalg.norm(points, axis=1, keepdims=True)).astype(np.float32)
-    queries = points[rng.choice(len(points), 100, replace=False)] + 0.05
+    queries = points[rng.choice(len(points), 100, replace=False)]
+    queries = queries + 0.03 * rng.normal(size=queries.shape).astype(np.float32)
     queries /= np.linalg.norm(queries, axis=1, keepdims=True)
     exact = build_faiss(points, IndexOptions(index_type="flat"))
     approx = build_faiss(points, IndexOptions(index_type="auto", hnsw_threshold=10_000))
-    assert type(approx).__name__ == "IndexHNSWFlat"
+    assert type(approx).__name__ == "IndexHNSWSQ"
     _, truth = exact.search(queries, 10)
     _, found = approx.search(queries, 10)
     recall = np.mean([len(set(t) & set(f)) / 10 for t, f in zip(truth, found)])
