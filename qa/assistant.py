@@ -164,7 +164,7 @@ class Assistant:
         progress = sys.stderr.isatty() if progress is None else progress
         report = IndexReport()
         with self._write_lock, FileLock(str(self._lock_path()), timeout=600):
-            store = self.store
+            store = self._latest()
             known = store.files()
             fresh: list[loaders.Document] = []
             for item in loaders.iter_files(paths):
@@ -200,25 +200,34 @@ class Assistant:
 
     def remove(self, paths: Iterable[str | os.PathLike[str]]) -> IndexReport:
         """Drop files (by path or file name) from the index."""
-        report = IndexReport()
-        with self._write_lock:
-            store = self.store
-            wanted = {str(p) for p in paths}
-            resolved = {str(Path(p).expanduser().resolve()) for p in wanted}
-            gone = [p for p, e in store.entries.items()
-                    if p in resolved or p in wanted or e.doc.source in wanted]
-            missing = wanted - {store.entries[p].doc.source for p in gone} - set(gone) - {
-                w for w in wanted if str(Path(w).expanduser().resolve()) in gone}
-            report.errors = [f"{m}: not in the index" for m in sorted(missing)]
-            if gone:
-                from filelock import FileLock
+        from filelock import FileLock
 
-                with FileLock(str(self._lock_path()), timeout=600):
-                    self._commit(store.updated(remove=gone))
+        report = IndexReport()
+        with self._write_lock, FileLock(str(self._lock_path()), timeout=600):
+            store = self._latest()
+            gone: list[str] = []
+            for wanted in (str(p) for p in paths):
+                resolved = str(Path(wanted).expanduser().resolve())
+                match = [p for p, e in store.entries.items()
+                         if p in (wanted, resolved) or e.doc.source == wanted]
+                if not match:
+                    report.errors.append(f"{wanted}: not in the index")
+                gone.extend(p for p in match if p not in gone)
+            if gone:
+                self._commit(store.updated(remove=gone))
             report.removed = len(gone)
             report.unchanged = len(store.entries) - len(gone)
             report.chunks = len(self.store.chunks)
         return report
+
+    def _latest(self) -> Store:
+        """This store, or the one another process saved since we loaded ours."""
+        store = self.store
+        if not store.is_current():
+            store = Store.load(store.directory, self.settings.index_shape(),
+                               _options(self.settings))
+            self._state = (store, None)
+        return store
 
     def _lock_path(self) -> Path:
         self.store.directory.mkdir(parents=True, exist_ok=True)

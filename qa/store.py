@@ -99,6 +99,7 @@ class Store:
     options: IndexOptions = field(default_factory=IndexOptions)
     entries: dict[str, Entry] = field(default_factory=dict)
     prebuilt: Any = field(default=None, repr=False)  # a loaded FAISS index to reuse
+    generation: str = ""  # the data folder this store was loaded from or saved to
 
     def __post_init__(self) -> None:
         self._flatten()
@@ -188,6 +189,7 @@ class Store:
                 }, ensure_ascii=False) + "\n")
         _fsync_dir(tmp)
         os.replace(tmp, self.directory / generation)
+        self.generation = generation
         manifest = {
             "format_version": FORMAT_VERSION,
             **self.shape,
@@ -259,7 +261,15 @@ class Store:
         except (KeyError, IndexError, TypeError) as exc:
             raise IndexMismatchError(f"index records in {directory}/ are damaged ({exc}); {fix}") from None
         return cls(directory, dict(shape), int(manifest["dimension"]), options or IndexOptions(),
-                   entries, prebuilt=index)
+                   entries, prebuilt=index, generation=str(manifest["data"]))
+
+    def is_current(self) -> bool:
+        """Whether the manifest on disk still names this store's data."""
+        try:
+            manifest = json.loads((self.directory / MANIFEST).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return not self.generation
+        return manifest.get("data") == self.generation
 
 
 def _entries(docs: list[dict], chunks: list[dict], chunk_vectors: np.ndarray,

@@ -3,12 +3,14 @@ and its /ask endpoint through gradio_client."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -26,36 +28,67 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture()
-def server(bundled_index, tmp_path):
+@contextlib.contextmanager
+def launch(bundled_index: Path, tmp_path: Path, *extra: str):
+    """Run app.py on a free port with a copy of the bundled index."""
     index = tmp_path / "index"
-    shutil.copytree(bundled_index, index)
+    if not index.exists():
+        shutil.copytree(bundled_index, index)
     port = free_port()
     env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1",
            "HF_HUB_DISABLE_TELEMETRY": "1"}
-    log = open(tmp_path / "app.log", "w")
-    proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--port", str(port),
-                             "--index-dir", str(index)], cwd=tmp_path, env=env,
-                            stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.time() + 120
-    while time.time() < deadline:
+    log_path = tmp_path / f"app-{port}.log"
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--port", str(port),
+                                 "--index-dir", str(index), *extra], cwd=tmp_path, env=env,
+                                stdout=log, stderr=subprocess.STDOUT)
+        url = f"http://127.0.0.1:{port}/"
         try:
-            urllib.request.urlopen(url, timeout=2)
-            break
-        except OSError:
-            if proc.poll() is not None:
-                break
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        pytest.fail("app.py did not start: " + (tmp_path / "app.log").read_text()[-2000:])
-    if proc.poll() is not None:
-        pytest.fail("app.py exited: " + (tmp_path / "app.log").read_text()[-2000:])
-    yield url, tmp_path
-    proc.terminate()
-    proc.wait(timeout=30)
-    log.close()
+            deadline = time.time() + 120
+            while True:
+                try:
+                    urllib.request.urlopen(url, timeout=2)
+                    break
+                except urllib.error.HTTPError:
+                    break  # up, but asks for a login
+                except OSError:
+                    if proc.poll() is not None or time.time() > deadline:
+                        pytest.fail("app.py did not start: " + log_path.read_text()[-2000:])
+                    time.sleep(0.5)
+            yield url
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+
+
+@pytest.fixture()
+def server(bundled_index, tmp_path):
+    with launch(bundled_index, tmp_path) as url:
+        yield url, tmp_path
+
+
+def test_auth_keeps_strangers_out(bundled_index, tmp_path):
+    from gradio_client import Client
+
+    with launch(bundled_index, tmp_path, "--auth", "ana:s3cret") as url:
+        with pytest.raises(Exception):
+            Client(url, verbose=False).predict("What did Botsan-Kharchenko warn?",
+                                               api_name="/ask")
+        with pytest.raises(Exception):
+            Client(url, auth=("ana", "wrong"), verbose=False)
+        ok = Client(url, auth=("ana", "s3cret"), verbose=False).predict(
+            "What did Botsan-Kharchenko warn?", api_name="/ask")
+        assert ok["found"]
+
+
+def test_listens_on_loopback_by_default(monkeypatch):
+    import app
+
+    monkeypatch.setattr(sys, "argv", ["app.py"])
+    monkeypatch.delenv("QA_HOST", raising=False)
+    monkeypatch.delenv("QA_SHARE", raising=False)
+    args = app._arguments()
+    assert args.host == "127.0.0.1" and args.share is False and args.port == 7860
 
 
 def test_ask_endpoint_with_gradio_client(server):
