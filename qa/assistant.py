@@ -314,15 +314,16 @@ class Assistant:
     def _clean(self, question: str) -> str:
         if not isinstance(question, str):
             raise QuestionError(f"the question must be text, not {type(question).__name__}")
+        limit = self.settings.max_question_chars
+        if len(question) > limit:
+            raise QuestionError(
+                f"the question is {len(question):,} characters; the limit is {limit:,}; "
+                f"ask about one thing at a time"
+            )
         question = "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in question)
         question = " ".join(question.split())
         if not question:
             raise QuestionError("the question is empty; type a question about your documents")
-        limit = self.settings.max_question_chars
-        if len(question) > limit:
-            raise QuestionError(
-                f"the question is {len(question):,} characters; the limit is {limit:,}"
-            )
         return question
 
 

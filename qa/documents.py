@@ -205,6 +205,8 @@ def _pdf_text(data: bytes, name: str) -> tuple[str, list[int]]:
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
 
+    logging.getLogger("pypdf").setLevel(logging.ERROR)  # damage is reported as one line below
+
     try:
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted:

@@ -85,7 +85,9 @@ def test_bad_file_through_cli(bot, tmp_path, name, content, message, findable):
                           str(bot.index_dir), "--json"], capture_output=True, text=True,
                          timeout=300, env={**os.environ, "QA_MAX_FILE_BYTES": "1000000"})
     assert out.returncode == 1 and "Traceback" not in out.stderr
-    assert out.stderr.strip().startswith(f"qa: skipped {name}:") and message in out.stderr
+    line = out.stderr.strip()
+    assert line.count("\n") == 0 and line.startswith("qa: skipped ") and f"{name}: " in line
+    assert message in line
     assert json.loads(out.stdout.strip().splitlines()[-1])["added"] == 0
     assert fingerprint(bot.index_dir) == before
 
