@@ -1,0 +1,55 @@
+"""Smoke runs of the benchmarks: they work end to end. No timing assertions."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.slow
+
+
+def tiny_squad(tmp_path: Path) -> Path:
+    text = ("Russia warned the United States and European Union on Monday. "
+            "Serb refugees would flow into northern Kosovo and Serbia. "
+            "Kosovo has been administered by the United Nations since 1999.")
+    data = {"version": "1.1", "data": [{"title": f"Doc {i}", "paragraphs": [{
+        "context": text, "qas": [
+            {"id": f"{i}a", "question": "Where would Serb refugees flow?",
+             "answers": [{"text": "northern Kosovo and Serbia", "answer_start": 0}]},
+            {"id": f"{i}b", "question": "Who has administered Kosovo since 1999?",
+             "answers": [{"text": "United Nations", "answer_start": 0}]}]}]} for i in range(2)]}
+    path = tmp_path / "tiny.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+def test_compare_smoke(tmp_path):
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks/compare.py"),
+                          str(tiny_squad(tmp_path)), "--smoke"],
+                         capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stderr[-3000:]
+    table = out.stdout
+    for row in ("indexing, chars/s", "query p50, ms", "cold start to first answer, s",
+                "peak RSS, MB", "answer accuracy"):
+        assert row in table
+    assert "| LangChain baseline | qa (torch) | qa (onnx) |" in table
+    accuracy = table.split("answer accuracy (qa eval rule) |")[1].split("|")
+    assert float(accuracy[2].split()[0]) == 1.0  # qa (onnx) answers both questions
+
+
+def test_large_index_smoke():
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks/large_index.py"), "--smoke"],
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    row = out.stdout.strip().splitlines()[-1].split("|")
+    assert "IndexHNSWSQ" in row[2] and float(row[8]) >= 0.9
+
+
+def test_ask_latency_smoke():
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks/ask_latency.py"),
+                          "--rounds", "1"], capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.startswith("warm ask p50")
