@@ -62,6 +62,14 @@ def resolve_model(name: str) -> tuple[str, bool]:
     return name, Path(name).expanduser().is_dir()
 
 
+def prepare(name: str) -> str:
+    """What to load for `name`; switches the hub off when it is a local model."""
+    target, local = resolve_model(name)
+    if local:
+        go_offline()
+    return target
+
+
 def go_offline() -> None:
     """Keep huggingface_hub from reaching the network on the packaged path."""
     os.environ["HF_HUB_OFFLINE"] = "1"
@@ -84,9 +92,7 @@ class TorchEmbedder:
     def _load(self):  # type: ignore[no-untyped-def]
         with self._lock:
             if self._model is None:
-                target, local = resolve_model(self.name)
-                if local:
-                    go_offline()
+                target = prepare(self.name)
                 import sys
 
                 from sentence_transformers import SentenceTransformer
@@ -148,9 +154,7 @@ class OnnxEmbedder:
     def _load(self):  # type: ignore[no-untyped-def]
         with self._lock:
             if self._session is None:
-                target, local = resolve_model(self.name)
-                if local:
-                    go_offline()
+                target = prepare(self.name)
                 import onnxruntime as ort
                 from tokenizers import Tokenizer
 
