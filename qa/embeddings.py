@@ -246,7 +246,12 @@ def _export(target: str, folder: Path) -> None:
                        return_tensors="pt")
     names = ["input_ids", "attention_mask", "token_type_ids"]
     full = folder / "model.fp32.onnx.tmp"
-    with torch.no_grad():
+    import warnings
+
+    with torch.no_grad(), warnings.catch_warnings():
+        # The TorchScript exporter is deprecated but needs no onnxscript; the
+        # dynamo exporter would add a dependency for the same graph.
+        warnings.simplefilter("ignore", DeprecationWarning)
         torch.onnx.export(Encoder(), tuple(sample[n] for n in names), str(full),
                           input_names=names, output_names=["last_hidden_state"],
                           dynamic_axes={n: {0: "batch", 1: "seq"}
