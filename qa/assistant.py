@@ -250,7 +250,9 @@ class Assistant:
             return doc, sentences, chunk_document(
                 doc, self.settings.chunk_size, self.settings.chunk_overlap, sentences)
 
-        parts, pending, blocks = [], [], []
+        parts: list[tuple] = []
+        pending: list[str] = []
+        blocks: list[np.ndarray] = []
         bar = None
         if progress:
             from tqdm import tqdm

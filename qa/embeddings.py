@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
 from pathlib import Path
 from typing import Protocol
@@ -229,7 +230,10 @@ def _export(target: str, folder: Path) -> None:
     import torch
     from onnxruntime.quantization import QuantType, quantize_dynamic
     from transformers import AutoModel, AutoTokenizer
+    from transformers.utils import logging as hf_logging
 
+    if not sys.stderr.isatty():
+        hf_logging.disable_progress_bar()
     model = AutoModel.from_pretrained(target).eval()
     tokenizer = AutoTokenizer.from_pretrained(target)
 
@@ -251,14 +255,20 @@ def _export(target: str, folder: Path) -> None:
     with torch.no_grad(), warnings.catch_warnings():
         # The TorchScript exporter is deprecated but needs no onnxscript; the
         # dynamo exporter would add a dependency for the same graph.
-        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore")
         torch.onnx.export(Encoder(), tuple(sample[n] for n in names), str(full),
                           input_names=names, output_names=["last_hidden_state"],
                           dynamic_axes={n: {0: "batch", 1: "seq"}
                                         for n in [*names, "last_hidden_state"]},
                           opset_version=17, dynamo=False)
     tmp = folder / "model.int8.onnx.tmp"
-    quantize_dynamic(str(full), str(tmp), per_channel=True, weight_type=QuantType.QInt8)
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)  # onnxruntime advises pre-processing on the root logger
+    try:
+        quantize_dynamic(str(full), str(tmp), per_channel=True, weight_type=QuantType.QInt8)
+    finally:
+        root.setLevel(level)
     full.unlink()
     tokenizer_file = Path(target) / "tokenizer.json"
     if tokenizer_file.exists():

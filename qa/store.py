@@ -71,7 +71,8 @@ def build_faiss(vectors: np.ndarray, options: IndexOptions):  # type: ignore[no-
     if kind == "hnsw":
         # 8-bit scalar-quantised storage: a quarter of the memory of float32
         # (1M x 384: ~0.4 GB instead of 1.5 GB) at recall@10 above 0.95.
-        index = faiss.IndexHNSWSQ(dim, faiss.ScalarQuantizer.QT_8bit, options.hnsw_m,
+        index = faiss.IndexHNSWSQ(dim, faiss.ScalarQuantizer.QT_8bit,  # type: ignore[arg-type]
+                                  options.hnsw_m,
                                   faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = options.hnsw_ef_construction
         index.hnsw.efSearch = options.hnsw_ef_search
