@@ -73,7 +73,9 @@ def split_sentences(text: str) -> list[Span]:
     spans: list[Span] = []
     for paragraph in _paragraphs(text):
         start, end = paragraph
-        block = text[start:end]
+        # Single line breaks inside a paragraph are soft wraps (PDFs, hard-wrapped
+        # text); a space in their place keeps every offset.
+        block = text[start:end].replace("\n", " ")
         cursor = 0
         for piece in _segmenter().segment(block):
             piece = piece.strip()
