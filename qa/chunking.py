@@ -156,5 +156,11 @@ def words(text: str) -> list[str]:
 
 def terms(text: str) -> list[str]:
     """Stemmed content words, for lexical matching (BM25 and overlap)."""
+    return list(_terms(text))
+
+
+@functools.lru_cache(maxsize=65_536)
+def _terms(text: str) -> tuple[str, ...]:
+    # Cached: every question re-scores the same candidate sentences.
     stem = _stemmer().stemWord
-    return [stem(w) for w in words(text) if w not in STOPWORDS and w]
+    return tuple(stem(w) for w in words(text) if w not in STOPWORDS and w)

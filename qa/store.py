@@ -154,7 +154,8 @@ class Store:
     # -- updates ----------------------------------------------------------
     def updated(self, remove: Iterable[str] = (), add: Iterable[Entry] = ()) -> Store:
         """A new Store without `remove` and with `add` (replacing same paths)."""
-        entries = {p: e for p, e in self.entries.items() if p not in set(remove)}
+        dropped = set(remove)
+        entries = {p: e for p, e in self.entries.items() if p not in dropped}
         for entry in add:
             entries[entry.doc.path] = entry
         return Store(self.directory, self.shape, self.dimension, self.options, entries)
