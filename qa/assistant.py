@@ -76,6 +76,7 @@ class Assistant:
             self.settings.model, self.settings.backend, self.settings.batch_size)
         self._write_lock = threading.Lock()
         self._state: tuple[Store, Lexical | None] = (store, None)
+        self._state_lock = threading.Lock()
 
     # -- construction -------------------------------------------------------
     @classmethod
@@ -139,10 +140,13 @@ class Assistant:
         return self.store.directory
 
     def _snapshot(self) -> tuple[Store, Lexical]:
-        store, lexical = self._state
+        state = self._state
+        store, lexical = state
         if lexical is None:
             lexical = Lexical(store)
-            self._state = (store, lexical)
+            with self._state_lock:
+                if self._state is state:  # a write may have swapped in a newer store meanwhile
+                    self._state = (store, lexical)
         return store, lexical
 
     def documents(self) -> list[dict[str, Any]]:
@@ -226,7 +230,8 @@ class Assistant:
         if not store.is_current():
             store = Store.load(store.directory, self.settings.index_shape(),
                                _options(self.settings))
-            self._state = (store, None)
+            with self._state_lock:
+                self._state = (store, None)
         return store
 
     def _lock_path(self) -> Path:
@@ -235,7 +240,8 @@ class Assistant:
 
     def _commit(self, store: Store) -> None:
         store.save()
-        self._state = (store, None)  # readers holding the old snapshot finish on it
+        with self._state_lock:
+            self._state = (store, None)  # readers holding the old snapshot finish on it
 
     def _embed(self, docs: Sequence[loaders.Document], progress: bool) -> list[Entry]:
         """Embed every sentence once; a chunk's vector is the normalised mean of
