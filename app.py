@@ -50,19 +50,28 @@ def create_app(assistant: Assistant, uploads_dir: str | Path | None = None) -> g
             return f"⚠️ {exc}", sources_html(None)
         return answer_markdown(answer), sources_html(answer)
 
-    def ask(question: str) -> dict[str, Any]:
-        """Answer a question from the indexed documents, with its sources, as JSON."""
+    def ask(question: str, history: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        """Answer a question from the indexed documents, with its sources, as JSON.
+
+        `history` is the conversation so far, as [{"role", "content"}] messages.
+        """
         try:
-            return assistant.ask(question).to_dict()
+            return assistant.ask(question, history=history or None).to_dict()
         except QAError as exc:
             return {"error": str(exc), "answer": "", "found": False, "sources": []}
 
     def documents_table() -> list[list[Any]]:
         return [[d["source"], d["chunks"]] for d in assistant.documents()]
 
+    def choices() -> list[tuple[str, str]]:
+        """(label, path) per document; a name shared by several files shows its folder."""
+        docs = assistant.documents()
+        names = [d["source"] for d in docs]
+        return [(d["source"] if names.count(d["source"]) == 1
+                 else f"{d['source']} ({Path(d['path']).parent})", d["path"]) for d in docs]
+
     def document_choices() -> gr.Dropdown:
-        names = [d["source"] for d in assistant.documents()]
-        return gr.Dropdown(choices=names, value=None)
+        return gr.Dropdown(choices=choices(), value=None)
 
     def upload(files: list[str] | None, progress: gr.Progress = gr.Progress()) -> tuple:
         messages, stored = [], []
@@ -81,17 +90,22 @@ def create_app(assistant: Assistant, uploads_dir: str | Path | None = None) -> g
                     if line.startswith(path.name + ":"):
                         path.unlink(missing_ok=True)  # not indexed: do not keep it
             done = report.added + report.updated
+            if report.removed:
+                messages.append(f"Dropped {report.removed} document(s): the demo article your "
+                                f"files replace, or files no longer on disk.")
             if done or report.unchanged:
                 messages.insert(0, f"Indexed {done} new or changed file(s), "
                                    f"{report.unchanged} unchanged; {report.chunks} chunks in all.")
         status = "\n\n".join(messages) or "No file was uploaded."
         return status, documents_table(), document_choices(), None
 
-    def remove(name: str | None) -> tuple:
-        if not name:
+    def remove(path: str | None) -> tuple:
+        if not path:
             return "Choose a document to remove.", documents_table(), document_choices()
-        report = assistant.remove([name])
-        status = "\n".join(report.errors) or f"Removed {name}."
+        report = assistant.remove([path])
+        if not report.errors and Path(path).parent == uploads.resolve():
+            Path(path).unlink(missing_ok=True)  # our own copy of an upload goes too
+        status = "\n".join(report.errors) or f"Removed {Path(path).name}."
         return status, documents_table(), document_choices()
 
     with gr.Blocks(title="qa: ask your documents") as demo:
@@ -122,8 +136,8 @@ def create_app(assistant: Assistant, uploads_dir: str | Path | None = None) -> g
                     table = gr.Dataframe(value=documents_table, headers=["Document", "Chunks"],
                                          interactive=False, elem_id="documents")
                     with gr.Row():
-                        choice = gr.Dropdown(label="Remove a document", choices=[
-                            d["source"] for d in assistant.documents()], scale=3)
+                        choice = gr.Dropdown(label="Remove a document", choices=choices(),
+                                             scale=3)
                         button = gr.Button("Remove", variant="stop", scale=1)
         files.upload(upload, files, [status, table, choice, files], api_name="upload")
         button.click(remove, choice, [status, table, choice], api_name="remove")
@@ -136,16 +150,32 @@ def create_app(assistant: Assistant, uploads_dir: str | Path | None = None) -> g
     return demo
 
 
-def _arguments() -> argparse.Namespace:
+def _arguments(argv: list[str] | None = None) -> argparse.Namespace:
     env = os.environ.get
     parser = argparse.ArgumentParser(description="Chat with your documents in the browser.")
-    parser.add_argument("--host", default=env("QA_HOST", "127.0.0.1"))
-    parser.add_argument("--port", type=int, default=int(env("QA_PORT", "7860")))
-    parser.add_argument("--index-dir", default=env("QA_INDEX_DIR"))
+    parser.add_argument("--host", default=env("QA_HOST", "127.0.0.1"),
+                        help="address to listen on ($QA_HOST; default 127.0.0.1, this machine only)")
+    parser.add_argument("--port", type=_port, default=env("QA_PORT", "7860"),
+                        help="port ($QA_PORT; default 7860)")
+    parser.add_argument("--index-dir", default=env("QA_INDEX_DIR"),
+                        help="index folder ($QA_INDEX_DIR; default: the bundled demo's index)")
     parser.add_argument("--share", action="store_true",
-                        default=env("QA_SHARE", "").lower() in ("1", "true", "yes"))
-    parser.add_argument("--auth", default=env("QA_AUTH"), metavar="USER:PASSWORD")
-    return parser.parse_args()
+                        default=env("QA_SHARE", "").lower() in ("1", "true", "yes"),
+                        help="also publish a public gradio.live link ($QA_SHARE; off by default)")
+    parser.add_argument("--auth", default=env("QA_AUTH"), metavar="USER:PASSWORD",
+                        help="require this login for the page and its API ($QA_AUTH)")
+    return parser.parse_args(argv)
+
+
+def _port(value: str) -> int:
+    """A TCP port number, or argparse's one-line error naming the bad value."""
+    try:
+        port = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a port number (1-65535)") from None
+    if not 0 < port < 65536:
+        raise argparse.ArgumentTypeError(f"{port} is not a port number (1-65535)")
+    return port
 
 
 def main() -> None:
@@ -161,10 +191,13 @@ def main() -> None:
     try:
         assistant = Assistant.bundled(args.index_dir)
         assistant.embedder.warm_up()
-    except QAError as exc:
+    except (QAError, ValueError) as exc:  # ValueError: a bad QA_* setting
         sys.exit(f"app.py: error: {exc}")
+    # Gradio refuses bigger uploads while they stream in, before they reach us.
+    limit = assistant.settings.max_file_bytes
     create_app(assistant).launch(server_name=args.host, server_port=args.port,
-                                 share=args.share, auth=auth, css=CSS, footer_links=[])
+                                 share=args.share, auth=auth, css=CSS, footer_links=[],
+                                 max_file_size=limit)
 
 
 if __name__ == "__main__":

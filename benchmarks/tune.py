@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.answering import FEATURES, WEIGHTS, features
+from qa.answering.extractive import FEATURES, WEIGHTS, features
 from qa.assistant import Assistant
 from qa.chunking import terms
 from qa.evaluation import contains_gold, evaluate, load_eval  # noqa: F401

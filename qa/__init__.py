@@ -12,11 +12,11 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from .answering import Answer, Source
+from .answering import Answer, Claim, Source
 from .assistant import Assistant
 from .errors import QAError
 
-__all__ = ["ask", "Assistant", "Answer", "Source", "QAError"]
+__all__ = ["ask", "Assistant", "Answer", "Claim", "Source", "QAError"]
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
@@ -25,17 +25,19 @@ _default_lock = threading.Lock()
 
 
 def ask(question: str, history: Sequence[dict[str, Any]] | None = None,
-        index_dir: str | os.PathLike[str] | None = None) -> Answer:
+        index_dir: str | os.PathLike[str] | None = None, llm: Any = None) -> Answer:
     """Answer a question about the bundled article (or the index in `index_dir`).
 
     The bundled article's index is built in the default index folder on first
-    use and loaded from there afterwards.
+    use and loaded from there afterwards. `llm` (a LangChain chat model, or a
+    string such as "ollama:llama3.2" or "gguf:/path/model.gguf") makes the
+    answer generated and verified against the documents.
 
     Raises:
         QAError: on an empty question or a damaged index (the message says how to fix it).
     """
-    key = str(index_dir or "")
+    key = f"{index_dir or ''}|{llm if isinstance(llm, str) or llm is None else id(llm)}"
     with _default_lock:
         if key not in _default:
-            _default[key] = Assistant.bundled(index_dir)
+            _default[key] = Assistant.bundled(index_dir, llm=llm)
     return _default[key].ask(question, history)

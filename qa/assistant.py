@@ -4,43 +4,27 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import sys
 import threading
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from . import documents as loaders
-from .answering import Answer, Source, select
+from .answering import Answer, Source, followup, generative
+from .answering.extractive import select
 from .chunking import chunk_document, split_sentences, terms
-from .config import Settings
+from .config import Settings, default_index_dir
 from .embeddings import Embedder, make_embedder
 from .errors import DocumentError, IndexNotFoundError, QuestionError
 from .retrieval import Lexical, QARetriever, hybrid_search
-from .store import Entry, IndexOptions, Store
+from .store import Entry, IndexOptions, Store, check_folder
 
 logger = logging.getLogger(__name__)
 
 BUNDLED = Path(__file__).parent / "data" / "russia-warns-kosovo.txt"
-_FOLLOW_UP = re.compile(
-    r"\b(he|she|him|his|her|hers|they|them|their|it|its|this|that|these|those|there|then)\b",
-    re.I,
-)
-
-
-def default_index_dir() -> Path:
-    """QA_INDEX_DIR, else index/ in a project checkout, else a per-user folder."""
-    if os.environ.get("QA_INDEX_DIR"):
-        return Path(os.environ["QA_INDEX_DIR"]).expanduser()
-    checkout = Path(__file__).resolve().parent.parent
-    if (checkout / "pyproject.toml").is_file() and (checkout / "index").is_dir():
-        return checkout / "index"
-    import platformdirs
-
-    return Path(platformdirs.user_data_dir("qa")) / "index"
 
 
 @dataclass
@@ -70,10 +54,13 @@ class Assistant:
     """
 
     def __init__(self, store: Store, settings: Settings | None = None,
-                 embedder: Embedder | None = None) -> None:
+                 embedder: Embedder | None = None, llm: Any = None) -> None:
         self.settings = settings or Settings.from_env()
         self.embedder = embedder or make_embedder(
             self.settings.model, self.settings.backend, self.settings.batch_size)
+        # A chat model answers when one is given (llm= or QA_LLM); resolved on first use.
+        self._llm_spec = llm if llm is not None else (self.settings.llm or None)
+        self._llm: tuple[Any, str] | None = None
         self._write_lock = threading.Lock()
         self._state: tuple[Store, Lexical | None] = (store, None)
         self._state_lock = threading.Lock()
@@ -81,8 +68,13 @@ class Assistant:
     # -- construction -------------------------------------------------------
     @classmethod
     def load(cls, index_dir: str | os.PathLike[str] | None = None,
-             settings: Settings | None = None, embedder: Embedder | None = None) -> Assistant:
+             settings: Settings | None = None, embedder: Embedder | None = None,
+             llm: Any = None) -> Assistant:
         """Open an existing index (no embedding happens).
+
+        `llm` (a LangChain chat model, or a string such as "ollama:llama3.2",
+        "openai:gpt-4o-mini" or "gguf:/path/model.gguf") makes answers
+        generated and verified; without it (or QA_LLM) answers are extractive.
 
         Raises:
             IndexNotFoundError: no index in the folder.
@@ -91,44 +83,84 @@ class Assistant:
         settings = settings or Settings.from_env()
         folder = Path(index_dir) if index_dir else default_index_dir()
         store = Store.load(folder, settings.index_shape(), _options(settings))
-        return cls(store, settings, embedder)
+        return cls(store, settings, embedder, llm)
 
     @classmethod
     def from_paths(cls, paths: Iterable[str | os.PathLike[str]],
                    index_dir: str | os.PathLike[str] | None = None,
                    settings: Settings | None = None, embedder: Embedder | None = None,
-                   progress: bool | None = None) -> Assistant:
+                   progress: bool | None = None, rebuild: bool = False,
+                   llm: Any = None) -> Assistant:
         """Open or create the index in `index_dir` and bring `paths` up to date.
 
         Unchanged files are skipped, changed ones replaced, deleted ones dropped.
         Files that cannot be read are skipped and reported in `last_report`.
+        With `rebuild`, the index is built anew from `paths` (the existing one
+        is not even read, so one from another model can be replaced) and swapped
+        in only when complete.
+
+        Raises:
+            QAError: `index_dir` holds other files and no index.
         """
-        bot = cls.open_or_create(index_dir, settings, embedder)
-        bot.add(paths, progress=progress)
+        if rebuild:
+            bot = cls._new(index_dir, settings, embedder, llm)
+        else:
+            bot = cls.open_or_create(index_dir, settings, embedder, llm)
+        bot.add(paths, progress=progress, rebuild=rebuild)
         return bot
 
     @classmethod
     def open_or_create(cls, index_dir: str | os.PathLike[str] | None = None,
                        settings: Settings | None = None,
-                       embedder: Embedder | None = None) -> Assistant:
-        """Load the index in `index_dir`, or start an empty one there."""
+                       embedder: Embedder | None = None, llm: Any = None) -> Assistant:
+        """Load the index in `index_dir`, or start an empty one there.
+
+        Raises:
+            QAError: `index_dir` holds other files and no index.
+        """
+        try:
+            return cls.load(index_dir, settings, embedder, llm)
+        except IndexNotFoundError:
+            return cls._new(index_dir, settings, embedder, llm)
+
+    @classmethod
+    def _new(cls, index_dir: str | os.PathLike[str] | None, settings: Settings | None,
+             embedder: Embedder | None, llm: Any = None) -> Assistant:
+        """An empty index in `index_dir` (nothing is written until the first add)."""
         settings = settings or Settings.from_env()
         folder = Path(index_dir) if index_dir else default_index_dir()
-        try:
-            return cls.load(folder, settings, embedder)
-        except IndexNotFoundError:
-            bot = cls(Store(folder, settings.index_shape(), 384, _options(settings)),
-                      settings, embedder)
-            return bot
+        check_folder(folder)
+        return cls(Store(folder, settings.index_shape(), 0, _options(settings)),
+                   settings, embedder, llm)
 
     @classmethod
     def bundled(cls, index_dir: str | os.PathLike[str] | None = None,
-                settings: Settings | None = None) -> Assistant:
-        """The assistant over the bundled article; builds its index on first use."""
-        bot = cls.open_or_create(index_dir, settings)
-        if str(BUNDLED.resolve()) not in bot.store.entries:
-            bot.add([BUNDLED], progress=False)
-        return bot
+                settings: Settings | None = None, llm: Any = None) -> Assistant:
+        """The index in `index_dir` (default: the default index folder); when
+        there is none yet, one is built over the bundled demo article.
+
+        An existing index is used as it is: the demo article is never added to
+        it again, and the user's first own files replace it.
+        """
+        try:
+            return cls.load(index_dir, settings, llm=llm)
+        except IndexNotFoundError:
+            bot = cls._new(index_dir, settings, None, llm)
+            bot.add([BUNDLED], progress=False, demo=True)
+            return bot
+
+    @classmethod
+    def open(cls, index_dir: str | os.PathLike[str] | None = None,
+             settings: Settings | None = None, llm: Any = None) -> Assistant:
+        """The index the user named, or else the default one.
+
+        With `index_dir`, that index must exist (IndexNotFoundError says how
+        to build it); without, the default index is used, built over the
+        bundled article on first use.
+        """
+        if index_dir is None:
+            return cls.bundled(None, settings, llm)
+        return cls.load(index_dir, settings, llm=llm)
 
     # -- state ------------------------------------------------------------------
     @property
@@ -156,21 +188,33 @@ class Assistant:
 
     # -- indexing ---------------------------------------------------------------
     def add(self, paths: Iterable[str | os.PathLike[str]],
-            progress: bool | None = None) -> IndexReport:
+            progress: bool | None = None, rebuild: bool = False,
+            demo: bool = False) -> IndexReport:
         """Index files and folders; re-indexing skips unchanged files.
 
         Indexed files that no longer exist on disk are dropped. Files that
         cannot be read are skipped, each with a line in `report.errors`; the
         rest of the index is untouched.
+
+        Args:
+            paths: files and folders.
+            progress: show a progress bar (default: when stderr is a terminal).
+            rebuild: build the index anew from `paths` alone; the new index
+                replaces the old one only once complete, and not at all when
+                no file could be indexed.
+            demo: mark the index as the bundled demo (`bundled` uses it).
         """
         from filelock import FileLock
 
         progress = sys.stderr.isatty() if progress is None else progress
         report = IndexReport()
         with self._write_lock, FileLock(str(self._lock_path()), timeout=600):
-            store = self._latest()
+            if rebuild:
+                check_folder(self.index_dir)
+            store = self.store.empty() if rebuild else self._latest()
             known = store.files()
             fresh: list[loaders.Document] = []
+            seen: set[str] = set()
             for item in loaders.iter_files(paths):
                 if isinstance(item, DocumentError):
                     report.errors.append(str(item))
@@ -180,6 +224,7 @@ class Assistant:
                 except DocumentError as exc:
                     report.errors.append(str(exc))
                     continue
+                seen.add(doc.path)
                 previous = known.get(doc.path)
                 if previous and previous["sha256"] == doc.sha256:
                     report.unchanged += 1
@@ -190,12 +235,14 @@ class Assistant:
                     report.added += 1
                     fresh.append(doc)
             gone = [p for p in known if not Path(p).exists()]
+            demo_path = str(BUNDLED.resolve())
+            if store.demo and not demo and demo_path in known and demo_path not in seen \
+                    and seen:
+                gone.append(demo_path)  # the user's own files replace the demo article
             report.removed = len(gone)
             if fresh or gone:
                 new_entries = self._embed(fresh, progress)
-                self._commit(store.updated(remove=gone, add=new_entries))
-            elif not (store.directory / "manifest.json").exists() and store.entries:
-                self._commit(store)
+                self._commit(store.updated(remove=gone, add=new_entries, demo=demo))
             report.chunks = len(self.store.chunks)
         for line in report.errors:
             logger.info("skipped %s", line)
@@ -212,11 +259,15 @@ class Assistant:
             gone: list[str] = []
             for wanted in (str(p) for p in paths):
                 resolved = str(Path(wanted).expanduser().resolve())
-                match = [p for p, e in store.entries.items()
-                         if p in (wanted, resolved) or e.doc.source == wanted]
+                match = [p for p in store.entries if p in (wanted, resolved)] or \
+                    [p for p, e in store.entries.items() if e.doc.source == wanted]
                 if not match:
                     report.errors.append(f"{wanted}: not in the index")
-                gone.extend(p for p in match if p not in gone)
+                elif len(match) > 1:  # a bare name shared by files in several folders
+                    report.errors.append(f"{wanted}: {len(match)} documents have this name; "
+                                         f"give the path: {', '.join(match)}")
+                else:
+                    gone.extend(p for p in match if p not in gone)
             if gone:
                 self._commit(store.updated(remove=gone))
             report.removed = len(gone)
@@ -237,6 +288,7 @@ class Assistant:
     def _lock_path(self) -> Path:
         self.store.directory.mkdir(parents=True, exist_ok=True)
         return self.store.directory / ".lock"
+
 
     def _commit(self, store: Store) -> None:
         store.save()
@@ -306,19 +358,73 @@ class Assistant:
 
         Returns:
             An Answer; `found` is False when the documents hold no answer.
+            With a chat model, `mode` says whether it is "generated" (each
+            claim verified) or a "fallback" to the extractive answer.
 
         Raises:
             QuestionError: the question is empty or too long.
         """
+        answer = None
+        for answer in self.stream(question, history):
+            pass
+        assert isinstance(answer, Answer)
+        return answer
+
+    def stream(self, question: str, history: Sequence[dict[str, Any]] | None = None
+               ) -> Iterator[str | Answer]:
+        """Like `ask`, but yields the answer's text in pieces as the model writes
+        it, then the final verified `Answer` as the last item. Without a chat
+        model the one piece is the extractive answer's text.
+
+        Raises:
+            QuestionError: the question is empty or too long (before anything is yielded).
+        """
         question = self._clean(question)
+        model = self.chat_model()
+        return self._stream(question, history, model)
+
+    def _stream(self, question: str, history: Sequence[dict[str, Any]] | None,
+                model: tuple[Any, str] | None) -> Iterator[str | Answer]:
         store, lexical = self._snapshot()
-        previous = _previous_question(history) if _FOLLOW_UP.search(question) else None
-        query = f"{previous} {question}" if previous else question
-        vector = self.embedder.encode([query])[0]
         s = self.settings
-        hits = hybrid_search(store, lexical, vector, terms(query), s.k, s.candidates, s.rrf_k)
-        return select(question, vector, store, hits, lexical.idf, s.min_score,
-                      s.max_answer_chars, set(terms(previous)) if previous else None)
+        follow_up = bool(history) and followup.is_follow_up(question)
+        previous = followup.last(history, "user") if follow_up else None
+        query = f"{previous} {question}" if previous else question
+        if model and follow_up:
+            query = generative.standalone(model[0], question, history or [],
+                                          s.llm_timeout) or query
+        prefer = followup.previous_documents(
+            history, ((p, e.doc.source, e.doc.text) for p, e in store.entries.items())
+        ) if follow_up else set()
+        vector = self.embedder.encode([query])[0]
+        hits = hybrid_search(store, lexical, vector, terms(query), s.k, s.candidates, s.rrf_k,
+                             prefer)
+
+        def extractive() -> Answer:
+            return select(question, vector, store, hits, lexical.idf, s.min_score,
+                          s.max_answer_chars, set(terms(previous)) if previous else None)
+
+        if model is None:
+            answer = extractive()
+            yield answer.text
+            yield answer
+            return
+        yield from generative.generate(model[0], model[1], query if follow_up else question,
+                                       history, store, hits, self.embedder, s, extractive)
+
+    def chat_model(self) -> tuple[Any, str] | None:
+        """The chat model that answers, with its display name; None when extractive.
+
+        Raises:
+            QAError: the model cannot be set up (a missing package, a bad name).
+        """
+        if self._llm_spec is None:
+            return None
+        if self._llm is None:
+            with self._state_lock:
+                if self._llm is None:
+                    self._llm = generative.chat_model(self._llm_spec, self.settings)
+        return self._llm
 
     def retrieve(self, question: str, k: int = 5) -> list[Source]:
         """The `k` best chunks for a question (hybrid search), as Sources."""
@@ -353,15 +459,6 @@ class Assistant:
         if not question:
             raise QuestionError("the question is empty; type a question about your documents")
         return question
-
-
-def _previous_question(history: Sequence[dict[str, Any]] | None) -> str | None:
-    for message in reversed(history or []):
-        if isinstance(message, dict) and message.get("role") == "user":
-            content = message.get("content")
-            if isinstance(content, str) and content.strip():
-                return content.strip()
-    return None
 
 
 def _options(settings: Settings) -> IndexOptions:

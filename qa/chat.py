@@ -10,7 +10,7 @@ import shutil
 from pathlib import Path
 
 from .answering import Answer
-from .documents import SUPPORTED
+from .documents import SUPPORTED, too_big, unsupported
 from .errors import DocumentError
 
 NOT_FOUND_MARK = "⚠️ **Not in the documents.**"
@@ -68,13 +68,10 @@ def store_upload(temp_path: str | Path, original_name: str, folder: Path,
     source = Path(temp_path)
     name = safe_name(original_name)
     if Path(name).suffix not in SUPPORTED:
-        raise DocumentError(
-            f"{name}: unsupported file type {Path(name).suffix or '(none)'!r}; "
-            f"supported: {', '.join(SUPPORTED)}")
+        raise unsupported(name)
     size = source.stat().st_size
     if size > max_bytes:
-        raise DocumentError(
-            f"{name}: {size / 1e6:.1f} MB is over the {max_bytes / 1e6:.0f} MB limit")
+        raise DocumentError(too_big(name, size, max_bytes))
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / name
     if target.exists() and _digest(target) != _digest(source):

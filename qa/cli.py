@@ -1,4 +1,4 @@
-"""The `qa` command: index, ask, eval. Thin: the Assistant does the work."""
+"""The `qa` command: index, ask, list, remove, eval. Thin: the Assistant does the work."""
 
 from __future__ import annotations
 
@@ -11,27 +11,34 @@ from collections.abc import Sequence
 
 
 def _parser() -> argparse.ArgumentParser:
+    from .config import default_index_dir
+
     parser = argparse.ArgumentParser(
         prog="qa", description="Ask questions about your documents, offline, with cited answers.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-d", "--index-dir", default=os.environ.get("QA_INDEX_DIR"),
+                        help=f"index folder (default: $QA_INDEX_DIR, now {default_index_dir()})")
+    common.add_argument("-j", "--json", action="store_true", help="print JSON on stdout")
     sub = parser.add_subparsers(dest="command", required=True)
-    index_help = "index folder (default: $QA_INDEX_DIR, else ./index in a checkout)"
 
-    p = sub.add_parser("index", help="index files and folders (.txt .md .html .pdf)")
+    p = sub.add_parser("index", parents=[common],
+                       help="index files and folders (.txt .md .html .pdf)")
     p.add_argument("paths", nargs="+", metavar="PATH")
-    p.add_argument("-d", "--index-dir", default=os.environ.get("QA_INDEX_DIR"), help=index_help)
-    p.add_argument("--rebuild", action="store_true", help="discard the existing index first")
-    p.add_argument("-j", "--json", action="store_true", help="print a JSON summary")
+    p.add_argument("--rebuild", action="store_true",
+                   help="build the index anew from PATH alone; the old one stays until done")
 
-    p = sub.add_parser("ask", help="ask a question")
-    p.add_argument("question")
-    p.add_argument("-d", "--index-dir", default=os.environ.get("QA_INDEX_DIR"), help=index_help)
-    p.add_argument("-j", "--json", action="store_true", help="print the answer as JSON")
+    p = sub.add_parser("ask", parents=[common], help="ask a question (quotes optional)")
+    p.add_argument("question", nargs="+")
 
-    p = sub.add_parser("eval", help="score answers on a JSONL or SQuAD-format file")
+    sub.add_parser("list", parents=[common], help="list the indexed documents")
+
+    p = sub.add_parser("remove", parents=[common], help="remove documents by name or path")
+    p.add_argument("names", nargs="+", metavar="NAME")
+
+    p = sub.add_parser("eval", parents=[common],
+                       help="score answers on a JSONL or SQuAD-format file")
     p.add_argument("file")
-    p.add_argument("-d", "--index-dir", default=os.environ.get("QA_INDEX_DIR"), help=index_help)
-    p.add_argument("-j", "--json", action="store_true", help="print the metrics as JSON")
     p.add_argument("--failures", type=int, default=0, metavar="N", help="show N failed questions")
     return parser
 
@@ -42,29 +49,29 @@ def main(argv: Sequence[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     from .errors import QAError
 
+    commands = {"index": _index, "ask": _ask, "list": _list, "remove": _remove, "eval": _eval}
     try:
-        return {"index": _index, "ask": _ask, "eval": _eval}[args.command](args)
+        return commands[args.command](args)
     except QAError as exc:
-        print(f"qa: error: {exc}", file=sys.stderr)
+        _error(str(exc))
         return 1
     except ValueError as exc:  # invalid settings from QA_* variables
-        print(f"qa: error: {exc}", file=sys.stderr)
+        _error(str(exc))
         return 2
     except KeyboardInterrupt:
-        print("qa: interrupted; the index is as it was before this command", file=sys.stderr)
+        _error("interrupted; the index is as it was before this command")
         return 130
 
 
+def _error(message: str) -> None:
+    print(f"qa: error: {' '.join(message.split())}", file=sys.stderr)
+
+
 def _index(args: argparse.Namespace) -> int:
-    import shutil
+    from .assistant import Assistant
 
-    from .assistant import Assistant, default_index_dir
-
-    folder = args.index_dir or default_index_dir()
-    if args.rebuild:
-        shutil.rmtree(folder, ignore_errors=True)
-    bot = Assistant.open_or_create(folder)
-    report = bot.add(args.paths)
+    bot = Assistant.from_paths(args.paths, args.index_dir, rebuild=args.rebuild)
+    report = bot.last_report
     for line in report.errors:
         print(f"qa: skipped {line}", file=sys.stderr)
     if args.json:
@@ -79,8 +86,7 @@ def _index(args: argparse.Namespace) -> int:
 def _ask(args: argparse.Namespace) -> int:
     from .assistant import Assistant
 
-    bot = Assistant.bundled(args.index_dir) if args.index_dir is None else Assistant.load(args.index_dir)
-    answer = bot.ask(args.question)
+    answer = Assistant.open(args.index_dir).ask(" ".join(args.question))
     if args.json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False))
         return 0
@@ -90,6 +96,34 @@ def _ask(args: argparse.Namespace) -> int:
         print(f"  [{number}] {source.source}{page}, chars {source.start}-{source.end} "
               f"(score {source.score:.2f})")
     return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    from .assistant import Assistant
+
+    docs = Assistant.load(args.index_dir).documents()
+    if args.json:
+        print(json.dumps(docs, ensure_ascii=False))
+        return 0
+    for doc in docs:
+        print(f"{doc['source']}\t{doc['chunks']} chunks\t{doc['path']}")
+    if not docs:
+        print("no documents in the index", file=sys.stderr)
+    return 0
+
+
+def _remove(args: argparse.Namespace) -> int:
+    from .assistant import Assistant
+
+    bot = Assistant.load(args.index_dir)
+    report = bot.remove(args.names)
+    for line in report.errors:
+        print(f"qa: {line}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(report.to_dict()))
+    else:
+        print(f"{report.removed} removed; {report.chunks} chunks in {bot.index_dir}")
+    return 1 if report.errors else 0
 
 
 def _eval(args: argparse.Namespace) -> int:

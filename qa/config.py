@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from dataclasses import dataclass, fields, replace
 from typing import Any, Literal
 
@@ -44,6 +45,18 @@ class Settings:
     max_answer_chars: int = 300
     min_score: float = 1.25
 
+    # Answers from a chat model (off unless set): a LangChain "provider:model"
+    # string for init_chat_model, or gguf:/path/model.gguf for a local model.
+    llm: str = ""
+    llm_base_url: str = ""  # an OpenAI-compatible server for openai: models
+    llm_timeout: float = 60.0  # seconds for a whole answer; then the extractive fallback
+    llm_passages: int = 4  # chunks shown to the model, numbered [1]..[n]
+    llm_max_tokens: int = 256  # answer length cap for gguf: models
+    # A generated claim needs this support (0.5 cosine + 0.5 term share against
+    # its best sentence). Calibrated on the dev set and SQuAD 2.0 sample only
+    # (benchmarks/calibrate_support.py).
+    support_threshold: float = 0.55
+
     # Index type: exact search up to `hnsw_threshold` vectors, HNSW beyond.
     index_type: IndexType = "auto"
     hnsw_threshold: int = 100_000
@@ -63,7 +76,8 @@ class Settings:
                 f"index_type={self.index_type!r} is not one of: 'auto', 'flat', 'hnsw'"
             )
         for name in ("batch_size", "chunk_size", "k", "candidates", "rrf_k",
-                     "max_answer_chars", "hnsw_m", "max_question_chars", "max_file_bytes"):
+                     "max_answer_chars", "hnsw_m", "max_question_chars", "max_file_bytes",
+                     "llm_timeout", "llm_passages", "llm_max_tokens"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name}={getattr(self, name)!r} must be a positive number")
         if not 0 <= self.chunk_overlap < 5:
@@ -98,3 +112,15 @@ class Settings:
             "chunk_size": self.chunk_size,
             "chunk_overlap": self.chunk_overlap,
         }
+
+
+def default_index_dir() -> Path:
+    """QA_INDEX_DIR, else index/ in a project checkout, else a per-user folder."""
+    if os.environ.get("QA_INDEX_DIR"):
+        return Path(os.environ["QA_INDEX_DIR"]).expanduser()
+    checkout = Path(__file__).resolve().parent.parent
+    if (checkout / "pyproject.toml").is_file() and (checkout / "index").is_dir():
+        return checkout / "index"
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("qa")) / "index"

@@ -11,6 +11,7 @@ import bisect
 import hashlib
 import logging
 import os
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -61,33 +62,59 @@ class Document:
         return bisect.bisect_right(self.page_starts, offset)
 
 
+def display_name(path: str | os.PathLike[str]) -> str:
+    """A path as one printable line: control characters (a newline in a file
+    name) are shown escaped, so an error message stays one line."""
+    text = str(path)
+    return text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
+
+
+def unsupported(path: str | os.PathLike[str]) -> DocumentError:
+    """The one message for a file type we do not read."""
+    suffix = Path(path).suffix.lower()
+    return DocumentError(f"{display_name(path)}: unsupported file type "
+                         f"{suffix or '(none)'!r}; supported: {', '.join(SUPPORTED)}")
+
+
 def iter_files(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Path | DocumentError]:
     """Expand files and folders into supported files; yield errors in place.
 
     Folders are walked without following symlinked folders, so a symlink loop
-    cannot hang the walk. Missing paths and unsupported files yield a
-    DocumentError instead of stopping the walk.
+    cannot hang the walk. Missing paths, broken links, unsupported files and
+    folders with no supported file yield a DocumentError instead of stopping
+    the walk.
     """
     seen: set[Path] = set()
     for raw in paths:
         path = Path(raw).expanduser()
-        if not path.exists():
-            yield DocumentError(f"{raw}: no such file or folder")
+        if path.is_symlink() and not path.exists():
+            yield DocumentError(f"{display_name(raw)}: broken link "
+                                f"(points to {display_name(os.readlink(path))})")
+        elif not path.exists():
+            yield DocumentError(f"{display_name(raw)}: no such file or folder")
         elif path.is_dir():
+            found, skipped = 0, Counter()
             for root, dirs, names in os.walk(path, followlinks=False):
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-                for name in sorted(names):
+                for name in sorted(n for n in names if not n.startswith(".")):
                     file = Path(root, name)
-                    if file.suffix.lower() in SUPPORTED and not name.startswith("."):
+                    if file.suffix.lower() not in SUPPORTED:
+                        skipped[file.suffix.lower() or "(no extension)"] += 1
+                    elif file.is_symlink() and not file.exists():
+                        yield DocumentError(f"{display_name(file)}: broken link")
+                    else:
+                        found += 1
                         resolved = file.resolve()
                         if resolved not in seen:
                             seen.add(resolved)
                             yield resolved
+            if not found:
+                counts = ", ".join(f"{n} {s}" for s, n in skipped.most_common())
+                yield DocumentError(f"{display_name(raw)}: no supported files"
+                                    + (f" ({counts} skipped)" if counts else " (empty folder)")
+                                    + f"; supported: {', '.join(SUPPORTED)}")
         elif path.suffix.lower() not in SUPPORTED:
-            yield DocumentError(
-                f"{raw}: unsupported file type {path.suffix or '(none)'!r}; "
-                f"supported: {', '.join(SUPPORTED)}"
-            )
+            yield unsupported(raw)
         else:
             resolved = path.resolve()
             if resolved not in seen:
@@ -104,29 +131,25 @@ def load(path: str | os.PathLike[str], max_bytes: int = 20 * 1024 * 1024) -> Doc
     """
     path = Path(path)
     suffix = path.suffix.lower()
+    name = display_name(path.name)
     if suffix not in SUPPORTED:
-        raise DocumentError(
-            f"{path.name}: unsupported file type {suffix or '(none)'!r}; "
-            f"supported: {', '.join(SUPPORTED)}"
-        )
+        raise unsupported(path.name)
     try:
         size = path.stat().st_size
         if size > max_bytes:
-            raise DocumentError(
-                f"{path.name}: {size / 1e6:.1f} MB is over the {max_bytes / 1e6:.0f} MB limit"
-            )
+            raise DocumentError(too_big(name, size, max_bytes))
         data = path.read_bytes()
     except OSError as exc:
-        raise DocumentError(f"{path.name}: cannot read ({exc.strerror or exc})") from None
+        raise DocumentError(f"{name}: cannot read ({exc.strerror or exc})") from None
     page_starts: list[int] = []
     if suffix == ".pdf":
-        text, page_starts = _pdf_text(data, path.name)
+        text, page_starts = _pdf_text(data, name)
     else:
-        text = _decode(data, path.name)
+        text = _decode(data, name)
         if suffix in (".html", ".htm"):
             text = _html_text(text)
     if not text.strip():
-        raise DocumentError(f"{path.name}: the file has no text")
+        raise DocumentError(f"{name}: the file has no text")
     return Document(
         text=text,
         source=path.name,
@@ -134,6 +157,10 @@ def load(path: str | os.PathLike[str], max_bytes: int = 20 * 1024 * 1024) -> Doc
         sha256=hashlib.sha256(data).hexdigest(),
         page_starts=page_starts,
     )
+
+
+def too_big(name: str, size: int, max_bytes: int) -> str:
+    return f"{name}: {size / 1e6:.1f} MB is over the {max_bytes / 1e6:.0f} MB limit"
 
 
 def _decode(data: bytes, name: str) -> str:

@@ -137,37 +137,45 @@ class OnnxEmbedder:
     The export happens once, on first use, into the cache folder
     (QA_CACHE_DIR, else the per-user cache). Later runs load the cached file
     with onnxruntime and the model's tokenizer only: no torch, no
-    sentence-transformers import on the query path.
+    sentence-transformers import on the query path. The model's own
+    sentence-transformers config decides the pooling and the token limit.
     """
 
     backend = "onnx"
-    max_tokens = 256  # all-MiniLM-L6-v2's max_seq_length in sentence-transformers
 
     def __init__(self, name: str, batch_size: int = 64, cache_dir: str | None = None) -> None:
         self.name = name
         self.batch_size = batch_size
         self.cache_dir = cache_dir
-        self.dimension = 384
+        self.dimension = 384  # corrected from the model once loaded
         self._session = None
         self._tokenizer = None
+        self._inputs: set[str] = set()
+        self._pooling = "mean"
         self._lock = threading.Lock()
 
     def _load(self):  # type: ignore[no-untyped-def]
         with self._lock:
             if self._session is None:
                 target = prepare(self.name)
+                import json
+
                 import onnxruntime as ort
                 from tokenizers import Tokenizer
 
                 path = quantized_model(target, self.cache_dir)
+                config = json.loads((path.parent / "qa-onnx.json").read_text())
                 options = ort.SessionOptions()
                 options.intra_op_num_threads = os.cpu_count() or 1
                 session = ort.InferenceSession(str(path), options,
                                                providers=["CPUExecutionProvider"])
                 tokenizer = Tokenizer.from_file(str(path.parent / "tokenizer.json"))
-                tokenizer.enable_truncation(self.max_tokens)
-                tokenizer.enable_padding()
-                self.dimension = int(session.get_outputs()[0].shape[-1] or 384)
+                tokenizer.enable_truncation(int(config["max_tokens"]))
+                tokenizer.enable_padding(pad_id=int(config.get("pad_id", 0)),
+                                         pad_token=str(config.get("pad_token", "[PAD]")))
+                self._inputs = {i.name for i in session.get_inputs()}
+                self._pooling = str(config["pooling"])
+                self.dimension = int(config["dimension"])
                 self._session, self._tokenizer = session, tokenizer
             return self._session, self._tokenizer
 
@@ -188,28 +196,78 @@ class OnnxEmbedder:
             encoded = tokenizer.encode_batch([texts[i] for i in ids])
             input_ids = np.array([e.ids for e in encoded], dtype=np.int64)
             mask = np.array([e.attention_mask for e in encoded], dtype=np.int64)
-            hidden = session.run(None, {"input_ids": input_ids, "attention_mask": mask,
-                                        "token_type_ids": np.zeros_like(input_ids)})[0]
-            weights = mask[..., None].astype(np.float32)
-            pooled = (hidden * weights).sum(1) / np.maximum(weights.sum(1), 1e-9)
-            pooled /= np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
-            out[ids] = pooled
+            feed = {"input_ids": input_ids, "attention_mask": mask,
+                    "token_type_ids": np.array([e.type_ids for e in encoded], dtype=np.int64)}
+            hidden = session.run(None, {k: v for k, v in feed.items() if k in self._inputs})[0]
+            out[ids] = _pool(hidden, mask, self._pooling)
         return out
 
 
+def _pool(hidden: np.ndarray, mask: np.ndarray, mode: str) -> np.ndarray:
+    """Token vectors to unit sentence vectors, as sentence-transformers' Pooling."""
+    weights = mask[..., None].astype(np.float32)
+    if mode == "cls":
+        pooled = hidden[:, 0]
+    elif mode == "max":
+        pooled = np.where(weights > 0, hidden, -1e9).max(axis=1)
+    else:
+        pooled = (hidden * weights).sum(1) / np.maximum(weights.sum(1), 1e-9)
+    return pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+
+
+def pipeline_config(folder: Path) -> dict[str, object]:
+    """Pooling and token limit from a sentence-transformers model folder.
+
+    Raises:
+        QAError: the model has modules the ONNX backend does not run.
+    """
+    import json
+
+    def read(name: str) -> dict:
+        file = folder / name
+        return json.loads(file.read_text()) if file.is_file() else {}
+
+    modules = read("modules.json") or []
+    pooling: dict = {}
+    for module in modules:
+        kind = str(module.get("type", "")).rsplit(".", 1)[-1]
+        if kind == "Pooling":
+            pooling = read(f"{module.get('path', '')}/config.json")
+        elif kind not in ("Transformer", "Normalize"):
+            raise QAError(f"model {folder.name!r} has a {kind} module the ONNX backend "
+                          f"cannot run; use QA_BACKEND=torch")
+    modes = [m for m in ("cls", "mean", "max") if pooling.get(f"pooling_mode_{m}_token"
+                                                              f"{'s' if m != 'cls' else ''}")]
+    others = [k for k, v in pooling.items() if k.startswith("pooling_mode_") and v
+              and k not in ("pooling_mode_cls_token", "pooling_mode_mean_tokens",
+                            "pooling_mode_max_tokens")]
+    if len(modes) > 1 or others:
+        raise QAError(f"model {folder.name!r} uses pooling {modes + others} that the ONNX "
+                      f"backend does not run; use QA_BACKEND=torch")
+    limit = read("sentence_bert_config.json").get("max_seq_length") or \
+        read("config.json").get("max_position_embeddings") or 512
+    return {"pooling": modes[0] if modes else "mean", "max_tokens": int(limit)}
+
+
 def quantized_model(target: str, cache_dir: str | None = None) -> Path:
-    """The int8 ONNX export of `target`, made once and cached."""
+    """The int8 ONNX export of `target`, made once and cached.
+
+    Raises:
+        QAError: the model cannot be exported (the message suggests QA_BACKEND=torch).
+    """
     import hashlib
 
     import platformdirs
     from filelock import FileLock
 
     local = Path(target)
-    stamp = target
-    if local.is_dir():
-        weights = next((local / n for n in ("model.safetensors", "pytorch_model.bin")
-                        if (local / n).exists()), local)
-        stamp = f"{local.resolve()}:{weights.stat().st_size}:{weights.stat().st_mtime_ns}"
+    if not local.is_dir():  # a hub name: fetch it once (online users only)
+        from huggingface_hub import snapshot_download
+
+        local = Path(snapshot_download(target))
+    weights = next((local / n for n in ("model.safetensors", "pytorch_model.bin")
+                    if (local / n).exists()), local)
+    stamp = f"v2:{local.resolve()}:{weights.stat().st_size}:{weights.stat().st_mtime_ns}"
     key = hashlib.sha256(stamp.encode()).hexdigest()[:16]
     root = Path(cache_dir or os.environ.get("QA_CACHE_DIR") or platformdirs.user_cache_dir("qa"))
     folder = root / "onnx" / key
@@ -220,11 +278,21 @@ def quantized_model(target: str, cache_dir: str | None = None) -> Path:
     with FileLock(str(folder / ".lock"), timeout=600):
         if not model.exists():
             logger.info("exporting %s to int8 ONNX in %s (once)", target, folder)
-            _export(target, folder)
+            config = pipeline_config(local)
+            try:
+                _export(str(local), folder, config)
+            except QAError:
+                raise
+            except Exception as exc:  # torch.onnx raises many kinds for unsupported graphs
+                raise QAError(f"cannot export model {target!r} to ONNX "
+                              f"({type(exc).__name__}: {str(exc)[:120]}); "
+                              f"use QA_BACKEND=torch") from None
     return model
 
 
-def _export(target: str, folder: Path) -> None:
+def _export(target: str, folder: Path, config: dict[str, object]) -> None:
+    import inspect
+    import json
     import shutil
 
     import torch
@@ -236,19 +304,21 @@ def _export(target: str, folder: Path) -> None:
         hf_logging.disable_progress_bar()
     model = AutoModel.from_pretrained(target).eval()
     tokenizer = AutoTokenizer.from_pretrained(target)
+    sample = tokenizer(["an example", "a second, longer example"], padding=True,
+                       return_tensors="pt")
+    # Only the inputs this architecture takes (MPNet has no token_type_ids).
+    accepted = inspect.signature(model.forward).parameters
+    names = [n for n in ("input_ids", "attention_mask", "token_type_ids")
+             if n in sample and n in accepted]
 
     class Encoder(torch.nn.Module):
         def __init__(self) -> None:
             super().__init__()
             self.model = model
 
-        def forward(self, input_ids, attention_mask, token_type_ids):  # type: ignore[no-untyped-def]
-            return self.model(input_ids=input_ids, attention_mask=attention_mask,
-                              token_type_ids=token_type_ids).last_hidden_state
+        def forward(self, *args):  # type: ignore[no-untyped-def]
+            return self.model(**dict(zip(names, args))).last_hidden_state
 
-    sample = tokenizer(["an example", "a second, longer example"], padding=True,
-                       return_tensors="pt")
-    names = ["input_ids", "attention_mask", "token_type_ids"]
     full = folder / "model.fp32.onnx.tmp"
     import warnings
 
@@ -275,6 +345,11 @@ def _export(target: str, folder: Path) -> None:
         shutil.copyfile(tokenizer_file, folder / "tokenizer.json")
     else:
         tokenizer.backend_tokenizer.save(str(folder / "tokenizer.json"))
+    limit = min(int(config["max_tokens"]), 512,  # type: ignore[call-overload]
+                int(getattr(model.config, "max_position_embeddings", 512) or 512))
+    (folder / "qa-onnx.json").write_text(json.dumps({
+        **config, "max_tokens": limit, "dimension": int(model.config.hidden_size),
+        "pad_id": int(tokenizer.pad_token_id or 0), "pad_token": tokenizer.pad_token or "[PAD]"}))
     os.replace(tmp, folder / "model.int8.onnx")  # last: its presence means complete
 
 

@@ -188,9 +188,7 @@ def evaluate(path: str | Path, index_dir: str | Path | None = None,
 
     eval_set = load_eval(path)
     if not eval_set.documents:
-        bot = Assistant.bundled(index_dir, settings) if index_dir is None \
-            else Assistant.load(index_dir, settings)
-        return run(eval_set, bot)
+        return run(eval_set, Assistant.open(index_dir, settings))
     with tempfile.TemporaryDirectory(prefix="qa-eval-") as scratch:
         folder = Path(index_dir) if index_dir else Path(scratch) / "index"
         docs = Path(folder).parent / f"{Path(folder).name}-docs"

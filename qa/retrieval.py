@@ -74,11 +74,21 @@ def fuse(rankings: list[np.ndarray], rrf_k: int) -> dict[int, float]:
 
 
 def hybrid_search(store: Store, lexical: Lexical, query_vector: np.ndarray,
-                  query_terms: list[str], k: int, candidates: int, rrf_k: int) -> list[Hit]:
-    """Top `k` chunks by fused dense and BM25 rank."""
+                  query_terms: list[str], k: int, candidates: int, rrf_k: int,
+                  prefer: set[str] | None = None) -> list[Hit]:
+    """Top `k` chunks by fused dense and BM25 rank.
+
+    Chunks of the documents in `prefer` (the previous answer's, for a
+    follow-up) gain what one more first-place ranking would give them, so a
+    follow-up stays with its document unless another fits far better.
+    """
     dense_rows, _ = store.search(query_vector, candidates)
     lexical_rows, _ = lexical.search(query_terms, candidates)
     fused = fuse([dense_rows, lexical_rows], rrf_k)
+    if prefer:
+        for row in fused:
+            if store.chunks[row].path in prefer:
+                fused[row] += 1.0 / (rrf_k + 1)
     best = sorted(fused.items(), key=lambda item: -item[1])[:k]
     rows = np.array([row for row, _ in best], dtype=np.int64)
     dense = store.chunk_vectors[rows] @ query_vector if len(rows) else np.zeros(0)
@@ -96,13 +106,15 @@ class QARetriever(BaseRetriever):
     k: int = 4
 
     def _get_relevant_documents(
-        self, query: str, *, run_manager: CallbackManagerForRetrieverRun
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun,
+        k: int | None = None, **kwargs: Any,
     ) -> list[LCDocument]:
+        """`k` at call time (`invoke(query, k=2)`) overrides the retriever's own."""
         return [
             LCDocument(
                 page_content=source.text,
                 metadata={"source": source.source, "start": source.start, "end": source.end,
                           "page": source.page, "score": source.score},
             )
-            for source in self.assistant.retrieve(query, k=self.k)
+            for source in self.assistant.retrieve(query, k=self.k if k is None else k)
         ]

@@ -10,7 +10,10 @@ The only module that reads or writes index files. Layout of an index folder:
         chunks.jsonl       document index, offsets, page, text, sentence range
 
 A save writes a new data folder, then swaps the manifest in with an atomic
-rename, so a crash at any point leaves the previous index loadable. No pickle.
+rename, so a crash at any point leaves the previous index loadable. The
+previous data folder is kept until the next save, so a reader that read the
+old manifest just before the swap still finds its files; a reader that loses
+that race anyway re-reads the manifest and retries. No pickle.
 """
 
 from __future__ import annotations
@@ -29,12 +32,14 @@ import numpy as np
 
 from .chunking import Chunk, Span
 from .documents import Document
-from .errors import IndexMismatchError, IndexNotFoundError
+from .errors import IndexMismatchError, IndexNotFoundError, QAError
 
 logger = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
+# What may sit in a folder before an index is written into it.
+_HARMLESS = {".lock", ".gitkeep", "README.md", ".DS_Store", ".manifest.json.tmp"}
 
 
 @dataclass
@@ -56,7 +61,7 @@ class IndexOptions:
     hnsw_threshold: int = 100_000
     hnsw_m: int = 32
     hnsw_ef_construction: int = 80
-    hnsw_ef_search: int = 64
+    hnsw_ef_search: int = 256  # the same default as Settings
 
 
 def build_faiss(vectors: np.ndarray, options: IndexOptions):  # type: ignore[no-untyped-def]
@@ -101,6 +106,7 @@ class Store:
     entries: dict[str, Entry] = field(default_factory=dict)
     prebuilt: Any = field(default=None, repr=False)  # a loaded FAISS index to reuse
     generation: str = ""  # the data folder this store was loaded from or saved to
+    demo: bool = False  # holds only the bundled demo, which the user's first files replace
 
     def __post_init__(self) -> None:
         self._flatten()
@@ -152,13 +158,21 @@ class Store:
         return rows[0][keep], scores[0][keep]
 
     # -- updates ----------------------------------------------------------
-    def updated(self, remove: Iterable[str] = (), add: Iterable[Entry] = ()) -> Store:
+    def updated(self, remove: Iterable[str] = (), add: Iterable[Entry] = (),
+                demo: bool | None = None) -> Store:
         """A new Store without `remove` and with `add` (replacing same paths)."""
         dropped = set(remove)
         entries = {p: e for p, e in self.entries.items() if p not in dropped}
         for entry in add:
             entries[entry.doc.path] = entry
-        return Store(self.directory, self.shape, self.dimension, self.options, entries)
+        # The dimension comes from the vectors held, so any embedding model works.
+        dimension = next((e.chunk_vectors.shape[1] for e in entries.values()), self.dimension)
+        return Store(self.directory, self.shape, int(dimension), self.options, entries,
+                     demo=self.demo if demo is None else demo)
+
+    def empty(self) -> Store:
+        """A Store in the same folder with nothing in it (for a rebuild)."""
+        return Store(self.directory, self.shape, self.dimension, self.options)
 
     # -- persistence ------------------------------------------------------
     def save(self) -> None:
@@ -191,6 +205,7 @@ class Store:
                 }, ensure_ascii=False) + "\n")
         _fsync_dir(tmp)
         os.replace(tmp, self.directory / generation)
+        previous = _manifest(self.directory).get("data")
         self.generation = generation
         manifest = {
             "format_version": FORMAT_VERSION,
@@ -200,10 +215,11 @@ class Store:
             "counts": {"documents": len(self.entries), "chunks": len(self.chunks),
                        "sentences": len(self.sentence_spans)},
             "files": self.files(),
+            "demo": self.demo,
         }
         _write_atomic(self.directory / MANIFEST, json.dumps(manifest, indent=2))
         for old in self.directory.glob("data-*"):
-            if old.name != generation:
+            if old.name not in (generation, previous):  # readers may still need `previous`
                 shutil.rmtree(old, ignore_errors=True)
         for old in self.directory.glob(".data-*.tmp"):
             shutil.rmtree(old, ignore_errors=True)
@@ -217,9 +233,22 @@ class Store:
             IndexNotFoundError: no manifest in the folder.
             IndexMismatchError: other model/backend/format, or damaged files.
         """
+        directory = Path(directory)
+        while True:
+            before = _manifest(directory).get("data")
+            try:
+                return cls._load(directory, shape, options)
+            except IndexMismatchError:
+                # Two saves swapped the manifest while we read the old data:
+                # read the new one. Damage that stays put is reported.
+                if _manifest(directory).get("data") == before:
+                    raise
+
+    @classmethod
+    def _load(cls, directory: Path, shape: dict[str, Any],
+              options: IndexOptions | None = None) -> Store:
         import faiss
 
-        directory = Path(directory)
         fix = f"rebuild it with: qa index PATH... --rebuild --index-dir {directory}"
         try:
             manifest = json.loads((directory / MANIFEST).read_text(encoding="utf-8"))
@@ -262,8 +291,12 @@ class Store:
             entries = _entries(docs, chunks, chunk_vectors, sentence_vectors)
         except (KeyError, IndexError, TypeError) as exc:
             raise IndexMismatchError(f"index records in {directory}/ are damaged ({exc}); {fix}") from None
-        return cls(directory, dict(shape), int(manifest["dimension"]), options or IndexOptions(),
-                   entries, prebuilt=index, generation=str(manifest["data"]))
+        options = options or IndexOptions()
+        if hasattr(index, "hnsw"):  # the setting wins over the value saved in the file
+            index.hnsw.efSearch = options.hnsw_ef_search
+        return cls(directory, dict(shape), int(manifest["dimension"]), options, entries,
+                   prebuilt=index, generation=str(manifest["data"]),
+                   demo=bool(manifest.get("demo", False)))
 
     def is_current(self) -> bool:
         """Whether the manifest on disk still names this store's data."""
@@ -272,6 +305,33 @@ class Store:
         except (OSError, ValueError):
             return not self.generation
         return manifest.get("data") == self.generation
+
+
+def check_folder(directory: str | os.PathLike[str]) -> None:
+    """Refuse to write an index into a folder that holds anything but an index.
+
+    Raises:
+        QAError: the folder holds other files and no manifest.
+    """
+    directory = Path(directory)
+    if (directory / MANIFEST).exists() or not directory.exists():
+        return
+    if not directory.is_dir():
+        raise QAError(f"{directory} is a file, not a folder; choose a new folder for the index")
+    other = sorted(p.name for p in directory.iterdir() if p.name not in _HARMLESS
+                   and not p.name.startswith(("data-", ".data-")))
+    if other:
+        raise QAError(
+            f"{directory}/ holds files that are not an index ({', '.join(other[:3])}"
+            f"{', ...' if len(other) > 3 else ''}); give --index-dir a new or empty folder"
+        )
+
+
+def _manifest(directory: Path) -> dict[str, Any]:
+    try:
+        return dict(json.loads((directory / MANIFEST).read_text(encoding="utf-8")))
+    except (OSError, ValueError, TypeError):
+        return {}
 
 
 def _entries(docs: list[dict], chunks: list[dict], chunk_vectors: np.ndarray,

@@ -1,6 +1,6 @@
 import pytest
 
-from qa.answering import answer_type, has_type
+from qa.answering.extractive import answer_type, has_type
 from qa.evaluation import contains_gold
 
 
@@ -39,12 +39,34 @@ def test_abstains_when_documents_do_not_say(bot, question):
     assert "do not contain" in answer.text
 
 
+def history_of(bot, question):
+    return [{"role": "user", "content": question},
+            {"role": "assistant", "content": bot.ask(question).text}]
+
+
 def test_follow_up_uses_history(bot):
-    history = [{"role": "user", "content": "Who is Russia's Kosovo negotiator?"},
-               {"role": "assistant", "content": bot.ask("Who is Russia's Kosovo negotiator?").text}]
-    assert "Botsan-Kharchenko" in history[1]["content"]
-    answer = bot.ask("Where did he say refugees would go?", history=history)
-    assert answer.found and "northern Kosovo and Serbia" in answer.text
+    history = history_of(bot, "Who has administered Kosovo since 1999?")
+    assert "United Nations" in history[1]["content"]
+    answer = bot.ask("Why?", history=history)
+    assert answer.found and "halt killings and ethnic cleansing" in answer.text
+    assert not bot.ask("Why?").found  # the question alone holds nothing to answer
+
+
+def test_follow_up_stays_with_the_previous_answers_document(tmp_path, settings, embedder):
+    from qa import Assistant
+
+    (tmp_path / "ferry.txt").write_text("The night ferry to Kelby is run by Captain Ingrid "
+                                        "Dahl. The crossing has been run by her family since 1931.")
+    (tmp_path / "train.txt").write_text("The mountain train to Ostby is run by driver Paul "
+                                        "Berg. The line has been run by the state since 1952.")
+    bot = Assistant.from_paths([tmp_path / "ferry.txt", tmp_path / "train.txt"],
+                               tmp_path / "ix", settings, embedder)
+    ferry = history_of(bot, "Who runs the night ferry to Kelby?")
+    assert "Ingrid Dahl" in ferry[1]["content"]
+    assert "1931" in bot.ask("Since when?", history=ferry).text
+    assert "1931" not in bot.ask("Since when?").text  # drifts without the history
+    train = history_of(bot, "Who drives the mountain train to Ostby?")
+    assert "1952" in bot.ask("Since when?", history=train).text
 
 
 @pytest.mark.parametrize("question, kind", [

@@ -35,11 +35,24 @@ def test_not_found_looks_different(demo):
 
 def test_follow_up_uses_gradio_history(demo):
     chat = handler(demo, "chat")
-    first, _ = chat("Who is Russia's Kosovo negotiator?", [])
-    history = [{"role": "user", "content": "Who is Russia's Kosovo negotiator?"},
-               {"role": "assistant", "content": first}]
-    second, _ = chat("Where did he say refugees would go?", history)
-    assert "northern Kosovo and Serbia" in second
+    first, _ = chat("Who has administered Kosovo since 1999?", [])
+    # Gradio 6 passes content as a list of text parts
+    history = [{"role": "user", "content": [{"type": "text",
+                                             "text": "Who has administered Kosovo since 1999?"}]},
+               {"role": "assistant", "content": [{"type": "text", "text": first}]}]
+    second, _ = chat("Why?", history)
+    assert "halt killings" in second
+    alone, _ = chat("Why?", [])
+    assert "halt killings" not in alone and "Not in the documents" in alone
+
+
+def test_ask_endpoint_takes_history(demo):
+    ask = handler(demo, "ask")
+    first = ask("Who has administered Kosovo since 1999?")
+    history = [{"role": "user", "content": "Who has administered Kosovo since 1999?"},
+               {"role": "assistant", "content": first["answer"]}]
+    assert "halt killings" in ask("Why?", history)["answer"]
+    assert not ask("Why?")["found"]
 
 
 def test_empty_question_is_a_message_not_a_crash(demo):
@@ -72,8 +85,10 @@ def test_upload_indexes_and_bad_files_lose_nothing(demo, bot, tmp_path):
     assert ["garden_notes.txt", 1] in table and ["russia-warns-kosovo.txt", 6] in table
     assert sorted(p.name for p in (tmp_path / "uploads").iterdir()) == ["garden_notes.txt"]
     assert "blue door" in bot.ask("Where does the greenhouse key hang?").text
-    status, table, _ = remove("garden_notes.txt")
+    stored = str((tmp_path / "uploads" / "garden_notes.txt").resolve())
+    status, table, _ = remove(stored)
     assert "Removed" in status and [row[0] for row in table] == ["russia-warns-kosovo.txt"]
+    assert not (tmp_path / "uploads" / "garden_notes.txt").exists()  # the copy goes too
 
 
 def test_upload_names_are_made_safe(tmp_path):
@@ -94,4 +109,21 @@ def test_formatting_escapes_html(bot):
     answer.sources[0].context_start -= len("<script>x</script>")
     assert "<script>" not in sources_html(answer)
     assert answer_markdown(answer).count("[1]") == 1
-    assert Path(app_module.__file__).name == "app.py"
+
+
+def test_bad_port_is_one_line_not_a_traceback(monkeypatch, capsys):
+    monkeypatch.setenv("QA_PORT", "abc")
+    with pytest.raises(SystemExit) as stop:
+        app_module._arguments([])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and "'abc' is not a port number" in err
+    assert "Traceback" not in err
+    assert app_module._arguments(["--port", "8080"]).port == 8080
+
+
+def test_listens_on_loopback_by_default(monkeypatch):
+    monkeypatch.delenv("QA_HOST", raising=False)
+    monkeypatch.delenv("QA_SHARE", raising=False)
+    monkeypatch.delenv("QA_PORT", raising=False)
+    args = app_module._arguments([])
+    assert args.host == "127.0.0.1" and args.share is False and args.port == 7860

@@ -35,8 +35,13 @@ def test_errors_are_one_line_without_traceback(tmp_path):
     out = qa("ask", "anything?", "--index-dir", str(tmp_path / "none"))
     assert out.returncode == 1
     assert out.stderr.strip().count("\n") == 0 and "qa index" in out.stderr
-    out = qa("ask", "   ", "--index-dir", str(tmp_path / "none"))
-    assert out.returncode == 1 and "Traceback" not in out.stderr
+
+
+
+def test_empty_question_reaches_the_question_check(bot):
+    out = qa("ask", "   ", "--index-dir", str(bot.index_dir))
+    assert out.returncode == 1 and "the question is empty" in out.stderr
+    assert "Traceback" not in out.stderr
 
 
 def test_eval_prints_metrics(bot):
@@ -45,3 +50,79 @@ def test_eval_prints_metrics(bot):
     metrics = json.loads(out.stdout)
     assert metrics["questions"] == 16 and metrics["abstention_accuracy"] == 1.0
     assert metrics["answer_accuracy"] >= 0.9 and metrics["latency_p50_ms"] > 0
+
+
+def test_rebuild_refuses_a_folder_that_is_not_an_index(tmp_path):
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "important.txt").write_text("The vault code is 4512.")
+    out = qa("index", str(notes), "--index-dir", str(notes), "--rebuild")
+    assert out.returncode == 1 and "not an index" in out.stderr
+    assert out.stderr.strip().count("\n") == 0 and "Traceback" not in out.stderr
+    assert (notes / "important.txt").read_text() == "The vault code is 4512."
+    assert sorted(p.name for p in notes.iterdir()) == ["important.txt"]
+
+
+def test_rebuild_replaces_the_index_and_an_interrupted_one_keeps_the_old(tmp_path):
+    docs, ix = tmp_path / "docs", tmp_path / "ix"
+    docs.mkdir()
+    (docs / "a.txt").write_text("The ferry to Kelby leaves at nine.")
+    (tmp_path / "b.txt").write_text("The lighthouse keeper is Marguerite Olsen.")
+    assert qa("index", str(docs), "--index-dir", str(ix)).returncode == 0
+    # killed before the swap: the old index answers as before
+    env = {"QA_TEST_INTERRUPT_SAVE": "1"}
+    script = ("import sys, qa.store as s; s.Store.save = lambda self: "
+              "(_ for _ in ()).throw(KeyboardInterrupt()); "
+              "from qa.cli import main; sys.exit(main(sys.argv[1:]))")
+    out = subprocess.run([sys.executable, "-c", script, "index", str(tmp_path / "b.txt"),
+                          "--index-dir", str(ix), "--rebuild"], capture_output=True, text=True,
+                         timeout=300, env={**os.environ, **env})
+    assert out.returncode == 130 and "as it was before" in out.stderr
+    listed = qa("list", "--index-dir", str(ix), "--json")
+    assert [d["source"] for d in json.loads(listed.stdout)] == ["a.txt"]
+    out = qa("index", str(tmp_path / "b.txt"), "--index-dir", str(ix), "--rebuild", "--json")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["added"] == 1
+    listed = qa("list", "--index-dir", str(ix), "--json")
+    assert [d["source"] for d in json.loads(listed.stdout)] == ["b.txt"]
+
+
+def test_rebuild_with_nothing_readable_keeps_the_old_index(tmp_path):
+    (tmp_path / "a.txt").write_text("The ferry to Kelby leaves at nine.")
+    (tmp_path / "empty.txt").write_text("")
+    ix = str(tmp_path / "ix")
+    assert qa("index", str(tmp_path / "a.txt"), "--index-dir", ix).returncode == 0
+    out = qa("index", str(tmp_path / "empty.txt"), "--index-dir", ix, "--rebuild")
+    assert out.returncode == 1 and "empty" in out.stderr
+    assert "nine" in qa("ask", "When", "does", "the", "ferry", "leave?", "--index-dir", ix).stdout
+
+
+def test_a_folder_with_no_supported_files_says_so(tmp_path):
+    folder = tmp_path / "office"
+    folder.mkdir()
+    for name in ("a.docx", "b.docx", "c.docx", "x.png", "y.png"):
+        (folder / name).write_bytes(b"PK")
+    out = qa("index", str(folder), "--index-dir", str(tmp_path / "ix"))
+    assert out.returncode == 1
+    assert "no supported files" in out.stderr and "3 .docx, 2 .png skipped" in out.stderr
+
+
+def test_list_remove_and_unquoted_question(tmp_path):
+    (tmp_path / "a.txt").write_text("The ferry to Kelby leaves at nine.")
+    (tmp_path / "b.txt").write_text("The lighthouse keeper is Marguerite Olsen.")
+    ix = str(tmp_path / "ix")
+    assert qa("index", str(tmp_path / "a.txt"), str(tmp_path / "b.txt"),
+              "--index-dir", ix).returncode == 0
+    out = qa("ask", "who", "is", "the", "lighthouse", "keeper?", "--index-dir", ix)
+    assert out.returncode == 0 and "Marguerite Olsen" in out.stdout
+    assert "a.txt" in qa("list", "--index-dir", ix).stdout
+    out = qa("remove", "b.txt", "--index-dir", ix)
+    assert out.returncode == 0 and out.stdout.startswith("1 removed")
+    assert [d["source"] for d in json.loads(qa("list", "-d", ix, "-j").stdout)] == ["a.txt"]
+    out = qa("remove", "nope.txt", "--index-dir", ix)
+    assert out.returncode == 1 and "nope.txt: not in the index" in out.stderr
+
+
+def test_help_shows_the_resolved_index_folder(tmp_path):
+    out = qa("ask", "--help", env={"QA_INDEX_DIR": str(tmp_path / "mine"), "COLUMNS": "400"})
+    assert out.returncode == 0 and str(tmp_path / "mine") in " ".join(out.stdout.split())

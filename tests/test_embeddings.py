@@ -2,6 +2,7 @@ import hashlib
 import os
 
 import numpy as np
+import pytest
 
 from qa.embeddings import packaged_model_path, resolve_model
 
@@ -52,3 +53,54 @@ def test_onnx_query_path_imports_no_torch(bot):
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                          timeout=300, check=True)
     assert out.stdout.split() == ["True", "False", "False"]
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory):
+    from models import tiny_model
+
+    root = tmp_path_factory.mktemp("models")
+    return {"bert64": tiny_model(root / "bert64", "bert", 64, "mean"),
+            "mpnet48cls": tiny_model(root / "mpnet48cls", "mpnet", 48, "cls")}
+
+
+@pytest.mark.parametrize("backend", ["onnx", "torch"])
+def test_a_64_dimension_model_makes_a_loadable_index(tiny_models, tmp_path, backend):
+    from qa import Assistant
+    from qa.config import Settings
+
+    (tmp_path / "a.txt").write_text("The ferry to Kelby leaves at nine. The shop shuts at six.")
+    settings = Settings(model=str(tiny_models["bert64"]), backend=backend)
+    Assistant.from_paths([tmp_path / "a.txt"], tmp_path / "ix", settings)
+    again = Assistant.load(tmp_path / "ix", settings)
+    assert again.store.dimension == 64 and again.store.index.d == 64
+    again.ask("When does the ferry leave?")  # answers (or abstains) without an error
+    assert len(again.retrieve("ferry", k=1)) == 1
+
+
+def test_onnx_runs_an_mpnet_model_with_its_own_pooling(tiny_models, tmp_path):
+    from qa.embeddings import OnnxEmbedder, TorchEmbedder
+
+    folder = tiny_models["mpnet48cls"]
+    texts = ["Russia warned the United States.", "Serb refugees would flow north, he said."]
+    fast = OnnxEmbedder(str(folder), cache_dir=str(tmp_path / "cache")).encode(texts)
+    exact = TorchEmbedder(str(folder)).encode(texts)
+    assert fast.shape == exact.shape == (2, 48)
+    assert float(np.min(np.sum(fast * exact, axis=1))) > 0.98  # CLS pooling, as the model says
+
+
+def test_a_model_the_onnx_backend_cannot_run_says_use_torch(tiny_models, tmp_path):
+    import json
+    import shutil
+
+    from qa.embeddings import OnnxEmbedder
+    from qa.errors import QAError
+
+    folder = tmp_path / "dense"
+    shutil.copytree(tiny_models["bert64"], folder)
+    modules = json.loads((folder / "modules.json").read_text())
+    modules.insert(2, {"idx": 2, "name": "2", "path": "2_Dense",
+                       "type": "sentence_transformers.models.Dense"})
+    (folder / "modules.json").write_text(json.dumps(modules))
+    with pytest.raises(QAError, match="Dense module.*QA_BACKEND=torch"):
+        OnnxEmbedder(str(folder), cache_dir=str(tmp_path / "cache")).encode(["x"])

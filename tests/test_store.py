@@ -7,6 +7,7 @@ import pytest
 
 from qa.assistant import Assistant
 from qa.errors import IndexMismatchError, IndexNotFoundError
+from qa.config import Settings
 from qa.store import IndexOptions, Store, build_faiss
 
 
@@ -40,7 +41,10 @@ def test_interrupted_save_leaves_previous_index_loadable(bot, settings, embedder
     report = again.add([extra])  # a rerun completes and cleans the debris
     assert report.added == 1
     assert not list(bot.index_dir.glob(".data-*"))
-    assert len(list(bot.index_dir.glob("data-*"))) == 1
+    # the live generation and the one before it, which a reader may still be reading
+    live = json.loads((bot.index_dir / "manifest.json").read_text())["data"]
+    assert live in [d.name for d in bot.index_dir.glob("data-*")]
+    assert len(list(bot.index_dir.glob("data-*"))) == 2
 
 
 def test_index_from_another_model_is_refused_with_the_fix(bot, settings):
@@ -105,3 +109,41 @@ def test_empty_store_searches_nothing(tmp_path):
     store = Store(tmp_path, {"model": "m"}, 8)
     rows, scores = store.search(np.ones(8, dtype=np.float32), 5)
     assert len(rows) == 0 and len(scores) == 0
+
+
+def test_a_load_during_saves_never_sees_a_damaged_index(bot, settings, embedder, tmp_path):
+    """A writer saves over and over while a reader loads: every load succeeds."""
+    import threading
+
+    notes = tmp_path / "notes.txt"
+    failures: list[str] = []
+    stop = threading.Event()
+
+    def write() -> None:
+        for i in range(25):
+            notes.write_text(f"The reading room closes at {i} o'clock.")
+            bot.add([notes])
+        stop.set()
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    loads = 0
+    while not stop.is_set() or loads == 0:
+        try:
+            Store.load(bot.index_dir, settings.index_shape(), IndexOptions())
+        except (IndexMismatchError, IndexNotFoundError) as exc:
+            failures.append(str(exc))
+        loads += 1
+    writer.join()
+    assert loads > 25 and failures == []
+
+
+def test_hnsw_search_depth_comes_from_the_settings_not_the_file(bot, settings, tmp_path):
+    saved = IndexOptions(index_type="hnsw", hnsw_ef_search=16)
+    store = Store(tmp_path / "ix", settings.index_shape(), bot.store.dimension, saved,
+                  dict(bot.store.entries))
+    store.save()
+    assert Store.load(tmp_path / "ix", settings.index_shape(), saved).index.hnsw.efSearch == 16
+    wanted = IndexOptions(index_type="hnsw", hnsw_ef_search=200)
+    assert Store.load(tmp_path / "ix", settings.index_shape(), wanted).index.hnsw.efSearch == 200
+    assert IndexOptions().hnsw_ef_search == Settings().hnsw_ef_search

@@ -13,16 +13,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 
 import numpy as np
 
-from .chunking import STOPWORDS, Span, terms, words
-from .documents import normalize
-from .retrieval import Hit
-from .store import Store
-
-NOT_FOUND = "The documents do not contain an answer to this question."
+from ..chunking import STOPWORDS, Span, terms, words
+from ..documents import normalize
+from ..retrieval import Hit
+from ..store import Store
+from . import NOT_FOUND, Answer, Source
 
 # Sentence-score features and their weights. Weights were fitted on the bundled
 # dev set and the SQuAD 2.0 sample only (benchmarks/tune.py), never on XQuAD or
@@ -40,58 +38,6 @@ FEATURES = (
 # that leave the SQuAD sample and dev scores unchanged.
 WEIGHTS = np.array([1.0, 1.0, 0.6, 0.05, 0.3, -0.1, 0.2], dtype=np.float32)
 ADJACENT_MARGIN = 0.25  # a neighbour this close joins the answer (SQuAD sample: 0.08 -> 0.25 gave +1 point)
-
-
-@dataclass
-class Source:
-    """A cited passage.
-
-    Attributes:
-        source: document name (file name).
-        text: the exact cited text, document[start:end].
-        start, end: char offsets into the document text.
-        page: 1-based page for PDFs, else None.
-        score: how strongly it supports the answer (higher is better).
-        path: the document's full path (its identity in the index).
-        context: the surrounding passage, for display.
-        context_start: char offset of `context` in the document.
-    """
-
-    source: str
-    text: str
-    start: int
-    end: int
-    page: int | None
-    score: float
-    path: str = ""
-    context: str = ""
-    context_start: int = 0
-
-    def to_dict(self) -> dict[str, object]:
-        return {"source": self.source, "text": self.text, "start": self.start,
-                "end": self.end, "page": self.page, "score": round(self.score, 4)}
-
-
-@dataclass
-class Answer:
-    """An answer with its citations.
-
-    Attributes:
-        text: the answer (the cited sentence or sentences), or a
-            "not in the documents" message when `found` is False.
-        found: whether the documents support an answer.
-        sources: the cited passages, best first (empty when not found).
-        score: the answer score the abstention threshold is compared with.
-    """
-
-    text: str
-    found: bool
-    sources: list[Source] = field(default_factory=list)
-    score: float = 0.0
-
-    def to_dict(self) -> dict[str, object]:
-        return {"answer": self.text, "found": self.found,
-                "sources": [s.to_dict() for s in self.sources]}
 
 
 # -- expected answer type ------------------------------------------------------

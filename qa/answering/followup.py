@@ -1,0 +1,70 @@
+"""Reading the conversation: which questions are follow-ups, what they follow,
+and which documents the previous answer came from.
+
+History is a list of {"role", "content"} messages, as Gradio and chat APIs
+pass them; content may be a string or a list of {"type": "text", "text"} parts.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+_PRONOUN = re.compile(
+    r"\b(he|she|him|his|her|hers|they|them|their|it|its|this|that|these|those|there|then)\b",
+    re.I,
+)
+_SHORT = 3  # "Since when?", "Why?", "And Serbia?": too short to stand alone
+
+
+def is_follow_up(question: str) -> bool:
+    """Whether the question leans on the conversation (a pronoun, or too short)."""
+    return bool(_PRONOUN.search(question)) or len(re.findall(r"\w+", question)) <= _SHORT
+
+
+def text_of(message: Any) -> str:
+    """The text of one history message, whatever shape its content has."""
+    if not isinstance(message, dict):
+        return ""
+    content = message.get("content")
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return " ".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
+    return ""
+
+
+def last(history: Sequence[dict[str, Any]] | None, role: str) -> str | None:
+    """The last non-empty message from `role` ("user" or "assistant")."""
+    for message in reversed(history or []):
+        if isinstance(message, dict) and message.get("role") == role:
+            text = text_of(message).strip()
+            if text:
+                return text
+    return None
+
+
+def previous_documents(history: Sequence[dict[str, Any]] | None,
+                       documents: Iterable[tuple[str, str, str]]) -> set[str]:
+    """Paths of the documents the last answer cited.
+
+    Args:
+        history: the conversation so far.
+        documents: (path, display name, text) of each indexed document.
+
+    Returns:
+        Paths whose name the answer cites (as the chat does), or else whose
+        text holds the answer's opening words (as extractive answers are).
+    """
+    answer = last(history, "assistant")
+    if not answer:
+        return set()
+    docs = list(documents)
+    named = {path for path, name, _ in docs if name and name in answer}
+    if named:
+        return named
+    opening = answer.split(" **[", 1)[0].strip()[:120]
+    if len(opening) < 20:
+        return set()
+    return {path for path, _, text in docs if opening in text}

@@ -1,0 +1,211 @@
+"""Answers from a LangChain chat model over numbered passages, streamed, then verified.
+
+The model sees the retrieved chunks as numbered passages (whole sentences,
+each passage carrying its document offsets) and is asked for a short answer
+that cites them as [n], or for REFUSAL. Its tokens stream out as they come;
+the finished text is checked claim by claim (verify.py). When the model
+refuses, fails, times out, returns nothing usable or nothing it says is
+supported, the extractive answer is given instead, marked "fallback".
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from ..config import Settings
+from ..errors import QAError
+from ..retrieval import Hit
+from ..store import Store
+from . import Answer
+from .followup import text_of
+from .verify import Passage, verify
+
+logger = logging.getLogger(__name__)
+
+REFUSAL = "I cannot find the answer in the documents."
+SYSTEM = (
+    "You answer questions using only the numbered passages you are given. "
+    "Answer in one or two short sentences copied or closely paraphrased from the passages. "
+    "End each sentence with the number of the passage it comes from in brackets, like [2]. "
+    f"If the passages do not contain the answer, reply with exactly: {REFUSAL}"
+)
+REWRITE = (
+    "Rewrite the last question as one standalone question that can be understood without "
+    "the conversation. Reply with the question only."
+)
+
+
+def chat_model(spec: Any, settings: Settings) -> tuple[Any, str]:
+    """A LangChain chat model and its display name, from QA_LLM / llm=.
+
+    `spec` is a BaseChatModel, or a string for init_chat_model such as
+    "ollama:llama3.2" or "openai:gpt-4o-mini" (QA_LLM_BASE_URL points openai:
+    at any OpenAI-compatible server), or "gguf:/path/model.gguf" for a local
+    model served by xllamacpp.
+
+    Raises:
+        QAError: a missing provider package (names the pip install) or a bad spec.
+    """
+    if not isinstance(spec, str):
+        name = getattr(spec, "model_name", None) or getattr(spec, "model", None)
+        return spec, str(name or type(spec).__name__)
+    from langchain.chat_models import init_chat_model
+
+    kwargs: dict[str, Any] = {}
+    name = spec
+    if spec.startswith("gguf:"):
+        from .local import serve
+
+        path = spec[len("gguf:"):]
+        kwargs = {"base_url": serve(path), "api_key": "local", "temperature": 0.0,
+                  "max_tokens": settings.llm_max_tokens}
+        spec, name = "openai:local", f"gguf:{path.rsplit('/', 1)[-1]}"
+    elif spec.startswith("openai:") and settings.llm_base_url:
+        import os
+
+        kwargs = {"base_url": settings.llm_base_url,
+                  "api_key": os.environ.get("OPENAI_API_KEY") or "none"}
+    if spec.startswith("openai:"):
+        kwargs["timeout"] = settings.llm_timeout
+        kwargs["max_retries"] = 0  # a model that is down falls back now, not after retries
+    try:
+        return init_chat_model(spec, **kwargs), name
+    except ImportError as exc:
+        raise QAError(f"the model {spec!r} needs a provider package ({exc}); install it "
+                      f"with: pip install 'qa[llm]'") from None
+    except ValueError as exc:
+        raise QAError(f"cannot use the model {spec!r}: {' '.join(str(exc).split())[:200]}; "
+                      f"give provider:model, e.g. ollama:llama3.2 or openai:gpt-4o-mini, "
+                      f"or gguf:/path/model.gguf") from None
+
+
+def passages(store: Store, hits: Sequence[Hit], limit: int) -> list[Passage]:
+    """The best `limit` retrieved chunks, numbered from 1."""
+    out = []
+    for number, hit in enumerate(hits[:limit], 1):
+        chunk = store.chunks[hit.row]
+        out.append(Passage(number, chunk.path, chunk.source, chunk.start, chunk.end,
+                           chunk.text, chunk.page, store.chunk_sentence_rows[hit.row]))
+    return out
+
+
+def prompt(question: str, shown: Sequence[Passage]) -> list[tuple[str, str]]:
+    blocks = "\n\n".join(f"[{p.number}] {' '.join(p.text.split())}" for p in shown)
+    return [("system", SYSTEM), ("user", f"Passages:\n\n{blocks}\n\nQuestion: {question}")]
+
+
+def stream_text(model: Any, messages: Any, timeout: float) -> Iterator[str]:
+    """The model's text as it streams.
+
+    Raises:
+        TimeoutError: nothing more within `timeout` seconds of the start.
+        Exception: whatever the model raised.
+    """
+    pieces: queue.Queue[tuple[str, Any]] = queue.Queue()
+
+    def work() -> None:
+        try:
+            for chunk in model.stream(messages):
+                pieces.put(("text", getattr(chunk, "text", None) or _content(chunk)))
+            pieces.put(("done", None))
+        except BaseException as exc:  # handed to the reader
+            pieces.put(("error", exc))
+
+    threading.Thread(target=work, daemon=True, name="qa-llm").start()
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            kind, value = pieces.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
+            raise TimeoutError(f"the model gave no full answer within {timeout:g} s") from None
+        if kind == "done":
+            return
+        if kind == "error":
+            raise value
+        if value:
+            yield str(value)
+
+
+def standalone(model: Any, question: str, history: Sequence[dict[str, Any]],
+               timeout: float) -> str | None:
+    """The follow-up rewritten by the model into a standalone question, or None."""
+    turns = [(m.get("role", "user"), text_of(m)) for m in history[-4:] if isinstance(m, dict)]
+    turns = [(role, text[:500]) for role, text in turns if role in ("user", "assistant") and text]
+    try:
+        text = "".join(stream_text(model, [("system", REWRITE), *turns, ("user", question)],
+                                   timeout)).strip()
+    except Exception as exc:  # any model failure: the caller keeps the heuristic
+        logger.info("follow-up rewrite failed: %s", exc)
+        return None
+    text = text.splitlines()[0].strip(' "') if text else ""
+    return text if 3 <= len(text) <= 300 else None
+
+
+def generate(model: Any, name: str, question: str, history: Sequence[dict[str, Any]] | None,
+             store: Store, hits: Sequence[Hit], embedder: Any, settings: Settings,
+             fallback: Callable[[], Answer]) -> Iterator[str | Answer]:
+    """Stream the model's answer, then yield the verified Answer (or the fallback)."""
+    shown = passages(store, hits, settings.llm_passages)
+    text = ""
+    if shown:
+        try:
+            for piece in stream_text(model, prompt(question, shown), settings.llm_timeout):
+                text += piece
+                yield piece
+        except Exception as exc:  # down, timed out, refused the request: fall back
+            logger.warning("the model %s failed: %s", name, exc)
+            yield _fallback(fallback, name, f"The model {name} failed "
+                            f"({type(exc).__name__}); this is the best-supported sentence "
+                            f"from the documents instead.")
+            return
+    if not text.strip() or _refused(text):
+        yield _fallback(fallback, name, f"The model {name} found no answer in the passages; "
+                        f"this is the best-supported sentence from the documents, if any.")
+        return
+    checked = verify(text, shown, store, embedder, settings.support_threshold)
+    supported = [c for c in checked.claims if c.supported]
+    if not supported:
+        yield _fallback(fallback, name, f"The documents do not support what the model {name} "
+                        f"said; this is the best-supported sentence from them instead.",
+                        checked.claims)
+        return
+    answer_text = " ".join(_cited(c.text, c.sources) for c in supported)
+    yield Answer(answer_text, True, checked.sources,
+                 score=min(c.score for c in supported), mode="generated",
+                 claims=checked.claims, model=name, corrections=checked.corrections)
+
+
+def _fallback(fallback: Callable[[], Answer], name: str, note: str,
+              claims: list | None = None) -> Answer:
+    answer = fallback()
+    answer.mode, answer.model, answer.note = "fallback", name, note
+    answer.claims = claims or []
+    return answer
+
+
+def _cited(text: str, sources: list[int]) -> str:
+    """The claim with its [n] marks before its closing punctuation."""
+    marks = "".join(f" [{i + 1}]" for i in sources)
+    body = text.rstrip()
+    if body[-1:] in ".!?":
+        return f"{body[:-1]}{marks}{body[-1]}"
+    return body + marks
+
+
+def _refused(text: str) -> bool:
+    said = " ".join(text.lower().split())
+    return REFUSAL.lower().rstrip(".") in said or said.startswith(("i cannot", "i can't",
+                                                                    "i don't know"))
+
+
+def _content(chunk: Any) -> str:
+    content = getattr(chunk, "content", "")
+    if isinstance(content, list):
+        return "".join(p.get("text", "") if isinstance(p, dict) else str(p) for p in content)
+    return str(content or "")
+

@@ -1,0 +1,130 @@
+"""Check a generated answer against the passages the model was shown.
+
+The answer is split into claims (sentences). A claim is supported when one
+sentence of the passages says it: the support score mixes the cosine of the
+claim to the sentence (the embedding model the index already uses; sentence
+vectors come from the index, so only the claims are embedded) with the share
+of the claim's content terms the sentence holds. A claim naming a number or a
+name that no passage holds is never supported, whatever its score. A citation
+to the wrong passage is moved to the passage that supports the claim, and
+counted; a citation to a passage that does not exist is dropped.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..chunking import split_sentences, terms
+from ..documents import normalize
+from ..store import Store
+from . import Claim, Source
+
+_MARK = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
+_SPECIFIC = re.compile(r"\b\d[\d,.]*\b|(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+(?:[-'][A-Za-z]+)*\b")
+
+# Support = COSINE_WEIGHT * cosine + (1 - COSINE_WEIGHT) * term share, compared
+# with Settings.support_threshold. Calibrated with benchmarks/calibrate_support.py
+# on the dev set and the SQuAD 2.0 sample only.
+COSINE_WEIGHT = 0.5
+
+
+@dataclass
+class Passage:
+    """A numbered passage shown to the model: whole sentences of one chunk."""
+
+    number: int
+    path: str
+    source: str
+    start: int
+    end: int
+    text: str
+    page: int | None
+    rows: range  # the store's sentence rows inside it
+
+
+@dataclass
+class Verified:
+    claims: list[Claim]
+    sources: list[Source]
+    corrections: int
+
+
+def split_claims(answer: str) -> list[tuple[str, list[int]]]:
+    """The answer's sentences, each without its [n] marks, with the numbers cited."""
+    text = answer.strip()
+    out = []
+    for span in split_sentences(text):
+        sentence = text[span.start:span.end]
+        cited = [int(n) for m in _MARK.finditer(sentence) for n in m.group(1).split(",")]
+        clean = " ".join(_MARK.sub("", sentence).split())
+        if re.search(r"\w", clean):
+            out.append((clean, cited))
+    return out
+
+
+def verify(answer: str, passages: list[Passage], store: Store, embedder, threshold: float
+           ) -> Verified:  # type: ignore[no-untyped-def]
+    """Claims of `answer` with their support among `passages`.
+
+    Args:
+        answer: the model's text with [n] citation marks.
+        passages: what the model was shown, numbered from 1.
+        store: the index snapshot the passages come from (for sentence vectors).
+        embedder: the index's embedding model (embeds the claims only).
+        threshold: support score a claim needs.
+    """
+    raw = split_claims(answer)
+    rows = [row for p in passages for row in p.rows]
+    if not raw or not rows:
+        return Verified([Claim(text, [], False, 0.0) for text, _ in raw], [], 0)
+    owner: dict[int, set[int]] = {}  # chunks overlap: a sentence can be in two passages
+    for p in passages:
+        for row in p.rows:
+            owner.setdefault(row, set()).add(p.number)
+    sentence_terms = [set(terms(_sentence(store, row))) for row in rows]
+    shown = normalize(" ".join(p.text for p in passages)).lower()
+    vectors = embedder.encode([text for text, _ in raw])
+    cosines = vectors @ store.sentence_vectors[rows].T
+    claims, sources, corrections = [], [], 0
+    where: dict[int, int] = {}
+    for (text, cited), cos in zip(raw, cosines):
+        claim_terms = set(terms(text))
+        share = np.array([len(claim_terms & t) / max(1, len(claim_terms))
+                          for t in sentence_terms], dtype=np.float32)
+        scores = COSINE_WEIGHT * cos + (1 - COSINE_WEIGHT) * share
+        best = int(np.argmax(scores))
+        score = float(scores[best])
+        invented = [s for s in _SPECIFIC.findall(text) if normalize(s).lower() not in shown]
+        if score < threshold or invented:
+            claims.append(Claim(text, [], False, score))
+            continue
+        row = rows[best]
+        valid = [n for n in cited if 1 <= n <= len(passages)]
+        if not owner[row] & set(valid):
+            corrections += 1  # cited elsewhere, or not at all
+        if row not in where:
+            where[row] = len(sources)
+            sources.append(_source(store, row, score))
+        claims.append(Claim(text, [where[row]], True, score))
+    return Verified(claims, sources, corrections)
+
+
+def _sentence(store: Store, row: int) -> str:
+    span = store.sentence_spans[row]
+    return store.document(store.sentence_doc[row]).text[span.start:span.end]
+
+
+def _source(store: Store, row: int, score: float) -> Source:
+    path = store.sentence_doc[row]
+    doc = store.document(path)
+    span = store.sentence_spans[row]
+    lo = row - 1 if row > 0 and store.sentence_doc[row - 1] == path else row
+    hi = row + 1 if row + 1 < len(store.sentence_spans) and store.sentence_doc[row + 1] == path \
+        else row
+    start, end = store.sentence_spans[lo].start, store.sentence_spans[hi].end
+    return Source(source=doc.source, text=doc.text[span.start:span.end], start=span.start,
+                  end=span.end, page=doc.page_at(span.start), score=score, path=path,
+                  context=doc.text[start:end], context_start=start)
