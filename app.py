@@ -14,6 +14,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 from pathlib import Path  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
 from typing import Any  # noqa: E402
 
 import gradio as gr  # noqa: E402
@@ -42,13 +43,23 @@ CSS = """
 def create_app(assistant: Assistant, uploads_dir: str | Path | None = None) -> gr.Blocks:
     """Build the page (without launching it); tests call its handlers directly."""
     uploads = Path(uploads_dir) if uploads_dir else assistant.index_dir.parent / "uploads"
+    chat_model = assistant.chat_model()
+    model = chat_model[1] if chat_model else ""
 
-    def respond(message: str, history: list[dict[str, Any]]) -> tuple[str, str]:
+    def respond(message: str, history: list[dict[str, Any]]) -> Iterator[tuple[str, str]]:
+        """The model's words as they stream, then the verified answer and its sources."""
         try:
-            answer = assistant.ask(message, history=history)
+            text = ""
+            for piece in assistant.stream(message, history=history):
+                if isinstance(piece, str):
+                    text += piece
+                    if model:  # extractive answers arrive whole: no half-way frame
+                        yield f"{text} ▌\n\n<sub>{model} is writing; checking follows…</sub>", \
+                            sources_html(None)
+                else:
+                    yield answer_markdown(piece), sources_html(piece)
         except QAError as exc:
-            return f"⚠️ {exc}", sources_html(None)
-        return answer_markdown(answer), sources_html(answer)
+            yield f"⚠️ {exc}", sources_html(None)
 
     def ask(question: str, history: list[dict[str, Any]] | None = None) -> dict[str, Any]:
         """Answer a question from the indexed documents, with its sources, as JSON.
@@ -109,8 +120,11 @@ def create_app(assistant: Assistant, uploads_dir: str | Path | None = None) -> g
         return status, documents_table(), document_choices()
 
     with gr.Blocks(title="qa: ask your documents") as demo:
-        gr.Markdown("# Ask your documents\nAnswers are sentences taken from your documents, "
-                    "with their source. Nothing leaves this machine.")
+        gr.Markdown("# Ask your documents\n" + (
+            f"Answers are written by **{model}** and every sentence is checked against your "
+            f"documents; what they do not support is struck through." if model else
+            "Answers are sentences taken from your documents, with their source. "
+            "Nothing leaves this machine."))
         with gr.Row():
             with gr.Column(scale=3):
                 panel = gr.HTML(sources_html(None), render=False, elem_id="sources")
@@ -164,6 +178,9 @@ def _arguments(argv: list[str] | None = None) -> argparse.Namespace:
                         help="also publish a public gradio.live link ($QA_SHARE; off by default)")
     parser.add_argument("--auth", default=env("QA_AUTH"), metavar="USER:PASSWORD",
                         help="require this login for the page and its API ($QA_AUTH)")
+    parser.add_argument("--llm", default=env("QA_LLM") or None, metavar="MODEL",
+                        help="answer with a chat model, each sentence verified: provider:model "
+                             "or gguf:/path/model.gguf ($QA_LLM; default: extractive)")
     return parser.parse_args(argv)
 
 
@@ -189,8 +206,9 @@ def main() -> None:
             sys.exit("app.py: error: --auth takes USER:PASSWORD")
         auth = (user, password)
     try:
-        assistant = Assistant.bundled(args.index_dir)
+        assistant = Assistant.bundled(args.index_dir, llm=args.llm)
         assistant.embedder.warm_up()
+        assistant.chat_model()  # a bad model name fails here, in one line
     except (QAError, ValueError) as exc:  # ValueError: a bad QA_* setting
         sys.exit(f"app.py: error: {exc}")
     # Gradio refuses bigger uploads while they stream in, before they reach us.

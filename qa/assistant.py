@@ -14,7 +14,7 @@ from typing import Any
 
 from . import documents as loaders
 from .answering import Answer, Source, followup, generative
-from .answering.extractive import select
+from .answering.extractive import select, sentence_scores
 from .chunking import chunk_document, split_sentences, terms
 from .config import Settings, default_index_dir
 from .embeddings import Embedder, make_embedder
@@ -400,9 +400,15 @@ class Assistant:
         hits = hybrid_search(store, lexical, vector, terms(query), s.k, s.candidates, s.rrf_k,
                              prefer)
 
+        context = set(terms(previous)) if previous else None
+
         def extractive() -> Answer:
             return select(question, vector, store, hits, lexical.idf, s.min_score,
-                          s.max_answer_chars, set(terms(previous)) if previous else None)
+                          s.max_answer_chars, context)
+
+        def relevance(rows: list[int]) -> float:
+            scores = sentence_scores(question, vector, store, hits, lexical.idf, context)
+            return max((scores.get(row, float("-inf")) for row in rows), default=float("-inf"))
 
         if model is None:
             answer = extractive()
@@ -410,7 +416,8 @@ class Assistant:
             yield answer
             return
         yield from generative.generate(model[0], model[1], query if follow_up else question,
-                                       history, store, hits, self.embedder, s, extractive)
+                                       history, store, hits, self.embedder, s, extractive,
+                                       relevance)
 
     def chat_model(self) -> tuple[Any, str] | None:
         """The chat model that answers, with its display name; None when extractive.

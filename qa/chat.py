@@ -17,16 +17,29 @@ NOT_FOUND_MARK = "⚠️ **Not in the documents.**"
 
 
 def answer_markdown(answer: Answer) -> str:
-    """The chat message: the answer with [n] citation marks, or a visible abstention."""
+    """The chat message: the answer with [n] citation marks, or a visible abstention.
+
+    A generated answer shows which model wrote it; a claim the documents do
+    not support is struck through and flagged, never cited. A fallback says why.
+    """
+    flagged = "".join(f"\n\n~~{c.text}~~ ⚠️ _not supported by the documents_"
+                      for c in answer.claims if not c.supported and answer.mode == "generated")
+    footer = ""
+    if answer.mode == "generated":
+        footer = f"\n\n<sub>Written by {answer.model}; each sentence checked against its source.</sub>"
+    elif answer.mode == "fallback":
+        footer = f"\n\n<sub>ℹ️ {answer.note}</sub>"
     if not answer.found:
-        return f"{NOT_FOUND_MARK} _{answer.text}_"
-    marks = " ".join(f"[{n}]" for n in range(1, len(answer.sources) + 1))
+        return f"{NOT_FOUND_MARK} _{answer.text}_{footer}"
+    body = answer.text
+    if answer.mode != "generated":  # extractive text carries no marks of its own
+        body += " **" + " ".join(f"[{n}]" for n in range(1, len(answer.sources) + 1)) + "**"
     cites = "\n".join(
         f"{n}. `{s.source}`" + (f", page {s.page}" if s.page else "")
         + f", characters {s.start}–{s.end}"
         for n, s in enumerate(answer.sources, 1)
     )
-    return f"{answer.text} **{marks}**\n\n<sub>Sources:</sub>\n\n{cites}"
+    return f"{body}{flagged}\n\n<sub>Sources:</sub>\n\n{cites}{footer}"
 
 
 def sources_html(answer: Answer | None) -> str:

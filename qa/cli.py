@@ -28,7 +28,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--rebuild", action="store_true",
                    help="build the index anew from PATH alone; the old one stays until done")
 
-    p = sub.add_parser("ask", parents=[common], help="ask a question (quotes optional)")
+    llm = argparse.ArgumentParser(add_help=False)
+    llm.add_argument("--llm", default=os.environ.get("QA_LLM") or None, metavar="MODEL",
+                     help="answer with a chat model, verified against the documents: "
+                          "provider:model (ollama:llama3.2, openai:gpt-4o-mini) or "
+                          "gguf:/path/model.gguf ($QA_LLM; default: extractive, no model)")
+
+    p = sub.add_parser("ask", parents=[common, llm], help="ask a question (quotes optional)")
     p.add_argument("question", nargs="+")
 
     sub.add_parser("list", parents=[common], help="list the indexed documents")
@@ -36,7 +42,7 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("remove", parents=[common], help="remove documents by name or path")
     p.add_argument("names", nargs="+", metavar="NAME")
 
-    p = sub.add_parser("eval", parents=[common],
+    p = sub.add_parser("eval", parents=[common, llm],
                        help="score answers on a JSONL or SQuAD-format file")
     p.add_argument("file")
     p.add_argument("--failures", type=int, default=0, metavar="N", help="show N failed questions")
@@ -84,13 +90,29 @@ def _index(args: argparse.Namespace) -> int:
 
 
 def _ask(args: argparse.Namespace) -> int:
+    from .answering import Answer
     from .assistant import Assistant
 
-    answer = Assistant.open(args.index_dir).ask(" ".join(args.question))
+    bot = Assistant.open(args.index_dir, llm=args.llm)
+    live = args.llm and not args.json and sys.stdout.isatty()
+    answer = None
+    for piece in bot.stream(" ".join(args.question)):
+        if isinstance(piece, Answer):
+            answer = piece
+        elif live:  # the model's words as they come; the verified answer follows
+            print(piece, end="", flush=True)
+    assert answer is not None
     if args.json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False))
         return 0
+    if live:
+        print("\n")
+    if answer.note:
+        print(f"({answer.note})")
     print(answer.text)
+    for claim in answer.claims:
+        if not claim.supported:
+            print(f"  unsupported, not shown as sourced: {claim.text}")
     for number, source in enumerate(answer.sources, 1):
         page = f", page {source.page}" if source.page else ""
         print(f"  [{number}] {source.source}{page}, chars {source.start}-{source.end} "
@@ -129,7 +151,7 @@ def _remove(args: argparse.Namespace) -> int:
 def _eval(args: argparse.Namespace) -> int:
     from .evaluation import evaluate
 
-    report = evaluate(args.file, args.index_dir, progress=sys.stderr.isatty())
+    report = evaluate(args.file, args.index_dir, progress=sys.stderr.isatty(), llm=args.llm)
     summary = report.summary()
     if args.json:
         print(json.dumps(summary))

@@ -126,11 +126,16 @@ class Report:
     f1: float
     latencies_ms: list[float]
     failures: list[dict[str, Any]] = field(default_factory=list)
+    # With a chat model: claims, supported claims, corrections, fallbacks,
+    # time to first token.
+    claims: int = 0
+    supported: int = 0
+    corrections: int = 0
+    fallbacks: int = 0
+    first_token_ms: list[float] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
-        lat = sorted(self.latencies_ms) or [0.0]
-        pct = lambda p: lat[min(len(lat) - 1, int(round(p * (len(lat) - 1))))]  # noqa: E731
-        return {
+        summary = {
             "questions": self.total,
             "answer_accuracy": _ratio(self.answer_correct, self.answerable),
             "abstention_accuracy": _ratio(self.abstain_correct, self.unanswerable),
@@ -138,11 +143,25 @@ class Report:
             f"hit@{self.k}": _ratio(self.hits, self.answerable),
             "squad_em": round(100 * self.em / max(1, self.total), 2),
             "squad_f1": round(100 * self.f1 / max(1, self.total), 2),
-            "latency_p50_ms": round(pct(0.50), 2),
-            "latency_p95_ms": round(pct(0.95), 2),
+            "latency_p50_ms": _percentile(self.latencies_ms, 0.50),
+            "latency_p95_ms": _percentile(self.latencies_ms, 0.95),
             "answerable": self.answerable,
             "unanswerable": self.unanswerable,
         }
+        if self.first_token_ms:
+            summary.update({
+                "claims_supported": _ratio(self.supported, self.claims),
+                "citation_corrections": self.corrections,
+                "fallback_rate": _ratio(self.fallbacks, self.total),
+                "first_token_p50_ms": _percentile(self.first_token_ms, 0.50),
+                "first_token_p95_ms": _percentile(self.first_token_ms, 0.95),
+            })
+        return summary
+
+
+def _percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values) or [0.0]
+    return round(ordered[min(len(ordered) - 1, int(round(p * (len(ordered) - 1))))], 2)
 
 
 def _ratio(a: int, b: int) -> float | None:
@@ -154,10 +173,21 @@ def run(eval_set: EvalSet, assistant: Any, k: int | None = None) -> Report:
     k = k or assistant.settings.k
     report = Report(len(eval_set.items), 0, 0, 0, 0, 0, k, 0.0, 0.0, [])
     max_chars = assistant.settings.max_answer_chars
+    generating = assistant.chat_model() is not None
     for item in eval_set.items:
         started = time.perf_counter()
-        answer = assistant.ask(item.question, history=item.history or None)
+        answer = None
+        for piece in assistant.stream(item.question, history=item.history or None):
+            if not isinstance(piece, str):
+                answer = piece
+            elif generating and len(report.first_token_ms) < len(report.latencies_ms) + 1:
+                report.first_token_ms.append(1000 * (time.perf_counter() - started))
         report.latencies_ms.append(1000 * (time.perf_counter() - started))
+        if generating:
+            report.claims += len(answer.claims)
+            report.supported += sum(c.supported for c in answer.claims)
+            report.corrections += answer.corrections
+            report.fallbacks += answer.mode == "fallback"
         prediction = answer.text if answer.found else ""
         report.em += exact_match(prediction, item.answers)
         report.f1 += f1(prediction, item.answers)
@@ -178,7 +208,7 @@ def run(eval_set: EvalSet, assistant: Any, k: int | None = None) -> Report:
 
 
 def evaluate(path: str | Path, index_dir: str | Path | None = None,
-             settings: Any = None, progress: bool = False) -> Report:
+             settings: Any = None, progress: bool = False, llm: Any = None) -> Report:
     """Build or open the index the eval set needs, then run it.
 
     JSONL sets run against `index_dir` (default: the bundled article's index).
@@ -188,7 +218,7 @@ def evaluate(path: str | Path, index_dir: str | Path | None = None,
 
     eval_set = load_eval(path)
     if not eval_set.documents:
-        return run(eval_set, Assistant.open(index_dir, settings))
+        return run(eval_set, Assistant.open(index_dir, settings, llm=llm))
     with tempfile.TemporaryDirectory(prefix="qa-eval-") as scratch:
         folder = Path(index_dir) if index_dir else Path(scratch) / "index"
         docs = Path(folder).parent / f"{Path(folder).name}-docs"
@@ -198,5 +228,5 @@ def evaluate(path: str | Path, index_dir: str | Path | None = None,
             target = docs / f"{number:03d}-{name}.txt"
             if not target.exists() or target.read_text(encoding="utf-8") != text:
                 target.write_text(text, encoding="utf-8")
-        bot = Assistant.from_paths([docs], folder, settings, progress=progress)
+        bot = Assistant.from_paths([docs], folder, settings, progress=progress, llm=llm)
         return run(eval_set, bot)

@@ -128,6 +128,14 @@ def features(question: str, query_vector: np.ndarray, store: Store, hits: Sequen
     return rows, matrix
 
 
+def sentence_scores(question: str, query_vector: np.ndarray, store: Store,
+                    hits: Sequence[Hit], idf: Callable[[str], float],
+                    context_terms: set[str] | None = None) -> dict[int, float]:
+    """Every candidate sentence's answer score, by store row (what `select` ranks by)."""
+    rows, matrix = features(question, query_vector, store, hits, idf, context_terms)
+    return dict(zip(rows, (matrix @ WEIGHTS).tolist()))
+
+
 def select(question: str, query_vector: np.ndarray, store: Store, hits: Sequence[Hit],
            idf: Callable[[str], float], min_score: float, max_chars: int = 300,
            context_terms: set[str] | None = None) -> Answer:

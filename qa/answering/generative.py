@@ -21,7 +21,7 @@ from ..config import Settings
 from ..errors import QAError
 from ..retrieval import Hit
 from ..store import Store
-from . import Answer
+from . import Answer, Claim
 from .followup import text_of
 from .verify import Passage, verify
 
@@ -75,9 +75,10 @@ def chat_model(spec: Any, settings: Settings) -> tuple[Any, str]:
         kwargs["max_retries"] = 0  # a model that is down falls back now, not after retries
     try:
         return init_chat_model(spec, **kwargs), name
-    except ImportError as exc:
-        raise QAError(f"the model {spec!r} needs a provider package ({exc}); install it "
-                      f"with: pip install 'qa[llm]'") from None
+    except (ImportError, AttributeError) as exc:  # no provider package (or only the old one)
+        raise QAError(f"the model {spec!r} needs its provider package "
+                      f"({' '.join(str(exc).split())[:120]}); install it with: "
+                      f"pip install 'qa[llm]'") from None
     except ValueError as exc:
         raise QAError(f"cannot use the model {spec!r}: {' '.join(str(exc).split())[:200]}; "
                       f"give provider:model, e.g. ollama:llama3.2 or openai:gpt-4o-mini, "
@@ -148,8 +149,17 @@ def standalone(model: Any, question: str, history: Sequence[dict[str, Any]],
 
 def generate(model: Any, name: str, question: str, history: Sequence[dict[str, Any]] | None,
              store: Store, hits: Sequence[Hit], embedder: Any, settings: Settings,
-             fallback: Callable[[], Answer]) -> Iterator[str | Answer]:
-    """Stream the model's answer, then yield the verified Answer (or the fallback)."""
+             fallback: Callable[[], Answer],
+             relevance: Callable[[list[int]], float]) -> Iterator[str | Answer]:
+    """Stream the model's answer, then yield the verified Answer (or the fallback).
+
+    Args:
+        fallback: the extractive answer, made only when needed.
+        relevance: the extractive answer score of the best of these sentence
+            rows; a supported answer whose sentences score under the
+            abstention threshold does not address the question, so the
+            extractive answer (or abstention) stands.
+    """
     shown = passages(store, hits, settings.llm_passages)
     text = ""
     if shown:
@@ -174,6 +184,11 @@ def generate(model: Any, name: str, question: str, history: Sequence[dict[str, A
                         f"said; this is the best-supported sentence from them instead.",
                         checked.claims)
         return
+    if relevance(checked.rows) < settings.min_score:
+        yield _fallback(fallback, name, f"What the model {name} said does not answer the "
+                        f"question; this is the best-supported sentence from the documents, "
+                        f"if any.", checked.claims)
+        return
     answer_text = " ".join(_cited(c.text, c.sources) for c in supported)
     yield Answer(answer_text, True, checked.sources,
                  score=min(c.score for c in supported), mode="generated",
@@ -184,7 +199,8 @@ def _fallback(fallback: Callable[[], Answer], name: str, note: str,
               claims: list | None = None) -> Answer:
     answer = fallback()
     answer.mode, answer.model, answer.note = "fallback", name, note
-    answer.claims = claims or []
+    # What the model said stays visible, but nothing of it is shown as sourced.
+    answer.claims = [Claim(c.text, [], c.supported, c.score) for c in claims or []]
     return answer
 
 

@@ -22,6 +22,11 @@ from ..documents import normalize
 from ..store import Store
 from . import Claim, Source
 
+_PREAMBLE = re.compile(r"^(?:(?:the |my )?answer(?: to (?:this|the|your) question)? is|"
+                       r"answer|according to (?:the )?passages?(?: \[?\d+\]?)?)\s*[:,]?\s*", re.I)
+_NEGATION = re.compile(r"\b(?:not|no|never|neither|nor|cannot|none|nobody|nothing)\b|n't\b",
+                       re.I)
+_AFTER_MARK = re.compile(r"(?<=\])\s+(?=[\"'“‘(]?[A-Z0-9])")
 _MARK = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
 _SPECIFIC = re.compile(r"\b\d[\d,.]*\b|(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+(?:[-'][A-Za-z]+)*\b")
 
@@ -49,17 +54,20 @@ class Passage:
 class Verified:
     claims: list[Claim]
     sources: list[Source]
+    rows: list[int]  # the store's sentence row behind each source
     corrections: int
 
 
 def split_claims(answer: str) -> list[tuple[str, list[int]]]:
     """The answer's sentences, each without its [n] marks, with the numbers cited."""
-    text = answer.strip()
     out = []
-    for span in split_sentences(text):
-        sentence = text[span.start:span.end]
+    # A citation mark ends a claim even where the sentence splitter sees none
+    # ('... measures." [1] Then ...').
+    parts = _AFTER_MARK.split(answer.strip())
+    for sentence in (part[s.start:s.end] for part in parts for s in split_sentences(part)):
         cited = [int(n) for m in _MARK.finditer(sentence) for n in m.group(1).split(",")]
-        clean = " ".join(_MARK.sub("", sentence).split())
+        clean = _PREAMBLE.sub("", " ".join(_MARK.sub("", sentence).split()))
+        clean = clean[:1].upper() + clean[1:]
         if re.search(r"\w", clean):
             out.append((clean, cited))
     return out
@@ -79,7 +87,7 @@ def verify(answer: str, passages: list[Passage], store: Store, embedder, thresho
     raw = split_claims(answer)
     rows = [row for p in passages for row in p.rows]
     if not raw or not rows:
-        return Verified([Claim(text, [], False, 0.0) for text, _ in raw], [], 0)
+        return Verified([Claim(text, [], False, 0.0) for text, _ in raw], [], [], 0)
     owner: dict[int, set[int]] = {}  # chunks overlap: a sentence can be in two passages
     for p in passages:
         for row in p.rows:
@@ -98,10 +106,12 @@ def verify(answer: str, passages: list[Passage], store: Store, embedder, thresho
         best = int(np.argmax(scores))
         score = float(scores[best])
         invented = [s for s in _SPECIFIC.findall(text) if normalize(s).lower() not in shown]
-        if score < threshold or invented:
+        row = rows[best]
+        # "Russia did not warn" is not supported by "Russia warned ..."
+        flipped = bool(_NEGATION.search(text)) != bool(_NEGATION.search(_sentence(store, row)))
+        if score < threshold or invented or flipped:
             claims.append(Claim(text, [], False, score))
             continue
-        row = rows[best]
         valid = [n for n in cited if 1 <= n <= len(passages)]
         if not owner[row] & set(valid):
             corrections += 1  # cited elsewhere, or not at all
@@ -109,7 +119,7 @@ def verify(answer: str, passages: list[Passage], store: Store, embedder, thresho
             where[row] = len(sources)
             sources.append(_source(store, row, score))
         claims.append(Claim(text, [where[row]], True, score))
-    return Verified(claims, sources, corrections)
+    return Verified(claims, sources, list(where), corrections)
 
 
 def _sentence(store: Store, row: int) -> str:

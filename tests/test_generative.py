@@ -1,0 +1,130 @@
+"""Generated answers: verification with scripted models, fallback, streaming."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from langchain_core.language_models import GenericFakeChatModel
+from langchain_core.messages import AIMessage
+
+from qa import Assistant
+from qa.answering.verify import split_claims
+
+CATASTROPHE = ("Botsan-Kharchenko said a recognition of Kosovo's independence by the West "
+               "would lead to a humanitarian catastrophe in the province")
+
+
+def scripted(bot, *replies):
+    model = GenericFakeChatModel(messages=iter([AIMessage(content=r) for r in replies]))
+    return Assistant(bot.store, bot.settings, bot.embedder, llm=model)
+
+
+def assert_exact(bot, answer):
+    for source in answer.sources:
+        assert bot.store.document(source.path).text[source.start:source.end] == source.text
+
+
+def test_a_copied_sentence_is_supported_and_cited_exactly(bot):
+    answer = scripted(bot, f"{CATASTROPHE} [1].").ask("What did Botsan-Kharchenko warn?")
+    assert answer.mode == "generated" and answer.found
+    assert [c.supported for c in answer.claims] == [True]
+    assert "humanitarian catastrophe" in answer.sources[0].text and answer.text.endswith("[1].")
+    assert_exact(bot, answer)
+
+
+def test_an_invented_claim_is_unsupported_and_never_cited(bot):
+    answer = scripted(bot, f"{CATASTROPHE} [1]. The moon is made of cheese [1].").ask(
+        "What did Botsan-Kharchenko warn?")
+    assert [c.supported for c in answer.claims] == [True, False]
+    assert answer.claims[1].sources == [] and "cheese" not in answer.text
+    assert all("cheese" not in s.text for s in answer.sources)
+
+
+def test_a_swapped_detail_or_a_negation_is_unsupported(bot):
+    q = "How many people live in Kosovo?"
+    assert not scripted(bot, "Kosovo has 5 million people [1].").ask(q).claims[0].supported
+    assert scripted(bot, "Kosovo has 2 million people [1].").ask(q).claims[0].supported
+    denial = scripted(bot, "Russia did not warn the United States [1].").ask("Who did Russia warn?")
+    assert not denial.claims[0].supported and denial.mode == "fallback"
+
+
+def test_a_wrong_citation_is_corrected_and_a_missing_passage_dropped(bot):
+    right = scripted(bot, f"{CATASTROPHE} [1].").ask("What did Botsan-Kharchenko warn?")
+    wrong = scripted(bot, f"{CATASTROPHE} [3].").ask("What did Botsan-Kharchenko warn?")
+    ghost = scripted(bot, f"{CATASTROPHE} [9].").ask("What did Botsan-Kharchenko warn?")
+    assert right.corrections == 0
+    assert wrong.corrections == 1 and wrong.text.endswith("[1].")
+    assert ghost.corrections == 1 and "[9]" not in ghost.text
+    assert wrong.sources[0].start == right.sources[0].start == ghost.sources[0].start
+
+
+def test_a_refusal_gives_not_found(bot):
+    answer = scripted(bot, "I cannot find the answer in the documents.").ask(
+        "What is the capital of France?")
+    assert not answer.found and answer.mode == "fallback" and answer.sources == []
+
+
+class Broken(GenericFakeChatModel):
+    def _stream(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        raise ConnectionError("model server is down")
+
+
+class Slow(GenericFakeChatModel):
+    def _stream(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        time.sleep(5)
+        yield from super()._stream(*args, **kwargs)
+
+
+@pytest.mark.parametrize("kind", ["error", "timeout"])
+def test_a_failing_model_falls_back_to_the_extractive_answer(bot, kind):
+    replies = iter([AIMessage(content=f"{CATASTROPHE} [1].")])
+    model = Broken(messages=replies) if kind == "error" else Slow(messages=replies)
+    settings = bot.settings.with_(llm_timeout=0.5)
+    slow = Assistant(bot.store, settings, bot.embedder, llm=model)
+    started = time.perf_counter()
+    answer = slow.ask("What did Botsan-Kharchenko warn?")
+    assert time.perf_counter() - started < 4
+    assert answer.mode == "fallback" and answer.found and "failed" in answer.note
+    assert answer.text == bot.ask("What did Botsan-Kharchenko warn?").text
+    assert "humanitarian catastrophe" in answer.text
+
+
+def test_stream_yields_pieces_then_the_verified_answer(bot):
+    items = list(scripted(bot, f"{CATASTROPHE} [1].").stream("What did Botsan-Kharchenko warn?"))
+    *pieces, final = items
+    assert len(pieces) > 3 and all(isinstance(p, str) for p in pieces)
+    assert "".join(pieces).startswith("Botsan-Kharchenko") and final.mode == "generated"
+    extractive = list(bot.stream("What did Botsan-Kharchenko warn?"))
+    assert len(extractive) == 2 and extractive[1].mode == "extractive"
+
+
+def test_to_dict_carries_mode_and_claims(bot):
+    answer = scripted(bot, f"{CATASTROPHE} [1]. The moon is made of cheese [2].").ask(
+        "What did Botsan-Kharchenko warn?")
+    data = answer.to_dict()
+    assert data["mode"] == "generated" and [c["supported"] for c in data["claims"]] == [True, False]
+    assert data["claims"][0]["sources"] == [0] and data["model"]
+
+
+def test_claims_split_at_sentences_and_marks():
+    assert split_claims('He said: "Yes, it is." [1] Kosovo is big [2]. The answer is: Russia [3, 4].') \
+        == [('He said: "Yes, it is."', [1]), ("Kosovo is big.", [2]), ("Russia.", [3, 4])]
+
+
+def test_no_model_means_no_langchain_model_import():
+    import subprocess
+    import sys
+
+    script = ("import sys, qa; qa.Assistant; print('langchain' in sys.modules, "
+              "'langchain_openai' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         timeout=120, check=True)
+    assert out.stdout.split() == ["False", "False"]
+
+
+def test_a_missing_provider_names_the_install(bot):
+    from qa.errors import QAError
+
+    with pytest.raises(QAError, match="ollama|pip install"):
+        Assistant(bot.store, bot.settings, bot.embedder, llm="ollama:llama3.2").chat_model()
