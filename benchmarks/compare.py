@@ -46,14 +46,11 @@ def _load(path: str, articles: int) -> tuple[dict[str, str], list]:
 def worker_qa(args: argparse.Namespace) -> dict:
     from qa.assistant import Assistant
     from qa.config import Settings
-    from qa.evaluation import contains_gold
+    from qa.evaluation import contains_gold, write_documents
 
     docs, items = _load(args.data, args.articles)
     folder = Path(args.workdir)
-    files = folder / "docs"
-    files.mkdir(parents=True, exist_ok=True)
-    for n, (title, text) in enumerate(docs.items()):
-        (files / f"{n:03d}.txt").write_text(text, encoding="utf-8")
+    files = write_documents(docs, folder / "docs")
     settings = Settings.from_env(backend=args.backend)
     bot = Assistant.open_or_create(folder / "index", settings)
     bot.embedder.warm_up()  # model loading is start-up, not indexing

@@ -12,7 +12,6 @@ the threshold sweep; copy chosen values into qa/answering.py / qa/config.py.
 from __future__ import annotations
 
 import argparse
-import itertools
 import sys
 import tempfile
 from pathlib import Path
@@ -22,7 +21,7 @@ import numpy as np
 from qa.answering.extractive import FEATURES, WEIGHTS, features
 from qa.assistant import Assistant
 from qa.chunking import terms
-from qa.evaluation import contains_gold, evaluate, load_eval  # noqa: F401
+from qa.evaluation import contains_gold, evaluate, load_eval, write_documents  # noqa: F401
 from qa.retrieval import hybrid_search
 
 
@@ -88,10 +87,7 @@ def main() -> None:
     squad = load_eval(args.squad)
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(args.index_dir or Path(scratch) / "index")
-        docs = folder.parent / f"{folder.name}-docs"
-        docs.mkdir(parents=True, exist_ok=True)
-        for i, (title, text) in enumerate(squad.documents.items()):
-            (docs / f"{i:03d}-{title}.txt").write_text(text, encoding="utf-8")
+        docs = write_documents(squad.documents, folder.parent / f"{folder.name}-docs")
         squad_bot = Assistant.from_paths([docs], folder, progress=False)
         dev_bot = Assistant.bundled(Path(scratch) / "dev-index")
         dev = load_eval(args.dev).items

@@ -32,7 +32,7 @@ from qa.answering import generative  # noqa: E402
 from qa.answering.verify import verify  # noqa: E402
 from qa.assistant import BUNDLED  # noqa: E402
 from qa.chunking import terms  # noqa: E402
-from qa.evaluation import contains_gold, load_eval  # noqa: E402
+from qa.evaluation import contains_gold, load_eval, write_documents  # noqa: E402
 from qa.retrieval import hybrid_search  # noqa: E402
 
 DEV = ROOT / "tests" / "data" / "russia-warns-kosovo.dev.jsonl"
@@ -96,10 +96,7 @@ def main() -> None:
     overhead: list[float] = []
     with tempfile.TemporaryDirectory() as scratch:
         dev_bot = Assistant.from_paths([BUNDLED], Path(scratch) / "dev", progress=False)
-        docs = Path(scratch) / "squad-docs"
-        docs.mkdir()
-        for i, text in enumerate(squad.documents.values()):
-            (docs / f"{i}.txt").write_text(text)
+        docs = write_documents(squad.documents, Path(scratch) / "squad-docs")
         squad_bot = Assistant.from_paths([docs], Path(scratch) / "squad", progress=False)
         all_cases = list(cases(dev_bot, dev.items, foreign_for_dev)) + \
             list(cases(squad_bot, squad.items[:args.limit], foreign_for_squad))

@@ -300,8 +300,9 @@ class Assistant:
         its sentences' vectors (same XQuAD accuracy as embedding chunks again,
         at half the embedding work). Splitting runs in a thread, overlapping
         the embedding (onnxruntime and torch release the GIL)."""
-        import numpy as np
         from concurrent.futures import ThreadPoolExecutor
+
+        import numpy as np
 
         def split(doc: loaders.Document) -> tuple:
             sentences = split_sentences(doc.text)

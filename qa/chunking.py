@@ -91,7 +91,7 @@ def split_sentences(text: str) -> list[Span]:
         if rest:  # text pysbd dropped stays covered
             found = block.find(rest, cursor)
             spans.append(Span(start + found, start + found + len(rest)))
-    return [_trim(text, s) for s in spans if text[s.start:s.end].strip()]
+    return [trim(text, s) for s in spans if text[s.start:s.end].strip()]
 
 
 def _paragraphs(text: str) -> list[tuple[int, int]]:
@@ -105,11 +105,12 @@ def _paragraphs(text: str) -> list[tuple[int, int]]:
     return bounds
 
 
-def _trim(text: str, span: Span) -> Span:
+def trim(text: str, span: Span, trailing: str = "") -> Span:
+    """The span without surrounding whitespace (and without `trailing` characters at its end)."""
     start, end = span.start, span.end
     while start < end and text[start].isspace():
         start += 1
-    while end > start and text[end - 1].isspace():
+    while end > start and (text[end - 1].isspace() or text[end - 1] in trailing):
         end -= 1
     return Span(start, end)
 

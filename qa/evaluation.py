@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import collections
 import json
-import logging
 import re
 import string
 import tempfile
@@ -20,8 +19,6 @@ from typing import Any
 
 from .documents import normalize
 from .errors import QAError
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -45,10 +42,13 @@ def load_eval(path: str | Path) -> EvalSet:
         raw = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise QAError(f"{path}: cannot read the eval file ({exc.strerror or exc})") from None
-    stripped = raw.lstrip()
-    if stripped.startswith("{") and '"data"' in stripped[:200] or stripped.startswith('{"version"'):
+    try:  # one JSON document: SQuAD format; otherwise JSON lines
+        whole = json.loads(raw)
+    except ValueError:
+        whole = None
+    if isinstance(whole, dict) and "data" in whole:
         try:
-            return _squad(json.loads(raw))
+            return _squad(whole)
         except (ValueError, KeyError, TypeError) as exc:
             raise QAError(f"{path}: not valid SQuAD JSON ({exc})") from None
     items = []
@@ -207,6 +207,17 @@ def run(eval_set: EvalSet, assistant: Any, k: int | None = None) -> Report:
     return report
 
 
+def write_documents(documents: dict[str, str], folder: Path) -> Path:
+    """A SQuAD set's articles as .txt files in `folder` (unchanged files are left alone)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for number, (title, text) in enumerate(documents.items()):
+        name = re.sub(r"[^\w.-]+", "_", title)[:80] or "article"
+        target = folder / f"{number:03d}-{name}.txt"
+        if not target.exists() or target.read_text(encoding="utf-8") != text:
+            target.write_text(text, encoding="utf-8")
+    return folder
+
+
 def evaluate(path: str | Path, index_dir: str | Path | None = None,
              settings: Any = None, progress: bool = False, llm: Any = None) -> Report:
     """Build or open the index the eval set needs, then run it.
@@ -221,12 +232,7 @@ def evaluate(path: str | Path, index_dir: str | Path | None = None,
         return run(eval_set, Assistant.open(index_dir, settings, llm=llm))
     with tempfile.TemporaryDirectory(prefix="qa-eval-") as scratch:
         folder = Path(index_dir) if index_dir else Path(scratch) / "index"
-        docs = Path(folder).parent / f"{Path(folder).name}-docs"
-        docs.mkdir(parents=True, exist_ok=True)
-        for number, (title, text) in enumerate(eval_set.documents.items()):
-            name = re.sub(r"[^\w.-]+", "_", title)[:80] or "article"
-            target = docs / f"{number:03d}-{name}.txt"
-            if not target.exists() or target.read_text(encoding="utf-8") != text:
-                target.write_text(text, encoding="utf-8")
+        docs = write_documents(eval_set.documents,
+                               Path(folder).parent / f"{Path(folder).name}-docs")
         bot = Assistant.from_paths([docs], folder, settings, progress=progress, llm=llm)
         return run(eval_set, bot)

@@ -19,8 +19,6 @@ from langchain_core.retrievers import BaseRetriever
 from .chunking import terms
 from .store import Store
 
-logger = logging.getLogger(__name__)
-
 
 @dataclass
 class Hit:

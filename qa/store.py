@@ -19,7 +19,6 @@ that race anyway re-reads the manifest and retries. No pickle.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import shutil
 import time
@@ -33,8 +32,6 @@ import numpy as np
 from .chunking import Chunk, Span
 from .documents import Document
 from .errors import IndexMismatchError, IndexNotFoundError, QAError
-
-logger = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"

@@ -1,14 +1,12 @@
 """The Gradio app, built without launching; handlers called directly."""
 
-from pathlib import Path
 
 import pytest
+from conftest import make_pdf
 
 import app as app_module
 from qa.chat import answer_markdown, safe_name, sources_html, store_upload
 from qa.errors import DocumentError
-
-from conftest import make_pdf
 
 
 def handler(demo, name):

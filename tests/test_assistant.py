@@ -1,9 +1,8 @@
 import pytest
+from conftest import make_pdf
 
 from qa import Assistant, QAError, ask
 from qa.errors import QuestionError
-
-from conftest import make_pdf
 
 
 def test_ask_on_bundled_article(tmp_path):
@@ -117,7 +116,6 @@ def test_a_write_during_a_first_question_is_not_undone(bot, tmp_path, monkeypatc
 
 
 def test_the_demo_article_stays_out_of_a_users_index(tmp_path, settings, embedder):
-    from qa.assistant import BUNDLED
 
     mine = tmp_path / "mydocs"
     mine.mkdir()

@@ -11,12 +11,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import make_pdf
 
 import app as app_module
 from qa import Assistant
 from qa.errors import IndexMismatchError, QuestionError
-
-from conftest import make_pdf
 
 
 def fingerprint(folder: Path) -> str:

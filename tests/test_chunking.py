@@ -1,6 +1,6 @@
+from qa.assistant import BUNDLED
 from qa.chunking import chunk_document, split_sentences, terms
 from qa.documents import Document, load
-from qa.assistant import BUNDLED
 
 
 def test_abbreviations_and_hyphenated_names_stay_whole():

@@ -1,9 +1,8 @@
 import pytest
+from conftest import make_pdf
 
 from qa.documents import iter_files, load, normalize
 from qa.errors import DocumentError
-
-from conftest import make_pdf
 
 
 def test_normalize_keeps_length():

@@ -31,3 +31,10 @@ def test_loads_jsonl_and_squad(tmp_path):
     loaded = load_eval(squad)
     assert loaded.documents == {"T": "Para one.\n\nPara two."}
     assert [i.answers for i in loaded.items] == [[], ["two"]]
+
+
+def test_jsonl_that_mentions_data_is_still_jsonl(tmp_path):
+    jsonl = tmp_path / "set.jsonl"
+    jsonl.write_text('{"question": "What does the \\"data\\" field hold?", "answers": ["x"]}\n'
+                     '{"question": "Q2?", "answers": []}\n')
+    assert [i.question for i in load_eval(jsonl).items][1] == "Q2?"

@@ -13,7 +13,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-
 from test_browser import server  # noqa: F401  (the app.py fixture)
 
 pytestmark = pytest.mark.slow

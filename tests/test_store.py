@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from qa.assistant import Assistant
-from qa.errors import IndexMismatchError, IndexNotFoundError
 from qa.config import Settings
+from qa.errors import IndexMismatchError, IndexNotFoundError
 from qa.store import IndexOptions, Store, build_faiss
 
 

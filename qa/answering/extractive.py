@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from ..chunking import STOPWORDS, Span, terms, words
+from ..chunking import STOPWORDS, Span, terms, trim, words
 from ..documents import normalize
 from ..retrieval import Hit
 from ..store import Store
@@ -226,16 +226,7 @@ def _clause_window(text: str, span: Span, q_terms: set[str], idf: Callable[[str]
                    + 0.5 * has_type(kind, piece, q_terms), cuts[j] - cuts[i])
             if key > best_key:
                 best, best_key = Span(cuts[i], cuts[j]), key
-    return _trim(text, best)
-
-
-def _trim(text: str, span: Span) -> Span:
-    start, end = span.start, span.end
-    while start < end and text[start].isspace():
-        start += 1
-    while end > start and (text[end - 1].isspace() or text[end - 1] in ",;:"):
-        end -= 1
-    return Span(start, end)
+    return trim(text, best, ",;:")
 
 
 def _sentence_text(store: Store, row: int) -> str:
