@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 import math
-from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,16 +37,19 @@ class Lexical:
         logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs each build at DEBUG
         self.size = len(store.chunks)
         self._bm25 = None
-        self._df: Counter[str] = Counter()
+        self._df: dict[str, int] = {}
         if self.size:
-            tokens = [terms(chunk.text) or ["_"] for chunk in store.chunks]
-            for chunk_terms in tokens:
-                self._df.update(set(chunk_terms))
             self._bm25 = bm25s.BM25()
-            self._bm25.index(tokens, show_progress=False)
+            self._bm25.index([terms(chunk.text) or ["_"] for chunk in store.chunks],
+                             show_progress=False)
+            # Document frequencies straight from bm25s's term-by-document matrix
+            # (one column per term), rather than a second pass over the tokens.
+            counts = np.diff(self._bm25.scores["indptr"])
+            self._df = {t: int(counts[i]) for t, i in self._bm25.vocab_dict.items()
+                        if i < len(counts)}
 
     def idf(self, term: str) -> float:
-        """BM25's inverse document frequency; highest for terms the corpus lacks."""
+        """BM25's (Lucene) inverse document frequency; highest for terms the corpus lacks."""
         df = self._df.get(term, 0)
         return math.log(1.0 + (self.size - df + 0.5) / (df + 0.5))
 

@@ -10,6 +10,8 @@ from qa.chunking import chunk_document, split_sentences
 from qa.documents import Document, load
 from qa.errors import DocumentError
 
+from conftest import make_pdf
+
 WORDS = st.sampled_from(["U.S.", "Dr.", "Kosovo", "said", "3.5", "e.g.", "\u201cYes.\u201d",
                          "Botsan-Kharchenko", "!", "?", ".", "...", "\n", "\n\n", " ", "\u00a0",
                          "\u05e9\u05dc\u05d5\u05dd", "\U0001f600", "a", "(b)", "c;"])
@@ -53,3 +55,27 @@ def test_loaders_never_crash_on_arbitrary_bytes(data, suffix):
             assert path.name in str(exc) and "\n" not in str(exc)
         else:
             assert doc.text.strip()
+
+
+PDF = make_pdf(["The bakery sold 18,000 croissants in March.", "Second page text."])
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.integers(0, len(PDF) - 1), st.integers(0, 255)), max_size=12),
+       st.integers(min_value=20, max_value=len(PDF)))
+def test_pdf_loader_never_crashes_on_damaged_pdfs(flips, cut):
+    """Real PDFs with bytes flipped and the end cut off, so the damage reaches
+    pypdf's parser (random bytes alone stop at the missing %PDF header)."""
+    data = bytearray(PDF[:cut])
+    for at, value in flips:
+        if at < len(data):
+            data[at] = value
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "damaged.pdf"
+        path.write_bytes(bytes(data))
+        try:
+            doc = load(path)
+        except DocumentError as exc:
+            assert "damaged.pdf" in str(exc) and "\n" not in str(exc)
+        else:
+            assert doc.text.strip() and doc.page_starts

@@ -31,3 +31,15 @@ def test_langchain_retriever(bot):
     assert any("United Nations" in d.page_content for d in docs)
     meta = docs[0].metadata
     assert meta["source"] == "russia-warns-kosovo.txt" and meta["end"] > meta["start"]
+
+
+def test_bm25_document_frequencies_match_a_direct_count(bot):
+    from collections import Counter
+
+    from qa.chunking import terms
+    from qa.retrieval import Lexical
+
+    lexical = Lexical(bot.store)
+    counted = Counter(t for chunk in bot.store.chunks for t in set(terms(chunk.text)))
+    assert {t: lexical._df.get(t, 0) for t in counted} == dict(counted)
+    assert lexical.idf("kosovo") < lexical.idf("catastroph") < lexical.idf("zanzibar")
