@@ -391,34 +391,40 @@ class Assistant:
         follow_up = bool(history) and followup.is_follow_up(question)
         previous = followup.last(history, "user") if follow_up else None
         query = f"{previous} {question}" if previous else question
-        if model and follow_up:
-            query = generative.standalone(model[0], question, history or [],
-                                          s.llm_timeout) or query
         prefer = followup.previous_documents(
             history, ((p, e.doc.source, e.doc.text) for p, e in store.entries.items())
         ) if follow_up else set()
         vector = self.embedder.encode([query])[0]
         hits = hybrid_search(store, lexical, vector, terms(query), s.k, s.candidates, s.rrf_k,
                              prefer)
-
         context = set(terms(previous)) if previous else None
 
         def extractive() -> Answer:
             return select(question, vector, store, hits, lexical.idf, s.min_score,
                           s.max_answer_chars, context)
 
-        def relevance(rows: list[int]) -> float:
-            scores = sentence_scores(question, vector, store, hits, lexical.idf, context)
-            return max((scores.get(row, float("-inf")) for row in rows), default=float("-inf"))
-
         if model is None:
             answer = extractive()
             yield answer.text
             yield answer
             return
-        yield from generative.generate(model[0], model[1], query if follow_up else question,
-                                       history, store, hits, self.embedder, s, extractive,
-                                       relevance)
+        # The model rewrites a follow-up for its own passages; the extractive
+        # fallback keeps the heuristic query, so a bad rewrite cannot hurt it.
+        asked, shown = question, hits
+        rewritten = generative.standalone(model[0], question, history or [],
+                                          s.llm_timeout) if follow_up else None
+        if rewritten:
+            asked = rewritten
+            shown = hybrid_search(store, lexical, self.embedder.encode([rewritten])[0],
+                                  terms(rewritten), s.k, s.candidates, s.rrf_k, prefer)
+
+        def relevance(rows: list[int]) -> float:
+            union = list({h.row: h for h in [*hits, *shown]}.values())
+            scores = sentence_scores(question, vector, store, union, lexical.idf, context)
+            return max((scores.get(row, float("-inf")) for row in rows), default=float("-inf"))
+
+        yield from generative.generate(model[0], model[1], asked, history, store, shown,
+                                       self.embedder, s, extractive, relevance)
 
     def chat_model(self) -> tuple[Any, str] | None:
         """The chat model that answers, with its display name; None when extractive.
