@@ -67,10 +67,21 @@ def cases(bot: Assistant, items, others: list[str]):
             continue
         copied = " ".join(_text(store, gold).split())
         yield copied, shown, store, True
+        clause = next((c.strip() for c in re.split(r"[,;:]\s+", copied)
+                       if contains_gold(c, item.answers, 10**9) and len(c.split()) >= 4), None)
+        if clause and clause != copied:  # a shorter claim, as a model writes one
+            yield clause, shown, store, True
         changed = swapped(copied)
         if changed:
             yield changed, shown, store, False
         yield others[n % len(others)], shown, store, False
+        # A true sentence of the same document that the model was not shown:
+        # the passages shown do not support it.
+        unseen = [r for r in range(len(store.sentence_spans))
+                  if store.sentence_doc[r] == store.sentence_doc[gold] and r not in rows
+                  and len(_text(store, r).split()) >= 6]
+        if unseen:
+            yield " ".join(_text(store, unseen[n % len(unseen)]).split()), shown, store, False
 
 
 def _text(store, row: int) -> str:

@@ -107,9 +107,7 @@ def verify(answer: str, passages: list[Passage], store: Store, embedder, thresho
         score = float(scores[best])
         invented = [s for s in _SPECIFIC.findall(text) if normalize(s).lower() not in shown]
         row = rows[best]
-        # "Russia did not warn" is not supported by "Russia warned ..."
-        flipped = bool(_NEGATION.search(text)) != bool(_NEGATION.search(_sentence(store, row)))
-        if score < threshold or invented or flipped:
+        if score < threshold or invented or _negation_differs(text, _sentence(store, row)):
             claims.append(Claim(text, [], False, score))
             continue
         valid = [n for n in cited if 1 <= n <= len(passages)]
@@ -120,6 +118,21 @@ def verify(answer: str, passages: list[Passage], store: Store, embedder, thresho
             sources.append(_source(store, row, score))
         claims.append(Claim(text, [where[row]], True, score))
     return Verified(claims, sources, list(where), corrections)
+
+
+def _negation_differs(claim: str, sentence: str) -> bool:
+    """"Russia did not warn" against "Russia warned ...", or the other way round.
+
+    Both the whole sentence and its clause that best matches the claim must
+    disagree, so a claim taken from one clause is not blamed for a "not" in
+    another, nor a whole copied sentence for a clause it also copied.
+    """
+    said = set(terms(claim))
+    negated = bool(_NEGATION.search(claim))
+    clauses = re.split(r"[,;:]\s+|\s+(?:but|while|whereas)\s+", sentence)
+    closest = max(clauses, key=lambda c: len(said & set(terms(c))))
+    return negated != bool(_NEGATION.search(sentence)) and \
+        negated != bool(_NEGATION.search(closest))
 
 
 def _sentence(store: Store, row: int) -> str:
