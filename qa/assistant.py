@@ -349,13 +349,15 @@ class Assistant:
         return entries
 
     # -- asking -----------------------------------------------------------------
-    def ask(self, question: str, history: Sequence[dict[str, Any]] | None = None) -> Answer:
+    def ask(self, question: str, history: Sequence[dict[str, Any]] | None = None,
+            sources: Iterable[str] | None = None) -> Answer:
         """Answer a question from the indexed documents.
 
         Args:
             question: the question.
             history: earlier turns as {"role", "content"} messages (as Gradio
                 passes them); used to resolve follow-ups such as "he".
+            sources: answer only from these documents (file names or paths).
 
         Returns:
             An Answer; `found` is False when the documents hold no answer.
@@ -363,16 +365,17 @@ class Assistant:
             claim verified) or a "fallback" to the extractive answer.
 
         Raises:
-            QuestionError: the question is empty or too long.
+            QuestionError: the question is empty or too long, or `sources`
+                names a document that is not indexed.
         """
         answer = None
-        for answer in self.stream(question, history):
+        for answer in self.stream(question, history, sources):
             pass
         assert isinstance(answer, Answer)
         return answer
 
-    def stream(self, question: str, history: Sequence[dict[str, Any]] | None = None
-               ) -> Iterator[str | Answer]:
+    def stream(self, question: str, history: Sequence[dict[str, Any]] | None = None,
+               sources: Iterable[str] | None = None) -> Iterator[str | Answer]:
         """Like `ask`, but yields the answer's text in pieces as the model writes
         it, then the final verified `Answer` as the last item. Without a chat
         model the one piece is the extractive answer's text.
@@ -381,12 +384,14 @@ class Assistant:
             QuestionError: the question is empty or too long (before anything is yielded).
         """
         question = self._clean(question)
+        store, lexical = self._snapshot()
+        only = self._only(store, sources)
         model = self.chat_model()
-        return self._stream(question, history, model)
+        return self._stream(question, history, model, store, lexical, only)
 
     def _stream(self, question: str, history: Sequence[dict[str, Any]] | None,
-                model: tuple[Any, str] | None) -> Iterator[str | Answer]:
-        store, lexical = self._snapshot()
+                model: tuple[Any, str] | None, store: Store, lexical: Lexical,
+                only: set[str] | None) -> Iterator[str | Answer]:
         s = self.settings
         follow_up = bool(history) and followup.is_follow_up(question)
         previous = followup.last(history, "user") if follow_up else None
@@ -396,7 +401,7 @@ class Assistant:
         ) if follow_up else set()
         vector = self.embedder.encode([query])[0]
         hits = hybrid_search(store, lexical, vector, terms(query), s.k, s.candidates, s.rrf_k,
-                             prefer)
+                             prefer, only)
         context = set(terms(previous)) if previous else None
 
         def extractive() -> Answer:
@@ -416,7 +421,7 @@ class Assistant:
         if rewritten:
             asked = rewritten
             shown = hybrid_search(store, lexical, self.embedder.encode([rewritten])[0],
-                                  terms(rewritten), s.k, s.candidates, s.rrf_k, prefer)
+                                  terms(rewritten), s.k, s.candidates, s.rrf_k, prefer, only)
 
         def relevance(rows: list[int]) -> float:
             union = list({h.row: h for h in [*hits, *shown]}.values())
@@ -440,13 +445,17 @@ class Assistant:
                     self._llm = generative.chat_model(self._llm_spec, self.settings)
         return self._llm
 
-    def retrieve(self, question: str, k: int = 5) -> list[Source]:
-        """The `k` best chunks for a question (hybrid search), as Sources."""
+    def retrieve(self, question: str, k: int = 5,
+                 sources: Iterable[str] | None = None) -> list[Source]:
+        """The `k` best chunks for a question (hybrid search), as Sources;
+        with `sources` (file names or paths), from those documents only."""
         question = self._clean(question)
         store, lexical = self._snapshot()
+        only = self._only(store, sources)
         vector = self.embedder.encode([question])[0]
         s = self.settings
-        hits = hybrid_search(store, lexical, vector, terms(question), k, s.candidates, s.rrf_k)
+        hits = hybrid_search(store, lexical, vector, terms(question), k, s.candidates, s.rrf_k,
+                             only=only)
         out = []
         for hit in hits:
             chunk = store.chunks[hit.row]
@@ -458,6 +467,28 @@ class Assistant:
     def as_retriever(self, k: int = 4) -> QARetriever:
         """This index as a LangChain BaseRetriever."""
         return QARetriever(assistant=self, k=k)
+
+    @staticmethod
+    def _only(store: Store, sources: Iterable[str] | None) -> set[str] | None:
+        """Paths of the documents named (by file name or path), or None for all.
+
+        Raises:
+            QuestionError: a name that is not indexed (the message lists what is).
+        """
+        if sources is None:
+            return None
+        wanted = [str(name) for name in sources]
+        paths = {p for p, e in store.entries.items()
+                 if p in wanted or e.doc.source in wanted or
+                 str(Path(p)) in {str(Path(w).expanduser().resolve()) for w in wanted}}
+        known = {e.doc.source for e in store.entries.values()} | set(store.entries)
+        missing = [w for w in wanted if w not in known
+                   and str(Path(w).expanduser().resolve()) not in known]
+        if missing or not wanted:
+            names = ", ".join(sorted(e.doc.source for e in store.entries.values())[:10])
+            raise QuestionError(f"not in the index: {', '.join(missing) or '(no document)'}; "
+                                f"indexed: {names or 'nothing'}")
+        return paths
 
     def _clean(self, question: str) -> str:
         if not isinstance(question, str):

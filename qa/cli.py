@@ -36,6 +36,8 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("ask", parents=[common, llm], help="ask a question (quotes optional)")
     p.add_argument("question", nargs="+")
+    p.add_argument("-s", "--source", action="append", metavar="NAME",
+                   help="answer only from this document (file name or path; repeatable)")
 
     sub.add_parser("list", parents=[common], help="list the indexed documents")
 
@@ -96,7 +98,7 @@ def _ask(args: argparse.Namespace) -> int:
     bot = Assistant.open(args.index_dir, llm=args.llm)
     live = args.llm and not args.json and sys.stdout.isatty()
     answer = None
-    for piece in bot.stream(" ".join(args.question)):
+    for piece in bot.stream(" ".join(args.question), sources=args.source):
         if isinstance(piece, Answer):
             answer = piece
         elif live:  # the model's words as they come; the verified answer follows

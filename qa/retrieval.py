@@ -53,10 +53,16 @@ class Lexical:
         df = self._df.get(term, 0)
         return math.log(1.0 + (self.size - df + 0.5) / (df + 0.5))
 
-    def search(self, query_terms: list[str], n: int) -> tuple[np.ndarray, np.ndarray]:
+    def search(self, query_terms: list[str], n: int,
+               within: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Top `n` chunk rows by BM25 (only rows in `within`, when given)."""
         if self._bm25 is None or not query_terms:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         scores = self._bm25.get_scores(query_terms)
+        if within is not None:
+            kept = np.zeros_like(scores)
+            kept[within] = scores[within]
+            scores = kept
         n = min(n, self.size)
         top = np.argpartition(-scores, n - 1)[:n]
         top = top[np.argsort(-scores[top])]
@@ -75,15 +81,25 @@ def fuse(rankings: list[np.ndarray], rrf_k: int) -> dict[int, float]:
 
 def hybrid_search(store: Store, lexical: Lexical, query_vector: np.ndarray,
                   query_terms: list[str], k: int, candidates: int, rrf_k: int,
-                  prefer: set[str] | None = None) -> list[Hit]:
+                  prefer: set[str] | None = None, only: set[str] | None = None) -> list[Hit]:
     """Top `k` chunks by fused dense and BM25 rank.
 
     Chunks of the documents in `prefer` (the previous answer's, for a
     follow-up) gain what one more first-place ranking would give them, so a
-    follow-up stays with its document unless another fits far better.
+    follow-up stays with its document unless another fits far better. With
+    `only` (document paths), nothing else is searched: dense scores are exact
+    over those documents' chunks.
     """
-    dense_rows, _ = store.search(query_vector, candidates)
-    lexical_rows, _ = lexical.search(query_terms, candidates)
+    if only is not None:
+        within = np.array([i for i, c in enumerate(store.chunks) if c.path in only],
+                          dtype=np.int64)
+        exact = store.chunk_vectors[within] @ query_vector if len(within) else np.zeros(0)
+        dense_rows = within[np.argsort(-exact)[:candidates]]
+        lexical_rows, _ = lexical.search(query_terms, candidates, within)
+        lexical_rows = lexical_rows[np.isin(lexical_rows, within)]
+    else:
+        dense_rows, _ = store.search(query_vector, candidates)
+        lexical_rows, _ = lexical.search(query_terms, candidates)
     fused = fuse([dense_rows, lexical_rows], rrf_k)
     if prefer:
         for row in fused:

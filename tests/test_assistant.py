@@ -163,3 +163,18 @@ def test_a_name_shared_by_two_files_is_not_removed_blindly(tmp_path, settings, e
     assert report.removed == 0 and "give the path" in report.errors[0]
     assert bot.remove([tmp_path / "x" / "notes.txt"]).removed == 1
     assert [d["path"] for d in bot.documents()] == [str((tmp_path / "y" / "notes.txt").resolve())]
+
+
+def test_ask_within_chosen_documents(tmp_path, settings, embedder):
+    (tmp_path / "ferry.txt").write_text("The night ferry to Kelby leaves at nine.")
+    (tmp_path / "train.txt").write_text("The mountain train to Ostby leaves at six.")
+    bot = Assistant.from_paths([tmp_path / "ferry.txt", tmp_path / "train.txt"],
+                               tmp_path / "ix", settings, embedder)
+    question = "When does the night ferry to Kelby leave?"
+    assert "nine" in bot.ask(question).text
+    only_train = bot.ask(question, sources=["train.txt"])
+    assert all(s.source == "train.txt" for s in only_train.sources)
+    assert "nine" not in only_train.text
+    assert {s.source for s in bot.retrieve("leaves", k=5, sources=["ferry.txt"])} == {"ferry.txt"}
+    with pytest.raises(QuestionError, match="not in the index: nope.txt; indexed: ferry.txt"):
+        bot.ask(question, sources=["nope.txt"])
