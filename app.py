@@ -19,6 +19,8 @@ from typing import Any  # noqa: E402
 
 import gradio as gr  # noqa: E402
 
+from starlette.exceptions import HTTPException  # noqa: E402
+
 from qa import Assistant, QAError  # noqa: E402
 from qa.chat import answer_markdown, sources_html, store_upload  # noqa: E402
 from qa.errors import DocumentError  # noqa: E402
@@ -40,17 +42,26 @@ CSS = """
 """
 
 
-def create_app(assistant: Assistant, uploads_dir: str | Path | None = None) -> gr.Blocks:
-    """Build the page (without launching it); tests call its handlers directly."""
+def create_app(assistant: Assistant, uploads_dir: str | Path | None = None,
+               collections: Any = None) -> gr.Blocks:
+    """Build the page (without launching it); tests call its handlers directly.
+
+    `collections` (qa.api.Collections) adds a collection picker to the chat.
+    """
     uploads = Path(uploads_dir) if uploads_dir else assistant.index_dir.parent / "uploads"
     chat_model = assistant.chat_model()
     model = chat_model[1] if chat_model else ""
 
-    def respond(message: str, history: list[dict[str, Any]]) -> Iterator[tuple[str, str]]:
-        """The model's words as they stream, then the verified answer and its sources."""
+    def respond(message: str, history: list[dict[str, Any]], only: list[str] | None = None,
+                collection: str | None = None) -> Iterator[tuple[str, str]]:
+        """The model's words as they stream, then the verified answer and its sources.
+
+        `only` limits the answer to those documents; `collection` picks the index.
+        """
         try:
+            bot = collections.get(collection) if collections and collection else assistant
             text = ""
-            for piece in assistant.stream(message, history=history):
+            for piece in bot.stream(message, history=history, sources=only or None):
                 if isinstance(piece, str):
                     text += piece
                     if model:  # extractive answers arrive whole: no half-way frame
@@ -60,6 +71,8 @@ def create_app(assistant: Assistant, uploads_dir: str | Path | None = None) -> g
                     yield answer_markdown(piece), sources_html(piece)
         except QAError as exc:
             yield f"⚠️ {exc}", sources_html(None)
+        except HTTPException as exc:  # an unknown collection
+            yield f"⚠️ {exc.detail}", sources_html(None)
 
     def ask(question: str, history: list[dict[str, Any]] | None = None) -> dict[str, Any]:
         """Answer a question from the indexed documents, with its sources, as JSON.
@@ -128,13 +141,23 @@ def create_app(assistant: Assistant, uploads_dir: str | Path | None = None) -> g
         with gr.Row():
             with gr.Column(scale=3):
                 panel = gr.HTML(sources_html(None), render=False, elem_id="sources")
+                only = gr.Dropdown(label="Answer only from these documents (none: all)",
+                                   choices=[d["source"] for d in assistant.documents()],
+                                   multiselect=True, elem_id="only", render=False)
+                names = collections.names() if collections else ["default"]
+                picker = gr.Dropdown(label="Collection", choices=names, value=names[0],
+                                     visible=len(names) > 1, elem_id="collection",
+                                     render=False)
                 gr.ChatInterface(
                     respond,
+                    additional_inputs=[only, picker],
+                    additional_inputs_accordion="Search in: documents and collection",
                     chatbot=gr.Chatbot(height=460, label="Chat", elem_id="chat"),
                     textbox=gr.Textbox(placeholder="Ask a question about your documents…",
                                        elem_id="question", submit_btn=True),
                     additional_outputs=[panel],
-                    examples=EXAMPLES,
+                    examples=[[q, None, None] for q in EXAMPLES],
+                    example_labels=EXAMPLES,
                     run_examples_on_click=True,
                     api_name="chat",
                 )
@@ -153,11 +176,16 @@ def create_app(assistant: Assistant, uploads_dir: str | Path | None = None) -> g
                         choice = gr.Dropdown(label="Remove a document", choices=choices(),
                                              scale=3)
                         button = gr.Button("Remove", variant="stop", scale=1)
-        files.upload(upload, files, [status, table, choice, files], api_name="upload")
-        button.click(remove, choice, [status, table, choice], api_name="remove")
+        def names() -> gr.Dropdown:
+            return gr.Dropdown(choices=[d["source"] for d in assistant.documents()])
+
+        files.upload(upload, files, [status, table, choice, files], api_name="upload").then(
+            names, None, only, api_visibility="private")
+        button.click(remove, choice, [status, table, choice], api_name="remove").then(
+            names, None, only, api_visibility="private")
         gr.api(ask, api_name="ask")
-        demo.load(lambda: (documents_table(), document_choices()), None, [table, choice],
-                  api_visibility="private")
+        demo.load(lambda: (documents_table(), document_choices(), names()), None,
+                  [table, choice, only], api_visibility="private")
     demo.queue(default_concurrency_limit=8)
     demo.qa_handlers = {"chat": respond, "ask": ask, "upload": upload,  # type: ignore[attr-defined]
                         "remove": remove}
@@ -181,6 +209,11 @@ def _arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--llm", default=env("QA_LLM") or None, metavar="MODEL",
                         help="answer with a chat model, each sentence verified: provider:model "
                              "or gguf:/path/model.gguf ($QA_LLM; default: extractive)")
+    parser.add_argument("--api-key", default=env("QA_API_KEY") or None, metavar="KEY",
+                        help="require 'Authorization: Bearer KEY' on the /v1 API ($QA_API_KEY)")
+    parser.add_argument("--collections-dir", default=env("QA_COLLECTIONS_DIR") or None,
+                        metavar="DIR", help="a folder of named indexes, one folder each "
+                                            "($QA_COLLECTIONS_DIR)")
     return parser.parse_args(argv)
 
 
@@ -213,9 +246,19 @@ def main() -> None:
         sys.exit(f"app.py: error: {exc}")
     # Gradio refuses bigger uploads while they stream in, before they reach us.
     limit = assistant.settings.max_file_bytes
-    create_app(assistant).launch(server_name=args.host, server_port=args.port,
-                                 share=args.share, auth=auth, css=CSS, footer_links=[],
-                                 max_file_size=limit)
+    if args.share:  # a gradio.live link needs Gradio's own launcher: the chat only
+        print("app.py: --share publishes the chat only; the /v1 API stays local-only off",
+              file=sys.stderr)
+        create_app(assistant).launch(server_name=args.host, server_port=args.port,
+                                     share=True, auth=auth, css=CSS, footer_links=[],
+                                     max_file_size=limit)
+        return
+    from qa.api import Collections
+    from qa.server import build, run
+
+    collections = Collections(assistant, args.collections_dir)
+    run(build(collections, args.api_key, create_app(assistant, collections=collections), auth,
+              css=CSS, footer_links=[], max_file_size=limit), args.host, args.port)
 
 
 if __name__ == "__main__":

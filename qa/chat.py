@@ -31,15 +31,21 @@ def answer_markdown(answer: Answer) -> str:
         footer = f"\n\n<sub>ℹ️ {answer.note}</sub>"
     if not answer.found:
         return f"{NOT_FOUND_MARK} _{answer.text}_{footer}"
-    body = answer.text
-    if answer.mode != "generated":  # extractive text carries no marks of its own
-        body += " **" + " ".join(f"[{n}]" for n in range(1, len(answer.sources) + 1)) + "**"
+    body = cited_text(answer, bold=True)
     cites = "\n".join(
         f"{n}. `{s.source}`" + (f", page {s.page}" if s.page else "")
         + f", characters {s.start}–{s.end}"
         for n, s in enumerate(answer.sources, 1)
     )
     return f"{body}{flagged}\n\n<sub>Sources:</sub>\n\n{cites}{footer}"
+
+
+def cited_text(answer: Answer, bold: bool = False) -> str:
+    """The answer text with its [n] marks (generated answers carry their own)."""
+    if not answer.found or answer.mode == "generated" or not answer.sources:
+        return answer.text
+    marks = " ".join(f"[{n}]" for n in range(1, len(answer.sources) + 1))
+    return f"{answer.text} **{marks}**" if bold else f"{answer.text} {marks}"
 
 
 def sources_html(answer: Answer | None) -> str:

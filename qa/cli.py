@@ -44,6 +44,18 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("remove", parents=[common], help="remove documents by name or path")
     p.add_argument("names", nargs="+", metavar="NAME")
 
+    p = sub.add_parser("serve", parents=[common, llm],
+                       help="serve the HTTP API under /v1 (and the chat at / unless --no-ui)")
+    p.add_argument("--host", default=os.environ.get("QA_HOST", "127.0.0.1"),
+                   help="address to listen on ($QA_HOST; default 127.0.0.1, this machine only)")
+    p.add_argument("--port", type=int, default=int(os.environ.get("QA_PORT", "7860")),
+                   help="port ($QA_PORT; default 7860)")
+    p.add_argument("--api-key", default=os.environ.get("QA_API_KEY") or None, metavar="KEY",
+                   help="require 'Authorization: Bearer KEY' on /v1 ($QA_API_KEY)")
+    p.add_argument("--collections-dir", default=os.environ.get("QA_COLLECTIONS_DIR") or None,
+                   metavar="DIR", help="a folder of named indexes ($QA_COLLECTIONS_DIR)")
+    p.add_argument("--no-ui", action="store_true", help="the API only, for headless use")
+
     p = sub.add_parser("eval", parents=[common, llm],
                        help="score answers on a JSONL or SQuAD-format file")
     p.add_argument("file")
@@ -57,7 +69,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     from .errors import QAError
 
-    commands = {"index": _index, "ask": _ask, "list": _list, "remove": _remove, "eval": _eval}
+    commands = {"index": _index, "ask": _ask, "list": _list, "remove": _remove,
+                "serve": _serve, "eval": _eval}
     try:
         return commands[args.command](args)
     except QAError as exc:
@@ -148,6 +161,38 @@ def _remove(args: argparse.Namespace) -> int:
     else:
         print(f"{report.removed} removed; {report.chunks} chunks in {bot.index_dir}")
     return 1 if report.errors else 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .api import Collections
+    from .assistant import Assistant
+    from .errors import QAError
+    from .server import build, run
+
+    ui = None
+    if not args.no_ui:  # the chat lives in app.py of a checkout
+        import importlib.util
+
+        script = Path(__file__).resolve().parent.parent / "app.py"
+        spec = importlib.util.spec_from_file_location("qa_app", script)
+        if not script.is_file() or spec is None or spec.loader is None:
+            raise QAError("the chat UI is app.py in a qa checkout, not found here; "
+                          "serve the API alone with: qa serve --no-ui")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    bot = Assistant.open(args.index_dir, llm=args.llm)
+    bot.embedder.warm_up()  # type: ignore[attr-defined]
+    bot.chat_model()
+    collections = Collections(bot, args.collections_dir)
+    options: dict = {}
+    if not args.no_ui:
+        ui = module.create_app(bot, collections=collections)
+        options = {"css": module.CSS, "footer_links": [],
+                   "max_file_size": bot.settings.max_file_bytes}
+    run(build(collections, args.api_key, ui, **options), args.host, args.port)
+    return 0
 
 
 def _eval(args: argparse.Namespace) -> int:

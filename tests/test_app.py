@@ -5,6 +5,7 @@ import pytest
 from conftest import make_pdf
 
 import app as app_module
+from qa import Assistant
 from qa.chat import answer_markdown, safe_name, sources_html, store_upload
 from qa.errors import DocumentError
 
@@ -127,3 +128,21 @@ def test_listens_on_loopback_by_default(monkeypatch):
     monkeypatch.delenv("QA_PORT", raising=False)
     args = app_module._arguments([])
     assert args.host == "127.0.0.1" and args.share is False and args.port == 7860
+
+
+def test_chat_answers_only_from_chosen_documents_and_collections(bot, tmp_path, settings,
+                                                                   embedder):
+    from qa.api import Collections
+
+    (tmp_path / "garden.txt").write_text("The greenhouse key hangs behind the blue door.")
+    folder = tmp_path / "collections"
+    Assistant.from_paths([tmp_path / "garden.txt"], folder / "garden", settings, embedder)
+    demo = app_module.create_app(bot, uploads_dir=tmp_path / "uploads",
+                                 collections=Collections(bot, folder))
+    respond = demo.qa_handlers["chat"]
+    *_, (message, _) = respond("Where does the greenhouse key hang?", [], None, "garden")
+    assert "blue door" in message
+    *_, (message, _) = respond("What did Botsan-Kharchenko warn?", [], ["nope.txt"], None)
+    assert "not in the index: nope.txt" in message
+    *_, (message, _) = respond("What did Botsan-Kharchenko warn?", [], None, "nowhere")
+    assert "no collection 'nowhere'" in message

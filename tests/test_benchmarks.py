@@ -53,3 +53,22 @@ def test_ask_latency_smoke():
                           "--rounds", "1"], capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.startswith("warm ask p50")
+
+
+def test_api_benchmark_smoke():
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks/api.py"), "--rounds", "1",
+                          "--clients", "2", "--questions", "2"],
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    result = json.loads(out.stdout)
+    assert result["overhead"]["v1_ask_p50_ms"] > 0
+    assert result["load"]["/v1/chat/completions"]["answers"] == 4
+
+
+def test_verification_benchmark_smoke(tmp_path):
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks/verification.py"),
+                          str(tiny_squad(tmp_path)), "--limit", "4"],
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    fake = json.loads(out.stdout.strip().splitlines()[-1])
+    assert fake["invented_marked_unsupported"] == 1.0 and fake["copied_marked_supported"] >= 0.95

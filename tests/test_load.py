@@ -96,3 +96,47 @@ def test_answers_stay_whole_during_an_upload(server):  # noqa: F811
     answer = Client(url, verbose=False).predict("Who is the harbour master of Kelby?",
                                                 api_name="/ask")
     assert "Boris Petrov" in answer["answer"]
+
+
+def test_many_clients_through_chat_completions(bundled_index, tmp_path):
+    """Each client runs its own conversation through /v1/chat/completions; a
+    follow-up only answers right with that client's own history."""
+    import shutil
+
+    import httpx
+
+    from test_api import serve
+
+    shutil.copytree(bundled_index, tmp_path / "index")
+
+    def client(url: str, number: int, latencies: list[float], lock: threading.Lock) -> list[str]:
+        problems: list[str] = []
+        history: list[dict[str, str]] = []
+        with httpx.Client(base_url=url, timeout=120) as http:
+            for turn in range(QUESTIONS):
+                # even offsets: a follow-up always comes right after its own lead question
+                question, expected, follow_up = SCRIPT[(turn + 2 * number) % len(SCRIPT)]
+                messages = [*(history if follow_up else []),
+                            {"role": "user", "content": question}]
+                start = time.perf_counter()
+                reply = http.post("/v1/chat/completions", json={"model": "qa",
+                                                                "messages": messages})
+                with lock:
+                    latencies.append(1000 * (time.perf_counter() - start))
+                body = reply.json()
+                text = body["choices"][0]["message"]["content"]
+                found = body["qa_answer"]["found"]
+                if reply.status_code != 200 or (expected not in text if expected else found):
+                    problems.append(f"client {number}: {question!r} -> {text[:100]!r}")
+                history = [{"role": "user", "content": question},
+                           {"role": "assistant", "content": text}]
+        return problems
+
+    with serve(tmp_path / "index", tmp_path) as url:
+        latencies: list[float] = []
+        lock = threading.Lock()
+        with ThreadPoolExecutor(CLIENTS) as pool:
+            futures = [pool.submit(client, url, n, latencies, lock) for n in range(CLIENTS)]
+            problems = [p for f in futures for p in f.result(timeout=900)]
+    report(f"/v1/chat/completions, {CLIENTS} clients x {QUESTIONS} questions", latencies)
+    assert problems == [] and len(latencies) == CLIENTS * QUESTIONS

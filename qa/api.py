@@ -1,0 +1,325 @@
+"""The HTTP API under /v1: REST routes and OpenAI-compatible chat completions.
+
+Routes call the Assistant only. `create_api(collections, ...)` returns a
+FastAPI app; app.py mounts the Gradio chat beside it, `qa serve --no-ui` runs
+it alone. Errors are OpenAI-shaped JSON, {"error": {"message", "type"}}.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Literal
+
+from fastapi import Depends, FastAPI, File, Form, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException
+
+from .answering import Answer
+from .assistant import Assistant
+from .chat import cited_text, store_upload
+from .errors import DocumentError, QAError, QuestionError
+
+logger = logging.getLogger(__name__)
+
+MODEL = "qa"
+JSON_LIMIT = 1_000_000  # bytes of a JSON request body
+
+
+class Message(BaseModel):
+    role: str
+    content: str | list[dict[str, Any]] | None = None
+
+
+class AskRequest(BaseModel):
+    question: str
+    history: list[Message] | None = None
+    sources: list[str] | None = Field(None, description="answer only from these documents")
+    collection: str | None = None
+
+
+class ChatRequest(BaseModel):
+    """OpenAI's chat-completions request; fields qa does not use are accepted and ignored."""
+
+    model_config = ConfigDict(extra="allow")
+    model: str = MODEL
+    messages: list[Message]
+    stream: bool = False
+    collection: str | None = None
+
+
+class SourceOut(BaseModel):
+    source: str
+    text: str
+    start: int
+    end: int
+    page: int | None
+    score: float
+
+
+class ClaimOut(BaseModel):
+    text: str
+    sources: list[int]
+    supported: bool
+    score: float
+
+
+class AnswerOut(BaseModel):
+    answer: str
+    found: bool
+    sources: list[SourceOut]
+    mode: Literal["extractive", "generated", "fallback"]
+    claims: list[ClaimOut]
+    model: str | None = None
+    note: str | None = None
+
+
+class DocumentOut(BaseModel):
+    source: str
+    path: str
+    chunks: int
+
+
+class Collections:
+    """Named indexes: "default" (the assistant given), plus one per index folder
+    inside `folder` (QA_COLLECTIONS_DIR). They share one embedding model."""
+
+    def __init__(self, default: Assistant, folder: str | Path | None = None) -> None:
+        self.default = default
+        self.folder = Path(folder) if folder else None
+        self._open: dict[str, Assistant] = {}
+        self._lock = threading.Lock()
+
+    def names(self) -> list[str]:
+        found = sorted(p.name for p in self.folder.iterdir()
+                       if (p / "manifest.json").exists()) if self.folder and \
+            self.folder.is_dir() else []
+        return ["default", *found]
+
+    def get(self, name: str | None) -> Assistant:
+        """The collection's assistant.
+
+        Raises:
+            HTTPException: 404 for a collection that does not exist.
+        """
+        if not name or name == "default":
+            return self.default
+        if name not in self.names():
+            raise HTTPException(404, f"no collection {name!r}; collections: "
+                                     f"{', '.join(self.names())}")
+        with self._lock:
+            if name not in self._open:
+                assert self.folder is not None
+                base = self.default
+                self._open[name] = Assistant.load(self.folder / name, base.settings,
+                                                  base.embedder, base._llm_spec)
+            return self._open[name]
+
+
+def _collection(model: str | None, collection: str | None) -> str | None:
+    """`collection`, or the part after "qa/" in an OpenAI `model` field."""
+    if collection:
+        return collection
+    if model and model.startswith(f"{MODEL}/"):
+        return model.split("/", 1)[1]
+    return None
+
+
+def create_api(collections: Collections, api_key: str | None = None,
+               uploads_dir: str | Path | None = None) -> FastAPI:
+    """The FastAPI app with /v1 routes and /healthz.
+
+    Args:
+        collections: the indexes to serve.
+        api_key: when set, every /v1 route needs `Authorization: Bearer <key>`.
+        uploads_dir: where uploaded files are kept (default: uploads/ beside the index).
+    """
+    app = FastAPI(title="qa", version="1", description="Ask questions about your documents; "
+                  "answers cite their sources.", docs_url="/docs", redoc_url=None)
+    uploads = Path(uploads_dir) if uploads_dir else \
+        collections.default.index_dir.parent / "uploads"
+
+    def authorize(request: Request) -> None:
+        if not api_key:
+            return
+        given = request.headers.get("authorization", "")
+        scheme, _, token = given.partition(" ")
+        if scheme.lower() != "bearer" or not token or \
+                not hmac.compare_digest(token.encode(), api_key.encode()):
+            raise HTTPException(401, "a valid API key is required: Authorization: Bearer KEY")
+
+    guarded = [Depends(authorize)]
+
+    @app.middleware("http")
+    async def limit_body(request: Request, call_next):  # type: ignore[no-untyped-def]
+        limit = collections.default.settings.max_file_bytes + 100_000 \
+            if request.url.path.startswith("/v1/documents") else JSON_LIMIT
+        size = request.headers.get("content-length")
+        if size and size.isdigit() and int(size) > limit:
+            return _error(413, f"the request body is {int(size):,} bytes; the limit is "
+                               f"{limit:,}", "invalid_request_error")
+        return await call_next(request)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        kind = {401: "authentication_error", 404: "not_found_error"}.get(
+            exc.status_code, "invalid_request_error")
+        return _error(exc.status_code, str(exc.detail), kind)
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {}
+        if first.get("type") == "json_invalid":
+            return _error(400, "the request body is not valid JSON", "invalid_request_error")
+        where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
+        return _error(400, f"{where or 'body'}: {first.get('msg', 'invalid request')}",
+                      "invalid_request_error")
+
+    @app.exception_handler(QAError)
+    async def qa_error(request: Request, exc: QAError) -> JSONResponse:
+        return _error(400, str(exc), "invalid_request_error")
+
+    @app.exception_handler(Exception)
+    async def crash(request: Request, exc: Exception) -> JSONResponse:
+        logger.exception("error in %s", request.url.path)
+        return _error(500, f"internal error ({type(exc).__name__})", "server_error")
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, Any]:
+        """The index is loaded: its documents and chunks."""
+        store = collections.default.store
+        return {"status": "ok", "documents": len(store.entries), "chunks": len(store.chunks)}
+
+    @app.post("/v1/ask", dependencies=guarded,
+              responses={200: {"model": AnswerOut, "description": "the answer"}})
+    def ask(body: AskRequest) -> JSONResponse:
+        """Answer a question from the documents, with its sources."""
+        bot = collections.get(body.collection)
+        history = [m.model_dump() for m in body.history or []]
+        # Answer.to_dict() is already the AnswerOut shape: skip re-validating it.
+        return JSONResponse(bot.ask(body.question, history or None, body.sources).to_dict())
+
+    @app.get("/v1/models", dependencies=guarded)
+    def models() -> dict[str, Any]:
+        """The collections, as OpenAI models: "qa" and "qa/<collection>"."""
+        names = [MODEL] + [f"{MODEL}/{n}" for n in collections.names() if n != "default"]
+        return {"object": "list", "data": [
+            {"id": n, "object": "model", "created": 0, "owned_by": "qa"} for n in names]}
+
+    @app.post("/v1/chat/completions", dependencies=guarded)
+    def chat(body: ChatRequest) -> Any:
+        """OpenAI-compatible chat: the last user message is the question, earlier
+        messages the history. The answer text carries [n] marks; the sources
+        are in `qa_sources` (and in the last chunk when streaming)."""
+        bot = collections.get(_collection(body.model, body.collection))
+        messages = [m.model_dump() for m in body.messages if m.role in ("user", "assistant")]
+        if not messages or messages[-1]["role"] != "user":
+            raise QuestionError("the last message must be the user's question")
+        question = _text(messages[-1])
+        answer = bot.ask(question, messages[:-1] or None)
+        ident = f"chatcmpl-{uuid.uuid4().hex[:24]}"
+        if body.stream:
+            return StreamingResponse(_chunks(ident, body.model, answer),
+                                     media_type="text/event-stream")
+        return {
+            "id": ident, "object": "chat.completion", "created": int(time.time()),
+            "model": body.model,
+            "choices": [{"index": 0, "finish_reason": "stop", "message": {
+                "role": "assistant", "content": cited_text(answer)}}],
+            "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+            "qa_sources": [s.to_dict() for s in answer.sources],
+            "qa_answer": answer.to_dict(),
+        }
+
+    @app.get("/v1/documents", response_model=list[DocumentOut], dependencies=guarded)
+    def documents(collection: str | None = None) -> list[dict[str, Any]]:
+        """The indexed documents."""
+        return collections.get(collection).documents()
+
+    @app.post("/v1/documents", dependencies=guarded)
+    def upload(files: list[UploadFile] = File(...),
+               collection: str | None = Form(None)) -> dict[str, Any]:
+        """Add files (multipart), with the chat's limits and messages."""
+        bot = collections.get(collection)
+        limit = bot.settings.max_file_bytes
+        folder = uploads if bot is collections.default else uploads / str(collection)
+        stored, errors = [], []
+        with tempfile.TemporaryDirectory() as scratch:
+            for item in files:
+                temp = Path(scratch) / uuid.uuid4().hex
+                with open(temp, "wb") as out:
+                    while chunk := item.file.read(1 << 20):
+                        out.write(chunk)
+                try:
+                    stored.append(store_upload(temp, item.filename or "upload", folder, limit))
+                except DocumentError as exc:
+                    errors.append(str(exc))
+        report = bot.add(stored, progress=False) if stored else None
+        if report:
+            errors += report.errors
+            for path in stored:  # a file that was not indexed is not kept
+                if any(line.startswith(path.name + ":") for line in report.errors):
+                    path.unlink(missing_ok=True)
+        if not report or not (report.added or report.updated or report.unchanged):
+            raise HTTPException(400, "; ".join(errors) or "no file was indexed")
+        return {**report.to_dict(), "errors": errors}
+
+    @app.delete("/v1/documents/{name}", dependencies=guarded)
+    def delete(name: str, collection: str | None = None) -> dict[str, Any]:
+        """Remove a document by file name or path (an uploaded copy goes too)."""
+        bot = collections.get(collection)
+        paths = [d["path"] for d in bot.documents() if name in (d["source"], d["path"])]
+        report = bot.remove([name])
+        if report.errors:
+            raise HTTPException(404 if "not in the index" in report.errors[0] else 400,
+                                report.errors[0])
+        for path in paths:
+            if Path(path).parent == uploads.resolve() or uploads.resolve() in Path(path).parents:
+                Path(path).unlink(missing_ok=True)
+        return report.to_dict()
+
+    return app
+
+
+def _text(message: dict[str, Any]) -> str:
+    content = message.get("content")
+    if isinstance(content, list):
+        return " ".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
+    return str(content or "")
+
+
+def _chunks(ident: str, model: str, answer: Answer) -> Iterator[str]:
+    """Server-sent events: the text in pieces, then a last chunk with qa_sources.
+
+    A generated answer is sent after verification, so nothing unsupported is
+    ever streamed as part of it.
+    """
+    created = int(time.time())
+
+    def event(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
+        body = {"id": ident, "object": "chat.completion.chunk", "created": created,
+                "model": model, "choices": [{"index": 0, "delta": delta,
+                                             "finish_reason": finish}], **extra}
+        return f"data: {json.dumps(body, ensure_ascii=False)}\n\n"
+
+    yield event({"role": "assistant", "content": ""})
+    words = cited_text(answer).split(" ")
+    for i in range(0, len(words), 8):
+        yield event({"content": " ".join(words[i:i + 8]) + (" " if i + 8 < len(words) else "")})
+    yield event({}, "stop", qa_sources=[s.to_dict() for s in answer.sources],
+                qa_answer=answer.to_dict())
+    yield "data: [DONE]\n\n"
+
+
+def _error(status: int, message: str, kind: str) -> JSONResponse:
+    return JSONResponse({"error": {"message": " ".join(message.split()), "type": kind}},
+                        status_code=status)
