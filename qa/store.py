@@ -129,6 +129,14 @@ class Store:
         empty = np.zeros((0, self.dimension), dtype=np.float32)
         self.chunk_vectors = np.vstack(chunk_vecs) if chunk_vecs else empty
         self.sentence_vectors = np.vstack(sent_vecs) if sent_vecs else empty
+        # Unit mean of each chunk's sentence vectors (an answer-scoring feature).
+        totals = np.vstack([np.zeros((1, self.dimension), dtype=np.float64),
+                            np.cumsum(self.sentence_vectors, axis=0, dtype=np.float64)])
+        starts = np.array([r.start for r in self.chunk_sentence_rows], dtype=np.int64)
+        stops = np.array([r.stop for r in self.chunk_sentence_rows], dtype=np.int64)
+        self.chunk_means = (totals[stops] - totals[starts]).astype(np.float32)
+        self.chunk_means /= np.maximum(
+            np.linalg.norm(self.chunk_means, axis=1, keepdims=True), 1e-12)
         if self.prebuilt is not None and self.prebuilt.ntotal == len(self.chunk_vectors):
             self.index = self.prebuilt
         else:

@@ -83,15 +83,19 @@ def dev_set() -> list[dict]:
     return [json.loads(line) for line in DEV_SET.read_text().splitlines() if line.strip()]
 
 
-def make_pdf(pages: list[str]) -> bytes:
-    """A minimal PDF with one line of Helvetica text per page."""
+def make_pdf(pages: list[str | list[str]]) -> bytes:
+    """A minimal PDF in Helvetica: each page one line of text, or a list of lines."""
     objects = ["<< /Type /Catalog /Pages 2 0 R >>", ""]
     kids = []
-    for text in pages:
+    for page in pages:
         page_id, content_id = len(objects) + 1, len(objects) + 2
         kids.append(f"{page_id} 0 R")
-        escaped = text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
-        stream = f"BT /F1 12 Tf 72 720 Td ({escaped}) Tj ET"
+        lines = [page] if isinstance(page, str) else page
+        shown = []
+        for n, text in enumerate(lines):
+            escaped = text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
+            shown.append(f"BT /F1 12 Tf 72 {720 - 20 * n} Td ({escaped}) Tj ET")
+        stream = " ".join(shown)
         objects.append(f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
                        f"/Resources << /Font << /F1 {{font}} 0 R >> >> /Contents {content_id} 0 R >>")
         objects.append(f"<< /Length {len(stream)} >>\nstream\n{stream}\nendstream")

@@ -60,3 +60,26 @@ def test_folder_walk_reports_missing_and_survives_symlink_loop(tmp_path):
     assert found[0] == (tmp_path / "docs" / "a.txt").resolve()
     assert isinstance(found[1], DocumentError) and "no such file" in str(found[1])
     assert len(found) == 2
+
+
+def test_pdf_running_headers_and_page_numbers_are_dropped(tmp_path):
+    from conftest import make_pdf
+
+    pages = [["ACME Annual Report 2025 - Confidential", f"Body text of page {n} says "
+              f"the warehouse in Lyon holds {n * 10} crates.", f"Page {n} of 4"]
+             for n in range(1, 5)]
+    path = tmp_path / "report.pdf"
+    path.write_bytes(make_pdf(pages))
+    doc = load(path)
+    assert "Confidential" not in doc.text and "of 4" not in doc.text
+    assert doc.text.count("warehouse in Lyon") == 4
+    third = doc.text.index("holds 30 crates")
+    assert doc.page_at(third) == 3
+
+
+def test_pdf_soft_hyphens_wraps_and_ligatures_are_joined():
+    from qa.documents.pdf import _join, _lines
+
+    raw = "A block\ufffe\r\nchain keeps a ledger that is \r\nshared.\r\nThe \ufb01le is signed."
+    assert _join(_lines(raw)) == \
+        "A blockchain keeps a ledger that is shared.\nThe file is signed."

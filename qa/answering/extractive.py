@@ -102,8 +102,11 @@ def features(question: str, query_vector: np.ndarray, store: Store, hits: Sequen
     """Candidate sentence rows from the hits, and their FEATURES matrix."""
     best_chunk: dict[int, float] = {}
     for hit in hits:
+        # The "chunk" feature was fitted on the mean of the chunk's sentence
+        # vectors; retrieval embeds chunks whole, so the feature keeps the mean.
+        dense = float(store.chunk_means[hit.row] @ query_vector)
         for row in store.chunk_sentence_rows[hit.row]:
-            best_chunk[row] = max(hit.dense, best_chunk.get(row, -1.0))
+            best_chunk[row] = max(dense, best_chunk.get(row, -1.0))
     rows = sorted(best_chunk)
     if not rows:
         return rows, np.zeros((0, len(FEATURES)), dtype=np.float32)

@@ -1,4 +1,4 @@
-"""Load files into plain-text documents: .txt, .md, .html and .pdf.
+"""Load files into plain-text documents: .txt, .md, .html (text.py) and .pdf (pdf.py).
 
 Text is kept exactly as read, so citation offsets point into it. `normalize`
 maps look-alike characters (NBSP, curly quotes, dashes) one-to-one, so matching
@@ -14,10 +14,9 @@ import os
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from html.parser import HTMLParser
 from pathlib import Path
 
-from .errors import DocumentError
+from ..errors import DocumentError
 
 logger = logging.getLogger(__name__)
 
@@ -143,11 +142,15 @@ def load(path: str | os.PathLike[str], max_bytes: int = 20 * 1024 * 1024) -> Doc
         raise DocumentError(f"{name}: cannot read ({exc.strerror or exc})") from None
     page_starts: list[int] = []
     if suffix == ".pdf":
-        text, page_starts = _pdf_text(data, name)
+        from .pdf import pdf_text
+
+        text, page_starts = pdf_text(data, name)
     else:
-        text = _decode(data, name)
+        from .text import decode, html_text
+
+        text = decode(data, name)
         if suffix in (".html", ".htm"):
-            text = _html_text(text)
+            text = html_text(text)
     if not text.strip():
         raise DocumentError(f"{name}: the file has no text")
     return Document(
@@ -161,97 +164,3 @@ def load(path: str | os.PathLike[str], max_bytes: int = 20 * 1024 * 1024) -> Doc
 
 def too_big(name: str, size: int, max_bytes: int) -> str:
     return f"{name}: {size / 1e6:.1f} MB is over the {max_bytes / 1e6:.0f} MB limit"
-
-
-def _decode(data: bytes, name: str) -> str:
-    if not data.strip():
-        raise DocumentError(f"{name}: the file is empty")
-    if b"\x00" in data[:8192] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise DocumentError(f"{name}: looks like a binary file, not text")
-    for encoding in ("utf-8-sig", "utf-16") if data.startswith((b"\xff\xfe", b"\xfe\xff")) \
-            else ("utf-8-sig",):
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            pass
-    # Not UTF-8: Windows-1252 is the usual legacy encoding and a superset of
-    # Latin-1's printable range; fall back to Latin-1, which decodes any byte.
-    try:
-        text = data.decode("cp1252")
-    except UnicodeDecodeError:
-        text = data.decode("latin-1")
-    controls = sum(1 for ch in text if ord(ch) < 32 and ch not in "\t\n\r\f")
-    if controls > len(text) * 0.01:
-        raise DocumentError(f"{name}: looks like a binary file, not text")
-    logger.info("%s is not UTF-8; decoded as Windows-1252", name)
-    return text
-
-
-class _VisibleText(HTMLParser):
-    """Collects the text a browser would show; never fetches anything."""
-
-    _HIDDEN = {"script", "style", "noscript", "template", "head", "svg", "iframe", "object"}
-    _BLOCKS = {"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6",
-               "section", "article", "header", "footer", "blockquote", "pre", "title",
-               "ul", "ol", "table", "hr", "dd", "dt"}
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self._hidden = 0
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in self._HIDDEN:
-            self._hidden += 1
-        elif tag in self._BLOCKS:
-            self.parts.append("\n\n")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in self._HIDDEN:
-            self._hidden = max(0, self._hidden - 1)
-        elif tag in self._BLOCKS:
-            self.parts.append("\n\n")
-
-    def handle_data(self, data: str) -> None:
-        if not self._hidden:
-            self.parts.append(data)
-
-
-def _html_text(html: str) -> str:
-    parser = _VisibleText()
-    parser.feed(html)
-    parser.close()
-    blocks = ("".join(parser.parts)).split("\n\n")
-    cleaned = (" ".join(block.split()) for block in blocks)
-    return "\n\n".join(block for block in cleaned if block)
-
-
-def _pdf_text(data: bytes, name: str) -> tuple[str, list[int]]:
-    import io
-
-    from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
-
-    logging.getLogger("pypdf").setLevel(logging.ERROR)  # damage is reported as one line below
-
-    try:
-        reader = PdfReader(io.BytesIO(data))
-        if reader.is_encrypted:
-            raise DocumentError(f"{name}: the PDF is encrypted; decrypt it and add it again")
-        pages = [page.extract_text() or "" for page in reader.pages]
-    except DocumentError:
-        raise
-    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, OSError) as exc:
-        raise DocumentError(f"{name}: cannot read this PDF ({exc})") from None
-    except Exception as exc:  # pypdf raises many kinds on damaged files
-        raise DocumentError(f"{name}: cannot read this PDF ({type(exc).__name__})") from None
-    if not any(page.strip() for page in pages):
-        raise DocumentError(
-            f"{name}: the PDF has no text layer (scanned?); OCR is not supported"
-        )
-    starts, parts, offset = [], [], 0
-    for page in pages:
-        starts.append(offset)
-        parts.append(page)
-        offset += len(page) + 2
-    return "\n\n".join(parts), starts

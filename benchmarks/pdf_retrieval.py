@@ -1,0 +1,124 @@
+"""Long-PDF retrieval: qa against the LangChain tutorial pipeline, same run.
+
+    pip install -e ".[bench]"
+    python benchmarks/pdf_retrieval.py PATH/history_of_alexnet PATH/blockchain_solana [--k 5]
+
+Each folder is a LlamaIndex labelled RAG dataset: source_files/*.pdf and
+rag_dataset.json (query, reference_contexts). A retrieved passage is a hit
+when it lies inside a reference context: at least half of its 24-character
+pieces (letters and digits only) occur in it. The reference text came from an
+older PDF extractor, so exact matching is impossible, and comparing letters
+only keeps line breaks and hyphenation from deciding the score. hit@k: some passage of the top k is a hit.
+Baseline: pypdf pages -> RecursiveCharacterTextSplitter(1000, 200) ->
+HuggingFaceEmbeddings (the same packaged model) -> FAISS similarity_search(k).
+It also counts retrieved passages that contain a page header repeated across
+pages. These sets are held out: measure on them, never tune to them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import tempfile
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def shingles(text: str, step: int = 1, n: int = 24) -> set[str]:
+    """Character n-grams of the text's letters and digits only, so that line
+    breaks, hyphenation and spacing (which differ between extractors) do not count."""
+    letters = re.sub(r"[^a-z0-9]+", "", text.lower())
+    return {letters[i:i + n] for i in range(0, max(0, len(letters) - n + 1), step)}
+
+
+def inside(passage: str, contexts: list[set]) -> bool:
+    mine = shingles(passage, step=8)
+    return bool(mine) and any(len(mine & c) >= 0.5 * len(mine) for c in contexts)
+
+
+def dataset(folder: Path) -> tuple[Path, list[tuple[str, list[set]]]]:
+    pdf = next((folder / "source_files").glob("*.pdf"))
+    examples = json.loads((folder / "rag_dataset.json").read_text())["examples"]
+    return pdf, [(e["query"], [shingles(c) for c in e["reference_contexts"]]) for e in examples]
+
+
+def headers(pdf: Path) -> set[str]:
+    """Lines (digits masked) that start or end at least half of the pages (pypdf)."""
+    from pypdf import PdfReader
+
+    pages = [p.extract_text() or "" for p in PdfReader(pdf).pages]
+    edges: Counter[str] = Counter()
+    for page in pages:
+        lines = [line.strip() for line in page.splitlines() if line.strip()]
+        edges.update({re.sub(r"\d+", "#", line) for line in lines[:2] + lines[-2:]})
+    return {line for line, n in edges.items() if n >= max(3, len(pages) // 2) and len(line) > 12}
+
+
+def has_header(passage: str, repeated: set[str]) -> bool:
+    masked = re.sub(r"\d+", "#", passage)
+    return any(line in masked for line in repeated)
+
+
+def qa_hits(pdf: Path, questions, k: int, repeated: set[str]) -> tuple[float, int]:
+    from qa import Assistant
+
+    with tempfile.TemporaryDirectory() as scratch:
+        bot = Assistant.from_paths([pdf], Path(scratch) / "index", progress=False)
+        hits = dirty = 0
+        for query, contexts in questions:
+            found = bot.retrieve(query, k=k)
+            hits += any(inside(s.text, contexts) for s in found)
+            dirty += sum(has_header(s.text, repeated) for s in found)
+    return hits / len(questions), dirty
+
+
+def baseline_hits(pdf: Path, questions, k: int, repeated: set[str]) -> tuple[float, int]:
+    from langchain_community.vectorstores import FAISS
+    from langchain_core.documents import Document
+    from langchain_huggingface import HuggingFaceEmbeddings
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+    from pypdf import PdfReader
+
+    from qa.embeddings import go_offline, packaged_model_path
+
+    go_offline()
+    pages = [Document(page_content=p.extract_text() or "", metadata={"page": i})
+             for i, p in enumerate(PdfReader(pdf).pages)]
+    chunks = RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200) \
+        .split_documents(pages)
+    store = FAISS.from_documents(chunks, HuggingFaceEmbeddings(
+        model_name=str(packaged_model_path())))
+    hits = dirty = 0
+    for query, contexts in questions:
+        found = store.similarity_search(query, k=k)
+        hits += any(inside(d.page_content, contexts) for d in found)
+        dirty += sum(has_header(d.page_content, repeated) for d in found)
+    return hits / len(questions), dirty
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("folders", nargs="+", type=Path)
+    parser.add_argument("--k", type=int, default=5)
+    parser.add_argument("--limit", type=int, default=0, help="questions per set (0: all)")
+    args = parser.parse_args()
+    print(f"| set | questions | LangChain hit@{args.k} | qa hit@{args.k} | "
+          f"passages with a page header (LangChain / qa) |")
+    print("|---|---|---|---|---|")
+    for folder in args.folders:
+        pdf, questions = dataset(folder)
+        questions = questions[:args.limit] if args.limit else questions
+        repeated = headers(pdf)
+        base, base_dirty = baseline_hits(pdf, questions, args.k, repeated)
+        ours, our_dirty = qa_hits(pdf, questions, args.k, repeated)
+        print(f"| {pdf.name} | {len(questions)} | {base:.3f} | {ours:.3f} | "
+              f"{base_dirty} / {our_dirty} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
