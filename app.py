@@ -23,6 +23,7 @@ from starlette.exceptions import HTTPException  # noqa: E402
 
 from qa import Assistant, QAError  # noqa: E402
 from qa.chat import answer_markdown, sources_html, store_upload  # noqa: E402
+from qa.documents import SUPPORTED  # noqa: E402
 from qa.errors import DocumentError  # noqa: E402
 
 EXAMPLES = [
@@ -165,10 +166,9 @@ def create_app(assistant: Assistant, uploads_dir: str | Path | None = None,
                 gr.Markdown("### Sources")
                 panel.render()
                 with gr.Accordion("Your documents", open=True):
-                    files = gr.File(label="Add .txt, .md, .html or .pdf (up to 20 MB each)",
+                    files = gr.File(label=f"Add {' '.join(SUPPORTED)} (up to 20 MB each)",
                                     file_count="multiple", elem_id="upload",
-                                    file_types=[".txt", ".md", ".markdown", ".html", ".htm",
-                                                ".pdf"])
+                                    file_types=list(SUPPORTED))
                     status = gr.Markdown(elem_id="upload-status")
                     table = gr.Dataframe(value=documents_table, headers=["Document", "Chunks"],
                                          interactive=False, elem_id="documents")

@@ -23,7 +23,8 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("index", parents=[common],
-                       help="index files and folders (.txt .md .html .pdf)")
+                       help="index files and folders (.txt .md .html .pdf .docx .pptx .xlsx "
+                            ".csv .epub .eml)")
     p.add_argument("paths", nargs="+", metavar="PATH")
     p.add_argument("--rebuild", action="store_true",
                    help="build the index anew from PATH alone; the old one stays until done")

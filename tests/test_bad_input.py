@@ -32,6 +32,25 @@ def encrypted_pdf() -> bytes:
     return out.getvalue()
 
 
+def zip_bomb() -> bytes:
+    """A .docx-looking zip whose one member expands to 210 MB of zeros."""
+    import zipfile
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        with archive.open("word/document.xml", "w") as member:
+            block = b"\0" * (1 << 20)
+            for _ in range(210):
+                member.write(block)
+    return out.getvalue()
+
+
+def many_part_mail(parts: int = 10_000) -> bytes:
+    body = "".join(f"--B\nContent-Type: text/plain\n\npart {n}\n" for n in range(parts))
+    return (f"From: a@example.com\nSubject: x\nMIME-Version: 1.0\n"
+            f"Content-Type: multipart/mixed; boundary=B\n\n{body}--B--\n").encode()
+
+
 # name, content, expected message (None: indexed fine), text that must be findable
 FILES = [
     ("latin1.txt", "Caf\u00e9 in M\u00fcnchen serves cr\u00e8me br\u00fbl\u00e9e.".encode("latin-1"),
@@ -46,7 +65,15 @@ FILES = [
                   b"<p>The ferry leaves at noon.</p><img src='http://example.com/t.png'>"
                   b"<script>document.write('evil')</script></body></html>", None, "ferry leaves"),
     ("big.txt", b"word " * 300_000, "over the 1 MB limit", None),
-    ("sheet.xlsx", b"PK\x03\x04", "unsupported file type '.xlsx'", None),
+    ("sheet.xlsx", b"PK\x03\x04", "not a valid Office file", None),
+    ("notzip.docx", b"this is plain text, not a zip", "not a valid Office file", None),
+    ("locked.xlsx", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 2048, "password-protected",
+     None),
+    ("bomb.docx", zip_bomb(), "(a zip bomb?)", None),
+    ("big.csv", b"city,population\n" + b"Lyon,522000\n" * 100_000, "over the 1 MB limit", None),
+    ("parts.eml", many_part_mail(), "more than 1,000 MIME parts", None),
+    ("blank.pdf", make_pdf([""] * 2_000), "2,000 pages is over the 1,000-page limit", None),
+    ("photo.png", b"\x89PNG\r\n\x1a\n" + b"\0" * 64, "unsupported file type '.png'", None),
 ]
 
 

@@ -1,4 +1,5 @@
-"""Load files into plain-text documents: .txt, .md, .html (text.py) and .pdf (pdf.py).
+"""Load files into plain-text documents: .txt, .md, .html (text.py), .pdf (pdf.py),
+.docx, .pptx, .xlsx, .csv (office.py), .eml and .epub (mail.py).
 
 Text is kept exactly as read, so citation offsets point into it. `normalize`
 maps look-alike characters (NBSP, curly quotes, dashes) one-to-one, so matching
@@ -20,7 +21,8 @@ from ..errors import DocumentError
 
 logger = logging.getLogger(__name__)
 
-SUPPORTED = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf")
+SUPPORTED = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx", ".pptx", ".xlsx",
+             ".csv", ".epub", ".eml")
 
 # One character in, one character out: offsets survive normalisation.
 _LOOKALIKES = str.maketrans({
@@ -140,17 +142,7 @@ def load(path: str | os.PathLike[str], max_bytes: int = 20 * 1024 * 1024) -> Doc
         data = path.read_bytes()
     except OSError as exc:
         raise DocumentError(f"{name}: cannot read ({exc.strerror or exc})") from None
-    page_starts: list[int] = []
-    if suffix == ".pdf":
-        from .pdf import pdf_text
-
-        text, page_starts = pdf_text(data, name)
-    else:
-        from .text import decode, html_text
-
-        text = decode(data, name)
-        if suffix in (".html", ".htm"):
-            text = html_text(text)
+    text, page_starts = _read(suffix, data, name)
     if not text.strip():
         raise DocumentError(f"{name}: the file has no text")
     return Document(
@@ -160,6 +152,33 @@ def load(path: str | os.PathLike[str], max_bytes: int = 20 * 1024 * 1024) -> Doc
         sha256=hashlib.sha256(data).hexdigest(),
         page_starts=page_starts,
     )
+
+
+def _read(suffix: str, data: bytes, name: str) -> tuple[str, list[int]]:
+    """Text and page starts by file type; each reader lives in its own module."""
+    if suffix == ".pdf":
+        from .pdf import pdf_text
+
+        return pdf_text(data, name)
+    if suffix in (".docx", ".pptx", ".xlsx"):
+        from . import office
+
+        return {".docx": office.docx_text, ".pptx": office.pptx_text,
+                ".xlsx": office.xlsx_text}[suffix](data, name)
+    if suffix in (".eml", ".epub"):
+        from . import mail
+
+        return (mail.eml_text if suffix == ".eml" else mail.epub_text)(data, name)
+    from .text import decode, html_text
+
+    text = decode(data, name)
+    if suffix in (".html", ".htm"):
+        return html_text(text), []
+    if suffix == ".csv":
+        from .office import csv_text
+
+        return csv_text(text, name)
+    return text, []
 
 
 def too_big(name: str, size: int, max_bytes: int) -> str:

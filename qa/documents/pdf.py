@@ -26,7 +26,7 @@ _SOFT_HYPHEN = "\ufffe"  # PDFium's mark for a hyphen the typesetter added at a 
 _EDGE = 2  # lines at the top and at the bottom of a page that may be a header or footer
 
 
-def pdf_text(data: bytes, name: str, max_pages: int = 2_000) -> tuple[str, list[int]]:
+def pdf_text(data: bytes, name: str, max_pages: int = 1_000) -> tuple[str, list[int]]:
     """The cleaned text of a PDF and the offset where each page starts.
 
     Raises:

@@ -1,0 +1,112 @@
+"""Office files, tables, e-mail and e-books: each built here, each answering a
+question only it holds, with the right page (slide, sheet, chapter)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from qa import Assistant
+
+
+def make_docx(path: Path) -> None:
+    import docx
+
+    document = docx.Document()
+    document.add_paragraph("Harbour handbook")
+    document.add_paragraph("The lighthouse keeper of Vardø is Marguerite Olsen.")
+    table = document.add_table(rows=1, cols=2)
+    table.rows[0].cells[0].text, table.rows[0].cells[1].text = "Boat", "Nordlys"
+    document.save(path)
+
+
+def make_pptx(path: Path) -> None:
+    from pptx import Presentation
+
+    deck = Presentation()
+    for title in ("Welcome to the quarterly review.",
+                  "Revenue of the ferry company grew by 12 percent in the third quarter.",
+                  "Questions and answers."):
+        slide = deck.slides.add_slide(deck.slide_layouts[5])
+        slide.shapes.title.text = title
+    deck.save(path)
+
+
+def make_xlsx(path: Path) -> None:
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    book.active.title = "Stock"
+    book.active.append(["Item", "Count"])
+    book.active.append(["Brass anchors", 42])
+    crew = book.create_sheet("Crew")
+    crew.append(["Name", "Role"])
+    crew.append(["Ola Nordmann", "ship's cook"])
+    book.save(path)
+
+
+def make_epub(path: Path) -> None:
+    from ebooklib import epub
+
+    book = epub.EpubBook()
+    book.set_identifier("qa-test")
+    book.set_title("Tales")
+    book.set_language("en")
+    chapters = []
+    for n, body in enumerate(["The dragon sleeps in the northern cave.",
+                              "The knight rides a grey horse named Ash."], 1):
+        chapter = epub.EpubHtml(title=f"Chapter {n}", file_name=f"c{n}.xhtml")
+        chapter.content = f"<h1>Chapter {n}</h1><p>{body}</p>"
+        book.add_item(chapter)
+        chapters.append(chapter)
+    book.spine = chapters
+    book.add_item(epub.EpubNcx())
+    book.add_item(epub.EpubNav())
+    epub.write_epub(str(path), book)
+
+
+EML = ("From: ana@example.com\nTo: bo@example.com\nSubject: Ferry times\n"
+       "Date: Mon, 2 Feb 2026 10:00:00 +0000\nMIME-Version: 1.0\n"
+       "Content-Type: multipart/mixed; boundary=XX\n\n--XX\nContent-Type: text/plain\n\n"
+       "The night ferry to Kelby leaves from pier seven.\n--XX\n"
+       "Content-Type: application/octet-stream\n"
+       "Content-Disposition: attachment; filename=timetable.bin\n\nAAAA\n--XX--\n")
+
+# file, builder, question, text the answer holds, page (None: not paged)
+CASES = [
+    ("handbook.docx", make_docx, "Who is the lighthouse keeper of Vardø?", "Marguerite Olsen",
+     None),
+    ("review.pptx", make_pptx, "How much did the ferry company's revenue grow?", "12 percent", 2),
+    ("stock.xlsx", make_xlsx, "Who is the ship's cook?", "Ola Nordmann", 2),
+    ("ports.csv", lambda p: p.write_text("port,depth\nKelby,14 metres\nOstby,9 metres\n"),
+     "How deep is the port of Ostby?", "9 metres", None),
+    ("tales.epub", make_epub, "What is the name of the knight's horse?", "Ash", 2),
+    ("ferry.eml", lambda p: p.write_text(EML), "Where does the night ferry to Kelby leave from?",
+     "pier seven", None),
+]
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory, settings, embedder):
+    folder = tmp_path_factory.mktemp("formats")
+    for name, build, *_ in CASES:
+        build(folder / name)
+    return Assistant.from_paths([folder], folder.parent / "formats-index", settings, embedder)
+
+
+@pytest.mark.parametrize("name, build, question, expected, page", CASES,
+                         ids=[c[0] for c in CASES])
+def test_each_format_answers_its_own_question(library, name, build, question, expected, page):
+    assert library.last_report.errors == []
+    answer = library.ask(question)
+    assert answer.found and expected in answer.text, answer.text
+    source = answer.sources[0]
+    assert source.source == name and source.page == page
+    doc = library.store.document(source.path).text
+    assert doc[source.start:source.end] == source.text
+
+
+def test_mail_lists_attachments_and_keeps_headers(library):
+    doc = next(e.doc for e in library.store.entries.values() if e.doc.source == "ferry.eml")
+    assert "Subject: Ferry times" in doc.text and "Attachments: timetable.bin" in doc.text
