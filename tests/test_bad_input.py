@@ -45,6 +45,14 @@ def zip_bomb() -> bytes:
     return out.getvalue()
 
 
+def blank_png() -> bytes:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (400, 300), "white").save(out, format="PNG")
+    return out.getvalue()
+
+
 def many_part_mail(parts: int = 10_000) -> bytes:
     body = "".join(f"--B\nContent-Type: text/plain\n\npart {n}\n" for n in range(parts))
     return (f"From: a@example.com\nSubject: x\nMIME-Version: 1.0\n"
@@ -58,7 +66,8 @@ FILES = [
     ("cp1252.txt", "Price \u20ac5 \u2013 \u201cfair\u201d.".encode("cp1252"), None, "\u20ac5"),
     ("photo.txt", bytes(range(256)) * 16, "looks like a binary file", None),
     ("empty.md", b"", "the file is empty", None),
-    ("scan.pdf", make_pdf([""]), "no text layer (scanned?); OCR is not supported", None),
+    ("scan.pdf", make_pdf([""]), "no text found: the PDF has no text layer and OCR read nothing",
+     None),
     ("locked.pdf", encrypted_pdf(), "the PDF is encrypted", None),
     ("cut.pdf", make_pdf(["Some words here."])[:200], "cannot read this PDF", None),
     ("page.html", b"<html><head><style>.x{}</style><script>steal()</script></head><body>"
@@ -73,7 +82,8 @@ FILES = [
     ("big.csv", b"city,population\n" + b"Lyon,522000\n" * 100_000, "over the 1 MB limit", None),
     ("parts.eml", many_part_mail(), "more than 1,000 MIME parts", None),
     ("blank.pdf", make_pdf([""] * 2_000), "2,000 pages is over the 1,000-page limit", None),
-    ("photo.png", b"\x89PNG\r\n\x1a\n" + b"\0" * 64, "unsupported file type '.png'", None),
+    ("photo.png", b"\x89PNG\r\n\x1a\n" + b"\0" * 64, "cannot read this image", None),
+    ("white.png", blank_png(), "no text found in the image (OCR read nothing)", None),
 ]
 
 

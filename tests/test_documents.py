@@ -39,7 +39,7 @@ def test_legacy_encoding_is_decoded(tmp_path):
     ("empty.txt", b"", "empty"),
     ("blank.md", b"  \n\n ", "empty"),
     ("binary.txt", bytes(range(256)) * 8, "binary"),
-    ("notes.docx", b"PK\x03\x04", "unsupported file type '.docx'"),
+    ("notes.docx", b"PK\x03\x04", "not a valid Office file"),
     ("broken.pdf", b"%PDF-1.4 garbage", "cannot read this PDF"),
     ("scan.pdf", make_pdf([""]), "no text layer"),
 ])

@@ -1,5 +1,6 @@
 """Load files into plain-text documents: .txt, .md, .html (text.py), .pdf (pdf.py),
-.docx, .pptx, .xlsx, .csv (office.py), .eml and .epub (mail.py).
+.docx, .pptx, .xlsx, .csv (office.py), .eml and .epub (mail.py), and images by
+OCR (ocr.py; also scanned PDF pages).
 
 Text is kept exactly as read, so citation offsets point into it. `normalize`
 maps look-alike characters (NBSP, curly quotes, dashes) one-to-one, so matching
@@ -22,7 +23,7 @@ from ..errors import DocumentError
 logger = logging.getLogger(__name__)
 
 SUPPORTED = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx", ".pptx", ".xlsx",
-             ".csv", ".epub", ".eml")
+             ".csv", ".epub", ".eml", ".png", ".jpg", ".jpeg")
 
 # One character in, one character out: offsets survive normalisation.
 _LOOKALIKES = str.maketrans({
@@ -165,6 +166,10 @@ def _read(suffix: str, data: bytes, name: str) -> tuple[str, list[int]]:
 
         return {".docx": office.docx_text, ".pptx": office.pptx_text,
                 ".xlsx": office.xlsx_text}[suffix](data, name)
+    if suffix in (".png", ".jpg", ".jpeg"):
+        from .ocr import image_text
+
+        return image_text(data, name)
     if suffix in (".eml", ".epub"):
         from . import mail
 

@@ -9,16 +9,20 @@ The cleaning:
   "page 3 of 9" repeats) are running headers and footers, and are dropped;
 - a word broken by a soft hyphen is joined; a wrapped line joins the next with
   a space; other line ends stay line ends;
-- ligatures (fi, fl, ff, ...) become their letters.
+- ligatures (fi, fl, ff, ...) become their letters;
+- a page without a text layer (scanned) is read by OCR (ocr.py).
 The stored text is the cleaned text, so citation offsets are exact into it.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from collections import Counter
 
 from ..errors import DocumentError
+
+logger = logging.getLogger(__name__)
 
 _LIGATURES = str.maketrans({"\ufb00": "ff", "\ufb01": "fi", "\ufb02": "fl", "\ufb03": "ffi",
                             "\ufb04": "ffl", "\ufb05": "st", "\ufb06": "st"})
@@ -37,8 +41,13 @@ def pdf_text(data: bytes, name: str, max_pages: int = 1_000) -> tuple[str, list[
     texts = [_join([line for i, line in enumerate(lines)
                     if not (i in _edges(lines) and _mask(line) in repeated)])
              for lines in pages]
+    blank = [i for i, text in enumerate(texts) if not text.strip()]
+    if blank:  # scanned pages: no text layer, so read them with OCR
+        for i, text in zip(blank, _ocr_pages(data, blank, name)):
+            texts[i] = text
     if not any(text.strip() for text in texts):
-        raise DocumentError(f"{name}: the PDF has no text layer (scanned?); OCR is not supported")
+        raise DocumentError(f"{name}: no text found: the PDF has no text layer and OCR "
+                            f"read nothing")
     starts, offset = [], 0
     for text in texts:
         starts.append(offset)
@@ -73,6 +82,29 @@ def _raw_pages(data: bytes, name: str, max_pages: int) -> list[str]:
         raise DocumentError(f"{name}: cannot read this PDF ({type(exc).__name__})") from None
     finally:
         document.close()
+
+
+def _ocr_pages(data: bytes, pages: list[int], name: str) -> list[str]:
+    """OCR text of the given pages, rendered at ocr.SCALE."""
+    import time
+
+    import pypdfium2 as pdfium
+
+    from . import ocr
+
+    document = pdfium.PdfDocument(data)
+    out, started = [], time.perf_counter()
+    try:
+        for n, index in enumerate(pages, 1):
+            page = document[index]
+            out.append(ocr.read(page.render(scale=ocr.SCALE).to_numpy()))
+            page.close()
+            logger.info("%s: OCR page %d (%d of %d)", name, index + 1, n, len(pages))
+    finally:
+        document.close()
+    logger.info("%s: OCR read %d pages in %.1f s", name, len(pages),
+                time.perf_counter() - started)
+    return out
 
 
 def _lines(raw: str) -> list[str]:
