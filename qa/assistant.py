@@ -15,6 +15,7 @@ from typing import Any
 from . import documents as loaders
 from .answering import Answer, Source, followup, generative
 from .answering.extractive import select, sentence_scores
+from .chunking import near_duplicates
 from .chunking import chunk_document, split_sentences, terms
 from .config import Settings, default_index_dir
 from .embeddings import Embedder, make_embedder
@@ -29,7 +30,13 @@ BUNDLED = Path(__file__).parent / "data" / "russia-warns-kosovo.txt"
 
 @dataclass
 class IndexReport:
-    """What an add/remove did. `errors` holds one line per skipped file."""
+    """What an add/remove did.
+
+    Attributes:
+        errors: one line per skipped file, naming it and the reason.
+        files: per file added or updated: source, pages, chunks, OCR'd pages.
+        duplicates: near-duplicate pairs of file names (most of their text shared).
+    """
 
     added: int = 0
     updated: int = 0
@@ -37,10 +44,18 @@ class IndexReport:
     unchanged: int = 0
     chunks: int = 0
     errors: list[str] = field(default_factory=list)
+    files: list[dict[str, Any]] = field(default_factory=list)
+    duplicates: list[tuple[str, str]] = field(default_factory=list)
 
-    def to_dict(self) -> dict[str, int]:
-        return {"added": self.added, "updated": self.updated, "removed": self.removed,
-                "unchanged": self.unchanged, "chunks": self.chunks}
+    def to_dict(self, full: bool = False) -> dict[str, Any]:
+        """The counts; with `full`, also the per-file lines, skips and duplicates."""
+        counts: dict[str, Any] = {"added": self.added, "updated": self.updated,
+                                  "removed": self.removed, "unchanged": self.unchanged,
+                                  "chunks": self.chunks}
+        if full:
+            counts.update(files=self.files, skipped=self.errors,
+                          duplicates=[list(pair) for pair in self.duplicates])
+        return counts
 
 
 class Assistant:
@@ -243,6 +258,12 @@ class Assistant:
             if fresh or gone:
                 new_entries = self._embed(fresh, progress)
                 self._commit(store.updated(remove=gone, add=new_entries, demo=demo))
+                report.files = [{"source": e.doc.source, "pages": len(e.doc.page_starts) or 1,
+                                 "chunks": len(e.chunks), "ocr_pages": e.doc.ocr_pages}
+                                for e in new_entries]
+                report.duplicates = near_duplicates(
+                    [e.doc for e in new_entries],
+                    [e.doc for p, e in self.store.entries.items()])
             report.chunks = len(self.store.chunks)
         for line in report.errors:
             logger.info("skipped %s", line)

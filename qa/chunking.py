@@ -165,3 +165,38 @@ def _terms(text: str) -> tuple[str, ...]:
     # Cached: every question re-scores the same candidate sentences.
     stem = _stemmer().stemWord
     return tuple(stem(w) for w in words(text) if w not in STOPWORDS and w)
+
+
+@functools.lru_cache(maxsize=4096)
+def sketch(text: str, size: int = 64) -> frozenset[int]:
+    """A bottom-k MinHash sketch of the text's 5-word shingles (cached per text)."""
+    import zlib
+
+    tokens = words(text)
+    shingles = {" ".join(tokens[i:i + 5]) for i in range(max(1, len(tokens) - 4))}
+    return frozenset(sorted(zlib.crc32(s.encode()) for s in shingles)[:size])
+
+
+def near_duplicates(fresh: list[Document], others: list[Document], threshold: float = 0.9,
+                    limit: int = 5_000) -> list[tuple[str, str]]:
+    """Pairs (fresh name, other name) whose estimated shingle Jaccard is >= threshold.
+
+    Pairwise over sketches, so it stops at `limit` documents in the index (the
+    report then lists none) rather than slow a large add down.
+    """
+    if not fresh or len(others) > limit:
+        return []
+    pairs, seen = [], set()
+    for doc in fresh:
+        mine = sketch(doc.text)
+        for other in others:
+            key = frozenset((doc.path, other.path))
+            if other.path == doc.path or key in seen:
+                continue
+            seen.add(key)
+            theirs = sketch(other.text)
+            union = sorted(mine | theirs)[:64]
+            shared = sum(1 for h in union if h in mine and h in theirs)
+            if union and shared / len(union) >= threshold:
+                pairs.append((doc.source, other.source))
+    return pairs

@@ -28,6 +28,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+", metavar="PATH")
     p.add_argument("--rebuild", action="store_true",
                    help="build the index anew from PATH alone; the old one stays until done")
+    p.add_argument("-w", "--watch", action="store_true",
+                   help="then keep the index in step with PATH: new, changed and deleted "
+                        "files (Ctrl-C stops)")
 
     llm = argparse.ArgumentParser(add_help=False)
     llm.add_argument("--llm", default=os.environ.get("QA_LLM") or None, metavar="MODEL",
@@ -93,16 +96,42 @@ def _index(args: argparse.Namespace) -> int:
     from .assistant import Assistant
 
     bot = Assistant.from_paths(args.paths, args.index_dir, rebuild=args.rebuild)
+    _report(bot, bot.last_report, args.json)
     report = bot.last_report
+    indexed = report.added + report.updated + report.unchanged
+    if args.watch:
+        return _watch(bot, args)
+    return 1 if report.errors and not indexed else 0
+
+
+def _report(bot, report, as_json: bool) -> None:  # type: ignore[no-untyped-def]
+    """The ingestion report: per file, skips, near-duplicates, then the totals."""
     for line in report.errors:
         print(f"qa: skipped {line}", file=sys.stderr)
-    if args.json:
-        print(json.dumps(report.to_dict()))
-    else:
-        print(f"{report.added} added, {report.updated} updated, {report.removed} removed, "
-              f"{report.unchanged} unchanged; {report.chunks} chunks in {bot.index_dir}")
-    indexed = report.added + report.updated + report.unchanged
-    return 1 if report.errors and not indexed else 0
+    if as_json:
+        print(json.dumps(report.to_dict(full=True), ensure_ascii=False), flush=True)
+        return
+    for f in report.files:
+        ocr = f", {f['ocr_pages']} by OCR" if f["ocr_pages"] else ""
+        print(f"  {f['source']}: {f['pages']} page(s){ocr}, {f['chunks']} chunk(s)")
+    for one, other in report.duplicates:
+        print(f"  near-duplicate: {one} and {other}")
+    print(f"{report.added} added, {report.updated} updated, {report.removed} removed, "
+          f"{report.unchanged} unchanged; {report.chunks} chunks in {bot.index_dir}",
+          flush=True)
+
+
+def _watch(bot, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
+    """Re-index on every (debounced) change under the paths, until Ctrl-C."""
+    from watchfiles import watch
+
+    print(f"qa: watching {', '.join(args.paths)}; Ctrl-C stops", file=sys.stderr, flush=True)
+    try:
+        for _ in watch(*args.paths, debounce=1_000, step=200, raise_interrupt=True):
+            _report(bot, bot.add(args.paths, progress=False), args.json)
+    except KeyboardInterrupt:
+        print("qa: stopped watching; the index holds every change seen", file=sys.stderr)
+    return 0
 
 
 def _ask(args: argparse.Namespace) -> int:

@@ -126,3 +126,38 @@ def test_list_remove_and_unquoted_question(tmp_path):
 def test_help_shows_the_resolved_index_folder(tmp_path):
     out = qa("ask", "--help", env={"QA_INDEX_DIR": str(tmp_path / "mine"), "COLUMNS": "400"})
     assert out.returncode == 0 and str(tmp_path / "mine") in " ".join(out.stdout.split())
+
+
+def test_ingestion_report_and_watch(tmp_path):
+    import signal
+    import time
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    text = "The night ferry to Kelby leaves at nine every evening from pier seven. " * 3
+    (docs / "ferry.txt").write_text(text)
+    (docs / "copy.txt").write_text(text + " Updated.")
+    out = qa("index", str(docs), "--index-dir", str(tmp_path / "ix"), "--json")
+    report = json.loads(out.stdout)
+    assert {f["source"] for f in report["files"]} == {"ferry.txt", "copy.txt"}
+    assert all(f["pages"] == 1 and f["chunks"] >= 1 for f in report["files"])
+    assert report["duplicates"] == [["copy.txt", "ferry.txt"]] or \
+        report["duplicates"] == [["ferry.txt", "copy.txt"]]
+    watcher = subprocess.Popen([sys.executable, "-m", "qa.cli", "index", str(docs),
+                                "--index-dir", str(tmp_path / "ix"), "--watch", "--json"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(8)  # the first pass and the watcher starting
+        (docs / "train.txt").write_text("The mountain train to Ostby leaves at six.")
+        (docs / "copy.txt").unlink()
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            listed = json.loads(qa("list", "--index-dir", str(tmp_path / "ix"), "--json").stdout)
+            if sorted(d["source"] for d in listed) == ["ferry.txt", "train.txt"]:
+                break
+            time.sleep(1)
+        assert sorted(d["source"] for d in listed) == ["ferry.txt", "train.txt"]
+    finally:
+        watcher.send_signal(signal.SIGINT)
+        _, err = watcher.communicate(timeout=30)
+    assert watcher.returncode == 0 and "stopped watching" in err

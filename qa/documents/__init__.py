@@ -48,7 +48,9 @@ class Document:
         source: the display name (file name).
         path: the absolute path it was read from (its identity in an index).
         sha256: hash of the file's bytes, for incremental re-indexing.
-        page_starts: for PDFs, the char offset where each page starts.
+        page_starts: for paged files (PDF pages, slides, sheets, chapters), the
+            char offset where each page starts.
+        ocr_pages: pages (or images) whose text came from OCR.
     """
 
     text: str
@@ -56,6 +58,7 @@ class Document:
     path: str
     sha256: str = ""
     page_starts: list[int] = field(default_factory=list)
+    ocr_pages: int = 0
 
     def page_at(self, offset: int) -> int | None:
         """The 1-based page holding `offset`, or None when not paged."""
@@ -143,7 +146,7 @@ def load(path: str | os.PathLike[str], max_bytes: int = 20 * 1024 * 1024) -> Doc
         data = path.read_bytes()
     except OSError as exc:
         raise DocumentError(f"{name}: cannot read ({exc.strerror or exc})") from None
-    text, page_starts = _read(suffix, data, name)
+    text, page_starts, ocr_pages = _read(suffix, data, name)
     if not text.strip():
         raise DocumentError(f"{name}: the file has no text")
     return Document(
@@ -152,38 +155,39 @@ def load(path: str | os.PathLike[str], max_bytes: int = 20 * 1024 * 1024) -> Doc
         path=str(path.resolve()),
         sha256=hashlib.sha256(data).hexdigest(),
         page_starts=page_starts,
+        ocr_pages=ocr_pages,
     )
 
 
-def _read(suffix: str, data: bytes, name: str) -> tuple[str, list[int]]:
-    """Text and page starts by file type; each reader lives in its own module."""
+def _read(suffix: str, data: bytes, name: str) -> tuple[str, list[int], int]:
+    """Text, page starts and OCR'd pages by file type; each reader has its module."""
     if suffix == ".pdf":
         from .pdf import pdf_text
 
         return pdf_text(data, name)
-    if suffix in (".docx", ".pptx", ".xlsx"):
-        from . import office
-
-        return {".docx": office.docx_text, ".pptx": office.pptx_text,
-                ".xlsx": office.xlsx_text}[suffix](data, name)
     if suffix in (".png", ".jpg", ".jpeg"):
         from .ocr import image_text
 
-        return image_text(data, name)
+        return (*image_text(data, name), 1)
+    if suffix in (".docx", ".pptx", ".xlsx"):
+        from . import office
+
+        return (*{".docx": office.docx_text, ".pptx": office.pptx_text,
+                  ".xlsx": office.xlsx_text}[suffix](data, name), 0)
     if suffix in (".eml", ".epub"):
         from . import mail
 
-        return (mail.eml_text if suffix == ".eml" else mail.epub_text)(data, name)
+        return (*(mail.eml_text if suffix == ".eml" else mail.epub_text)(data, name), 0)
     from .text import decode, html_text
 
     text = decode(data, name)
     if suffix in (".html", ".htm"):
-        return html_text(text), []
+        return html_text(text), [], 0
     if suffix == ".csv":
         from .office import csv_text
 
-        return csv_text(text, name)
-    return text, []
+        return (*csv_text(text, name), 0)
+    return text, [], 0
 
 
 def too_big(name: str, size: int, max_bytes: int) -> str:

@@ -30,8 +30,9 @@ _SOFT_HYPHEN = "\ufffe"  # PDFium's mark for a hyphen the typesetter added at a 
 _EDGE = 2  # lines at the top and at the bottom of a page that may be a header or footer
 
 
-def pdf_text(data: bytes, name: str, max_pages: int = 1_000) -> tuple[str, list[int]]:
-    """The cleaned text of a PDF and the offset where each page starts.
+def pdf_text(data: bytes, name: str, max_pages: int = 1_000) -> tuple[str, list[int], int]:
+    """The cleaned text of a PDF, the offset where each page starts, and the
+    number of pages read by OCR.
 
     Raises:
         DocumentError: encrypted, damaged, too many pages, or no text layer.
@@ -52,7 +53,7 @@ def pdf_text(data: bytes, name: str, max_pages: int = 1_000) -> tuple[str, list[
     for text in texts:
         starts.append(offset)
         offset += len(text) + 2
-    return "\n\n".join(texts), starts
+    return "\n\n".join(texts), starts, len(blank)
 
 
 def _raw_pages(data: bytes, name: str, max_pages: int) -> list[str]:
