@@ -43,7 +43,7 @@ def test_bad_files_are_skipped_and_the_rest_indexed(tmp_path, settings, embedder
     empty.write_text("")
     binary = tmp_path / "photo.txt"
     binary.write_bytes(bytes(range(256)) * 4)
-    odd = tmp_path / "sheet.xlsx"
+    odd = tmp_path / "sheet.ods"
     odd.write_bytes(b"PK")
     bot = Assistant.from_paths([good, empty, binary, odd, tmp_path / "gone.txt"],
                                tmp_path / "ix", settings, embedder)
@@ -51,7 +51,7 @@ def test_bad_files_are_skipped_and_the_rest_indexed(tmp_path, settings, embedder
     assert len(errors) == 4 and bot.last_report.added == 1
     assert any("empty.txt" in e and "empty" in e for e in errors)
     assert any("photo.txt" in e and "binary" in e for e in errors)
-    assert any("sheet.xlsx" in e and "unsupported" in e for e in errors)
+    assert any("sheet.ods" in e and "unsupported" in e for e in errors)
     assert any("gone.txt" in e and "no such file" in e for e in errors)
     assert "Marguerite Olsen" in bot.ask("Who is the lighthouse keeper?").text
 

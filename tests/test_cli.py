@@ -27,7 +27,10 @@ def test_index_json_summary_and_errors(tmp_path):
              "--index-dir", str(tmp_path / "ix"), "--json")
     assert out.returncode == 0, out.stderr
     summary = json.loads(out.stdout.strip().splitlines()[-1])
-    assert summary == {"added": 1, "updated": 0, "removed": 0, "unchanged": 0, "chunks": 1}
+    assert {k: summary[k] for k in ("added", "updated", "removed", "unchanged", "chunks")} \
+        == {"added": 1, "updated": 0, "removed": 0, "unchanged": 0, "chunks": 1}
+    assert summary["files"] == [{"source": "a.txt", "pages": 1, "chunks": 1, "ocr_pages": 0}]
+    assert len(summary["skipped"]) == 1 and "bad.exe" in summary["skipped"][0]
     assert "bad.exe: unsupported file type" in out.stderr and "Traceback" not in out.stderr
 
 
@@ -100,11 +103,11 @@ def test_rebuild_with_nothing_readable_keeps_the_old_index(tmp_path):
 def test_a_folder_with_no_supported_files_says_so(tmp_path):
     folder = tmp_path / "office"
     folder.mkdir()
-    for name in ("a.docx", "b.docx", "c.docx", "x.png", "y.png"):
+    for name in ("a.odt", "b.odt", "c.odt", "x.tiff", "y.tiff"):
         (folder / name).write_bytes(b"PK")
     out = qa("index", str(folder), "--index-dir", str(tmp_path / "ix"))
     assert out.returncode == 1
-    assert "no supported files" in out.stderr and "3 .docx, 2 .png skipped" in out.stderr
+    assert "no supported files" in out.stderr and "3 .odt, 2 .tiff skipped" in out.stderr
 
 
 def test_list_remove_and_unquoted_question(tmp_path):
