@@ -442,13 +442,18 @@ class Assistant:
             shown = hybrid_search(store, lexical, self.embedder.encode([rewritten])[0],
                                   terms(rewritten), s.k, s.candidates, s.rrf_k, prefer, only)
 
-        def relevance(rows: list[int]) -> float:
+        def answers(rows: list[int], said: str) -> bool:
+            """The supporting sentences score as answers (the extractive abstention
+            threshold), and the claims themselves take up the question's terms."""
             union = list({h.row: h for h in [*hits, *shown]}.values())
             scores = sentence_scores(question, vector, store, union, lexical.idf, context)
-            return max((scores.get(row, float("-inf")) for row in rows), default=float("-inf"))
+            best = max((scores.get(row, float("-inf")) for row in rows), default=float("-inf"))
+            asked_terms = set(terms(asked if rewritten else query))
+            taken = len(asked_terms & set(terms(said))) / max(1, len(asked_terms))
+            return best >= s.min_score and taken >= s.claim_coverage
 
         yield from generative.generate(model[0], model[1], asked, history, store, shown,
-                                       self.embedder, s, extractive, relevance)
+                                       self.embedder, s, extractive, answers)
 
     def chat_model(self) -> tuple[Any, str] | None:
         """The chat model that answers, with its display name; None when extractive.

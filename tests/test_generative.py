@@ -163,3 +163,19 @@ def test_a_useless_rewrite_does_not_spoil_the_fallback(two_docs):
     answer = Assistant(two_docs.store, two_docs.settings, two_docs.embedder,
                        llm=model).ask("Since when?", history=history)
     assert answer.mode == "fallback" and "1931" in answer.text
+
+
+def test_added_content_or_an_unseen_acronym_is_unsupported(bot):
+    q = "What would Russia do if Kosovo unilaterally declared independence?"
+    padded = scripted(bot, "Russia would take steps to support the breakaway province of "
+                           "Kosovo, including allowing the UN to recognize it as an "
+                           "independent state [1].").ask(q)
+    assert not padded.claims[0].supported and padded.mode == "fallback"
+
+
+def test_true_sentences_that_do_not_answer_fall_back(bot):
+    listed = scripted(bot, "The United States and major European Union powers are expected "
+                           "to recognize the move despite opposition from Belgrade and Russia "
+                           "[1].").ask("Where would Serb refugees flow?")
+    assert listed.claims[0].supported and listed.mode == "fallback"
+    assert "northern Kosovo and Serbia" in listed.text and "does not answer" in listed.note

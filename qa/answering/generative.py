@@ -150,15 +150,14 @@ def standalone(model: Any, question: str, history: Sequence[dict[str, Any]],
 def generate(model: Any, name: str, question: str, history: Sequence[dict[str, Any]] | None,
              store: Store, hits: Sequence[Hit], embedder: Any, settings: Settings,
              fallback: Callable[[], Answer],
-             relevance: Callable[[list[int]], float]) -> Iterator[str | Answer]:
+             answers: Callable[[list[int], str], bool]) -> Iterator[str | Answer]:
     """Stream the model's answer, then yield the verified Answer (or the fallback).
 
     Args:
         fallback: the extractive answer, made only when needed.
-        relevance: the extractive answer score of the best of these sentence
-            rows; a supported answer whose sentences score under the
-            abstention threshold does not address the question, so the
-            extractive answer (or abstention) stands.
+        answers: whether supported claims (their text, and the sentence rows
+            supporting them) address the question; when not, the extractive
+            answer (or abstention) stands.
     """
     shown = passages(store, hits, settings.llm_passages)
     text = ""
@@ -184,7 +183,7 @@ def generate(model: Any, name: str, question: str, history: Sequence[dict[str, A
                         f"said; this is the best-supported sentence from them instead.",
                         checked.claims)
         return
-    if relevance(checked.rows) < settings.min_score:
+    if not answers(checked.rows, " ".join(c.text for c in supported)):
         yield _fallback(fallback, name, f"What the model {name} said does not answer the "
                         f"question; this is the best-supported sentence from the documents, "
                         f"if any.", checked.claims)
