@@ -179,3 +179,30 @@ def test_true_sentences_that_do_not_answer_fall_back(bot):
                            "[1].").ask("Where would Serb refugees flow?")
     assert listed.claims[0].supported and listed.mode == "fallback"
     assert "northern Kosovo and Serbia" in listed.text and "does not answer" in listed.note
+
+
+def test_no_network_call_without_a_model(bot):
+    """Every socket connection is refused and recorded: loading, asking and
+    streaming with no model configured make none."""
+    import subprocess
+    import sys
+
+    script = f"""
+import socket
+tried = []
+def refuse(self, address, *args):
+    tried.append(address)
+    raise OSError("network blocked by the test")
+socket.socket.connect = refuse
+socket.socket.connect_ex = refuse
+import qa
+bot = qa.Assistant.load({str(bot.index_dir)!r})
+answer = bot.ask("What did Botsan-Kharchenko warn?")
+pieces = list(bot.stream("Who is Russia's Kosovo negotiator?"))
+print(answer.found, answer.mode, len(pieces), tried)
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         timeout=300, env={k: v for k, v in __import__("os").environ.items()
+                                           if not k.startswith("QA_LLM")})
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["True", "extractive", "2", "[]"]
