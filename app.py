@@ -18,7 +18,6 @@ from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
 import gradio as gr  # noqa: E402
-
 from starlette.exceptions import HTTPException  # noqa: E402
 
 from qa import Assistant, QAError  # noqa: E402

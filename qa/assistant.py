@@ -15,8 +15,7 @@ from typing import Any
 from . import documents as loaders
 from .answering import Answer, Source, followup, generative
 from .answering.extractive import select, sentence_scores
-from .chunking import near_duplicates
-from .chunking import chunk_document, split_sentences, terms
+from .chunking import chunk_document, near_duplicates, split_sentences, terms
 from .config import Settings, default_index_dir
 from .embeddings import Embedder, make_embedder
 from .errors import DocumentError, IndexNotFoundError, QuestionError
@@ -323,8 +322,9 @@ class Assistant:
         of hit@5 (HistoryOfAlexnet 0.756 -> 0.881 embedded whole), though on
         XQuAD's short articles the two were alike. Splitting runs in a thread,
         overlapping the embedding (onnxruntime and torch release the GIL)."""
-        import numpy as np
         from concurrent.futures import ThreadPoolExecutor
+
+        import numpy as np
 
         def split(doc: loaders.Document) -> tuple:
             sentences = split_sentences(doc.text)

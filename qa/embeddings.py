@@ -227,7 +227,7 @@ def pipeline_config(folder: Path) -> dict[str, object]:
         file = folder / name
         return json.loads(file.read_text()) if file.is_file() else {}
 
-    modules = read("modules.json") or []
+    modules: list = read("modules.json") or []  # type: ignore[assignment]
     pooling: dict = {}
     for module in modules:
         kind = str(module.get("type", "")).rsplit(".", 1)[-1]

@@ -183,6 +183,7 @@ def run(eval_set: EvalSet, assistant: Any, k: int | None = None) -> Report:
             elif generating and len(report.first_token_ms) < len(report.latencies_ms) + 1:
                 report.first_token_ms.append(1000 * (time.perf_counter() - started))
         report.latencies_ms.append(1000 * (time.perf_counter() - started))
+        assert answer is not None  # stream always ends with the Answer
         if generating:
             report.claims += len(answer.claims)
             report.supported += sum(c.supported for c in answer.claims)

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from test_browser import free_port
 
 KEY = "test-key-123"

@@ -104,7 +104,6 @@ def test_many_clients_through_chat_completions(bundled_index, tmp_path):
     import shutil
 
     import httpx
-
     from test_api import serve
 
     shutil.copytree(bundled_index, tmp_path / "index")

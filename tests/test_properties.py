@@ -3,14 +3,13 @@
 import tempfile
 from pathlib import Path
 
+from conftest import make_pdf
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from qa.chunking import chunk_document, split_sentences
 from qa.documents import Document, load
 from qa.errors import DocumentError
-
-from conftest import make_pdf
 
 WORDS = st.sampled_from(["U.S.", "Dr.", "Kosovo", "said", "3.5", "e.g.", "\u201cYes.\u201d",
                          "Botsan-Kharchenko", "!", "?", ".", "...", "\n", "\n\n", " ", "\u00a0",

@@ -103,7 +103,9 @@ def verify(answer: str, passages: list[Passage], store: Store, embedder, thresho
              *(n.rstrip(".,") for n in re.findall(r"\d[\d,.]*", passage_text))}
     vectors = embedder.encode([text for text, _ in raw])
     cosines = vectors @ store.sentence_vectors[rows].T
-    claims, sources, corrections = [], [], 0
+    claims: list[Claim] = []
+    sources: list[Source] = []
+    corrections = 0
     where: dict[int, int] = {}
     for (text, cited), cos in zip(raw, cosines):
         claim_terms = set(terms(text))

@@ -98,7 +98,7 @@ def iter_files(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Path | Docum
         elif not path.exists():
             yield DocumentError(f"{display_name(raw)}: no such file or folder")
         elif path.is_dir():
-            found, skipped = 0, Counter()
+            found, skipped = 0, Counter[str]()
             for root, dirs, names in os.walk(path, followlinks=False):
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
                 for name in sorted(n for n in names if not n.startswith(".")):
