@@ -234,21 +234,27 @@ class Assistant:
                     report.errors.append(str(item))
                     continue
                 try:
-                    doc = loaders.load(item, self.settings.max_file_bytes)
+                    docs, problems = loaders.load_all(item, self.settings.max_file_bytes)
                 except DocumentError as exc:
                     report.errors.append(str(exc))
                     continue
-                seen.add(doc.path)
-                previous = known.get(doc.path)
-                if previous and previous["sha256"] == doc.sha256:
-                    report.unchanged += 1
-                elif previous:
-                    report.updated += 1
-                    fresh.append(doc)
-                else:
-                    report.added += 1
-                    fresh.append(doc)
-            gone = [p for p in known if not Path(p).exists()]
+                report.errors.extend(str(problem) for problem in problems)
+                for doc in docs:
+                    seen.add(doc.path)
+                    previous = known.get(doc.path)
+                    if previous and previous["sha256"] == doc.sha256:
+                        report.unchanged += 1
+                    elif previous:
+                        report.updated += 1
+                        fresh.append(doc)
+                    else:
+                        report.added += 1
+                        fresh.append(doc)
+            read = {p.split(loaders.ATTACHED, 1)[0] for p in seen}
+            # Gone: files no longer on disk, and attachments a re-read mail no longer has.
+            gone = [p for p in known if not loaders.on_disk(p) or (
+                loaders.ATTACHED in p and p.split(loaders.ATTACHED, 1)[0] in read
+                and p not in seen)]
             demo_path = str(BUNDLED.resolve())
             if store.demo and not demo and demo_path in known and demo_path not in seen \
                     and seen:
@@ -281,9 +287,13 @@ class Assistant:
                 resolved = str(Path(wanted).expanduser().resolve())
                 match = [p for p in store.entries if p in (wanted, resolved)] or \
                     [p for p, e in store.entries.items() if e.doc.source == wanted]
+                if len(match) == 1:  # a mail takes its attachments with it
+                    match += [p for p in store.entries
+                              if p.startswith(match[0] + loaders.ATTACHED)]
                 if not match:
                     report.errors.append(f"{wanted}: not in the index")
-                elif len(match) > 1:  # a bare name shared by files in several folders
+                elif len({p.split(loaders.ATTACHED, 1)[0] for p in match}) > 1:
+                    # a bare name shared by files in several folders
                     report.errors.append(f"{wanted}: {len(match)} documents have this name; "
                                          f"give the path: {', '.join(match)}")
                 else:

@@ -110,3 +110,29 @@ def test_each_format_answers_its_own_question(library, name, build, question, ex
 def test_mail_lists_attachments_and_keeps_headers(library):
     doc = next(e.doc for e in library.store.entries.values() if e.doc.source == "ferry.eml")
     assert "Subject: Ferry times" in doc.text and "Attachments: timetable.bin" in doc.text
+
+
+def mail_with(attachment: str | None) -> str:
+    parts = ["--XX\nContent-Type: text/plain\n\nMinutes of the harbour board are attached.\n"]
+    if attachment:
+        parts.append("--XX\nContent-Type: text/plain\nContent-Disposition: attachment; "
+                     f"filename=minutes.txt\n\n{attachment}\n")
+    return ("From: ana@example.com\nSubject: Board minutes\nMIME-Version: 1.0\n"
+            "Content-Type: multipart/mixed; boundary=XX\n\n" + "".join(parts) + "--XX--\n")
+
+
+def test_mail_attachments_are_documents_of_their_own(tmp_path, settings, embedder):
+    mail = tmp_path / "board.eml"
+    mail.write_text(mail_with("The harbour board voted to dredge the north basin in May."))
+    bot = Assistant.from_paths([mail], tmp_path / "ix", settings, embedder)
+    assert bot.last_report.added == 2
+    answer = bot.ask("What did the harbour board vote to do?")
+    assert "dredge the north basin" in answer.text
+    assert answer.sources[0].source == "board.eml::minutes.txt"
+    mail.write_text(mail_with(None))  # the attachment is gone from the mail
+    report = bot.add([mail])
+    assert (report.updated, report.removed) == (1, 1)
+    assert [d["source"] for d in bot.documents()] == ["board.eml"]
+    mail.write_text(mail_with("The board meets again on 4 June."))
+    bot.add([mail])
+    assert bot.remove(["board.eml"]).removed == 2 and bot.documents() == []

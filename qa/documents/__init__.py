@@ -159,6 +159,49 @@ def load(path: str | os.PathLike[str], max_bytes: int = 20 * 1024 * 1024) -> Doc
     )
 
 
+ATTACHED = "::"  # "mail.eml::report.pdf" names an attachment inside a mail
+
+
+def on_disk(path: str) -> bool:
+    """Whether an indexed path (a file, or an attachment of one) still exists."""
+    return Path(path.split(ATTACHED, 1)[0]).exists()
+
+
+def load_all(path: str | os.PathLike[str], max_bytes: int = 20 * 1024 * 1024
+             ) -> tuple[list[Document], list[DocumentError]]:
+    """The file's Document, and for an e-mail one more per attachment of a
+    supported type (path "mail.eml::name"), with the attachments' errors.
+
+    Raises:
+        DocumentError: the file itself cannot be read.
+    """
+    doc = load(path, max_bytes)
+    if Path(path).suffix.lower() != ".eml":
+        return [doc], []
+    from .mail import attachments
+
+    docs, errors = [doc], []
+    for filename, data in attachments(Path(path).read_bytes()):
+        suffix = Path(filename).suffix.lower()
+        name = display_name(f"{doc.source}{ATTACHED}{Path(filename).name}")
+        if suffix not in SUPPORTED or suffix == ".eml":
+            continue  # listed by name in the mail's text
+        try:
+            if len(data) > max_bytes:
+                raise DocumentError(too_big(name, len(data), max_bytes))
+            text, starts, ocr_pages = _read(suffix, data, name)
+            if not text.strip():
+                raise DocumentError(f"{name}: the file has no text")
+        except DocumentError as exc:
+            errors.append(exc)
+            continue
+        docs.append(Document(text=text, source=name,
+                             path=f"{doc.path}{ATTACHED}{Path(filename).name}",
+                             sha256=hashlib.sha256(data).hexdigest(), page_starts=starts,
+                             ocr_pages=ocr_pages))
+    return docs, errors
+
+
 def _read(suffix: str, data: bytes, name: str) -> tuple[str, list[int], int]:
     """Text, page starts and OCR'd pages by file type; each reader has its module."""
     if suffix == ".pdf":

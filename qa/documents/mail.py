@@ -1,8 +1,9 @@
 """E-mail (.eml, the standard library's parser) and e-books (.epub, ebooklib).
 
 An e-mail becomes its headers (From, To, Date, Subject) and its text body
-(the HTML body's visible text when there is no plain one); the names of its
-attachments are listed, not indexed. An e-book becomes its chapters in
+(the HTML body's visible text when there is no plain one), with the names of
+its attachments; `attachments` gives their bytes, so that each attachment of a
+supported type is indexed as a document of its own. An e-book becomes its chapters in
 reading order, a page per chapter.
 """
 
@@ -48,6 +49,20 @@ def eml_text(data: bytes, name: str) -> tuple[str, list[int]]:
     if attached:
         text += "\n\nAttachments: " + ", ".join(attached)
     return text.strip(), []
+
+
+def attachments(data: bytes) -> list[tuple[str, bytes]]:
+    """(file name, bytes) of each attachment of an e-mail (the first MAX_PARTS parts)."""
+    message = email.message_from_bytes(data, policy=email.policy.default)
+    out = []
+    for number, part in enumerate(message.walk()):
+        if number > MAX_PARTS:
+            break
+        if not part.is_multipart() and part.get_content_disposition() == "attachment":
+            payload = part.get_payload(decode=True)
+            if isinstance(payload, bytes) and part.get_filename():
+                out.append((part.get_filename(), payload))
+    return out
 
 
 def epub_text(data: bytes, name: str) -> tuple[str, list[int]]:
