@@ -64,17 +64,22 @@ def has_header(passage: str, repeated: set[str]) -> bool:
     return any(line in masked for line in repeated)
 
 
+def score(questions, search, repeated: set[str]) -> tuple[float, int]:  # type: ignore[no-untyped-def]
+    """hit@k over the questions, and how many passages held a repeated page header."""
+    hits = dirty = 0
+    for query, contexts in questions:
+        found = search(query)
+        hits += any(inside(text, contexts) for text in found)
+        dirty += sum(has_header(text, repeated) for text in found)
+    return hits / len(questions), dirty
+
+
 def qa_hits(pdf: Path, questions, k: int, repeated: set[str]) -> tuple[float, int]:
     from qa import Assistant
 
     with tempfile.TemporaryDirectory() as scratch:
         bot = Assistant.from_paths([pdf], Path(scratch) / "index", progress=False)
-        hits = dirty = 0
-        for query, contexts in questions:
-            found = bot.retrieve(query, k=k)
-            hits += any(inside(s.text, contexts) for s in found)
-            dirty += sum(has_header(s.text, repeated) for s in found)
-    return hits / len(questions), dirty
+        return score(questions, lambda q: [s.text for s in bot.retrieve(q, k=k)], repeated)
 
 
 def baseline_hits(pdf: Path, questions, k: int, repeated: set[str]) -> tuple[float, int]:
@@ -93,12 +98,8 @@ def baseline_hits(pdf: Path, questions, k: int, repeated: set[str]) -> tuple[flo
         .split_documents(pages)
     store = FAISS.from_documents(chunks, HuggingFaceEmbeddings(
         model_name=str(packaged_model_path())))
-    hits = dirty = 0
-    for query, contexts in questions:
-        found = store.similarity_search(query, k=k)
-        hits += any(inside(d.page_content, contexts) for d in found)
-        dirty += sum(has_header(d.page_content, repeated) for d in found)
-    return hits / len(questions), dirty
+    return score(questions, lambda q: [d.page_content for d in store.similarity_search(q, k=k)],
+                 repeated)
 
 
 def main() -> None:

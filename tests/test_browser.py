@@ -61,6 +61,15 @@ def launch(bundled_index: Path, tmp_path: Path, *extra: str):
             proc.wait(timeout=30)
 
 
+def open_page(playwright):  # type: ignore[no-untyped-def]
+    """Debian's chromium, headless, with no background network, and a 1400x1000 page."""
+    browser = playwright.chromium.launch(
+        executable_path=CHROMIUM, headless=True,
+        args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+              "--disable-component-update", "--disable-sync", "--no-first-run"])
+    return browser, browser.new_page(viewport={"width": 1400, "height": 1000})
+
+
 @pytest.fixture()
 def server(bundled_index, tmp_path):
     with launch(bundled_index, tmp_path) as url:
@@ -103,11 +112,7 @@ def test_chat_in_a_real_browser(server):
     shots = ROOT / "screenshots"
     shots.mkdir(exist_ok=True)
     with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM, headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"])
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        browser, page = open_page(p)
         page.goto(url)
         box = page.locator("#question textarea")
         box.fill("What did Botsan-Kharchenko warn?")
@@ -141,11 +146,7 @@ def test_local_model_answer_streams_into_the_chat(bundled_index, tmp_path):
     gguf = next(Path(spec.submodule_search_locations[0]).glob("*.gguf"))
     with launch(bundled_index, tmp_path, "--llm", f"gguf:{gguf}") as url, \
             sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM, headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"])
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        browser, page = open_page(p)
         page.goto(url)
         expect(page.locator("body")).to_contain_text("SmolLM2", timeout=30_000)
         box = page.locator("#question textarea")

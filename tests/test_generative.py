@@ -140,28 +140,27 @@ def two_docs(tmp_path, settings, embedder):
                                 tmp_path / "ix", settings, embedder)
 
 
+FERRY = [{"role": "user", "content": "Who runs the night ferry to Kelby?"},
+         {"role": "assistant", "content": "The night ferry to Kelby is run by Captain "
+                                          "Ingrid Dahl. [1]"}]
+
+
 def test_a_follow_up_is_rewritten_by_the_model_before_retrieval(two_docs):
-    history = [{"role": "user", "content": "Who runs the night ferry to Kelby?"},
-               {"role": "assistant", "content": "The night ferry to Kelby is run by Captain "
-                                                "Ingrid Dahl. [1]"}]
     model = GenericFakeChatModel(messages=iter([
         AIMessage(content="Since when has the night ferry to Kelby been run by Dahl's family?"),
         AIMessage(content="The crossing has been run by her family since 1931 [1].")]))
     answer = Assistant(two_docs.store, two_docs.settings, two_docs.embedder,
-                       llm=model).ask("Since when?", history=history)
+                       llm=model).ask("Since when?", history=FERRY)
     assert answer.mode == "generated" and "1931" in answer.text
     assert answer.sources[0].source == "ferry.txt"
 
 
 def test_a_useless_rewrite_does_not_spoil_the_fallback(two_docs):
-    history = [{"role": "user", "content": "Who runs the night ferry to Kelby?"},
-               {"role": "assistant", "content": "The night ferry to Kelby is run by Captain "
-                                                "Ingrid Dahl. [1]"}]
     model = GenericFakeChatModel(messages=iter([
         AIMessage(content="Bananas are yellow?"),
         AIMessage(content="I cannot find the answer in the documents.")]))
     answer = Assistant(two_docs.store, two_docs.settings, two_docs.embedder,
-                       llm=model).ask("Since when?", history=history)
+                       llm=model).ask("Since when?", history=FERRY)
     assert answer.mode == "fallback" and "1931" in answer.text
 
 
