@@ -21,9 +21,8 @@ import gradio as gr  # noqa: E402
 from starlette.exceptions import HTTPException  # noqa: E402
 
 from qa import Assistant, QAError  # noqa: E402
-from qa.chat import answer_markdown, sources_html, store_upload  # noqa: E402
+from qa.chat import answer_markdown, index_uploads, remove_document, sources_html  # noqa: E402
 from qa.documents import SUPPORTED  # noqa: E402
-from qa.errors import DocumentError  # noqa: E402
 
 EXAMPLES = [
     "What did Botsan-Kharchenko warn?",
@@ -98,21 +97,12 @@ def create_app(assistant: Assistant, uploads_dir: str | Path | None = None,
         return gr.Dropdown(choices=choices(), value=None)
 
     def upload(files: list[str] | None, progress: gr.Progress = gr.Progress()) -> tuple:
-        messages, stored = [], []
-        for file in files or []:
-            try:
-                stored.append(store_upload(file, Path(file).name, uploads,
-                                           assistant.settings.max_file_bytes))
-            except (DocumentError, OSError) as exc:
-                messages.append(f"⚠️ {exc}")
-        if stored:
-            progress(0.1, desc=f"Indexing {len(stored)} file(s)…")
-            report = assistant.add(stored, progress=False)
-            for line in report.errors:
-                messages.append(f"⚠️ {line}")
-                for path in stored:
-                    if line.startswith(path.name + ":"):
-                        path.unlink(missing_ok=True)  # not indexed: do not keep it
+        if files:
+            progress(0.1, desc=f"Indexing {len(files)} file(s)…")
+        report, errors = index_uploads(assistant, [(f, Path(f).name) for f in files or []],
+                                       uploads)
+        messages = [f"⚠️ {line}" for line in errors]
+        if report:
             done = report.added + report.updated
             if report.removed:
                 messages.append(f"Dropped {report.removed} document(s): the demo article your "
@@ -126,9 +116,7 @@ def create_app(assistant: Assistant, uploads_dir: str | Path | None = None,
     def remove(path: str | None) -> tuple:
         if not path:
             return "Choose a document to remove.", documents_table(), document_choices()
-        report = assistant.remove([path])
-        if not report.errors and Path(path).parent == uploads.resolve():
-            Path(path).unlink(missing_ok=True)  # our own copy of an upload goes too
+        report = remove_document(assistant, path, uploads)
         status = "\n".join(report.errors) or f"Removed {Path(path).name}."
         return status, documents_table(), document_choices()
 

@@ -26,8 +26,8 @@ from starlette.exceptions import HTTPException
 
 from .answering import Answer
 from .assistant import Assistant
-from .chat import cited_text, store_upload
-from .errors import DocumentError, QAError, QuestionError
+from .chat import cited_text, index_uploads, remove_document
+from .errors import QAError, QuestionError
 
 logger = logging.getLogger(__name__)
 
@@ -250,25 +250,16 @@ def create_api(collections: Collections, api_key: str | None = None,
                collection: str | None = Form(None)) -> dict[str, Any]:
         """Add files (multipart), with the chat's limits and messages."""
         bot = collections.get(collection)
-        limit = bot.settings.max_file_bytes
         folder = uploads if bot is collections.default else uploads / str(collection)
-        stored, errors = [], []
         with tempfile.TemporaryDirectory() as scratch:
+            received = []
             for item in files:
                 temp = Path(scratch) / uuid.uuid4().hex
                 with open(temp, "wb") as out:
                     while chunk := item.file.read(1 << 20):
                         out.write(chunk)
-                try:
-                    stored.append(store_upload(temp, item.filename or "upload", folder, limit))
-                except DocumentError as exc:
-                    errors.append(str(exc))
-        report = bot.add(stored, progress=False) if stored else None
-        if report:
-            errors += report.errors
-            for path in stored:  # a file that was not indexed is not kept
-                if any(line.startswith(path.name + ":") for line in report.errors):
-                    path.unlink(missing_ok=True)
+                received.append((temp, item.filename or "upload"))
+            report, errors = index_uploads(bot, received, folder)
         if not report or not (report.added or report.updated or report.unchanged):
             raise HTTPException(400, "; ".join(errors) or "no file was indexed")
         return {**report.to_dict(), "errors": errors}
@@ -276,15 +267,10 @@ def create_api(collections: Collections, api_key: str | None = None,
     @app.delete("/v1/documents/{name}", dependencies=guarded)
     def delete(name: str, collection: str | None = None) -> dict[str, Any]:
         """Remove a document by file name or path (an uploaded copy goes too)."""
-        bot = collections.get(collection)
-        paths = [d["path"] for d in bot.documents() if name in (d["source"], d["path"])]
-        report = bot.remove([name])
+        report = remove_document(collections.get(collection), name, uploads)
         if report.errors:
             raise HTTPException(404 if "not in the index" in report.errors[0] else 400,
                                 report.errors[0])
-        for path in paths:
-            if Path(path).parent == uploads.resolve() or uploads.resolve() in Path(path).parents:
-                Path(path).unlink(missing_ok=True)
         return report.to_dict()
 
     return app

@@ -250,11 +250,10 @@ class Assistant:
                     else:
                         report.added += 1
                         fresh.append(doc)
-            read = {p.split(loaders.ATTACHED, 1)[0] for p in seen}
+            read = {loaders.container(p) for p in seen}
             # Gone: files no longer on disk, and attachments a re-read mail no longer has.
             gone = [p for p in known if not loaders.on_disk(p) or (
-                loaders.ATTACHED in p and p.split(loaders.ATTACHED, 1)[0] in read
-                and p not in seen)]
+                p != loaders.container(p) and loaders.container(p) in read and p not in seen)]
             demo_path = str(BUNDLED.resolve())
             if store.demo and not demo and demo_path in known and demo_path not in seen \
                     and seen:
@@ -292,7 +291,7 @@ class Assistant:
                               if p.startswith(match[0] + loaders.ATTACHED)]
                 if not match:
                     report.errors.append(f"{wanted}: not in the index")
-                elif len({p.split(loaders.ATTACHED, 1)[0] for p in match}) > 1:
+                elif len({loaders.container(p) for p in match}) > 1:
                     # a bare name shared by files in several folders
                     report.errors.append(f"{wanted}: {len(match)} documents have this name; "
                                          f"give the path: {', '.join(match)}")

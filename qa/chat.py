@@ -7,7 +7,9 @@ import hashlib
 import html
 import re
 import shutil
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from .answering import Answer
 from .documents import SUPPORTED, too_big, unsupported
@@ -100,6 +102,40 @@ def store_upload(temp_path: str | Path, original_name: str, folder: Path,
         raise DocumentError(f"{original_name}: not a valid file name")
     shutil.copyfile(source, target)
     return target
+
+
+def index_uploads(assistant, files: Iterable[tuple[str | Path, str]],  # type: ignore[no-untyped-def]
+                  folder: Path) -> tuple[Any, list[str]]:
+    """Store each (received file, original name) under `folder`, then index them.
+
+    Returns:
+        (the IndexReport, or None when nothing could be stored; one line per
+        file that was refused). A file that was refused or not indexed is not kept.
+    """
+    stored, errors = [], []
+    for received, name in files:
+        try:
+            stored.append(store_upload(received, name, folder, assistant.settings.max_file_bytes))
+        except (DocumentError, OSError) as exc:
+            errors.append(str(exc))
+    if not stored:
+        return None, errors
+    report = assistant.add(stored, progress=False)
+    for path in stored:
+        if any(line.startswith(path.name + ":") for line in report.errors):
+            path.unlink(missing_ok=True)
+    return report, errors + report.errors
+
+
+def remove_document(assistant, name: str, folder: Path):  # type: ignore[no-untyped-def]
+    """Remove a document by file name or path; our copy of an upload goes too."""
+    paths = [d["path"] for d in assistant.documents() if name in (d["source"], d["path"])]
+    report = assistant.remove([name])
+    if not report.errors:
+        for path in paths:
+            if folder.resolve() in Path(path).parents:
+                Path(path).unlink(missing_ok=True)
+    return report
 
 
 def _digest(path: Path) -> str:

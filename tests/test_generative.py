@@ -146,21 +146,17 @@ FERRY = [{"role": "user", "content": "Who runs the night ferry to Kelby?"},
 
 
 def test_a_follow_up_is_rewritten_by_the_model_before_retrieval(two_docs):
-    model = GenericFakeChatModel(messages=iter([
-        AIMessage(content="Since when has the night ferry to Kelby been run by Dahl's family?"),
-        AIMessage(content="The crossing has been run by her family since 1931 [1].")]))
-    answer = Assistant(two_docs.store, two_docs.settings, two_docs.embedder,
-                       llm=model).ask("Since when?", history=FERRY)
+    answer = scripted(two_docs, "Since when has the night ferry to Kelby been run by Dahl's "
+                                "family?", "The crossing has been run by her family since "
+                                "1931 [1].").ask("Since when?", history=FERRY)
     assert answer.mode == "generated" and "1931" in answer.text
     assert answer.sources[0].source == "ferry.txt"
 
 
 def test_a_useless_rewrite_does_not_spoil_the_fallback(two_docs):
-    model = GenericFakeChatModel(messages=iter([
-        AIMessage(content="Bananas are yellow?"),
-        AIMessage(content="I cannot find the answer in the documents.")]))
-    answer = Assistant(two_docs.store, two_docs.settings, two_docs.embedder,
-                       llm=model).ask("Since when?", history=FERRY)
+    answer = scripted(two_docs, "Bananas are yellow?",
+                      "I cannot find the answer in the documents.").ask("Since when?",
+                                                                        history=FERRY)
     assert answer.mode == "fallback" and "1931" in answer.text
 
 

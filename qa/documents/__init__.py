@@ -162,9 +162,14 @@ def load(path: str | os.PathLike[str], max_bytes: int = 20 * 1024 * 1024) -> Doc
 ATTACHED = "::"  # "mail.eml::report.pdf" names an attachment inside a mail
 
 
+def container(path: str) -> str:
+    """The file an indexed path lives in: itself, or the mail an attachment came in."""
+    return path.split(ATTACHED, 1)[0]
+
+
 def on_disk(path: str) -> bool:
     """Whether an indexed path (a file, or an attachment of one) still exists."""
-    return Path(path.split(ATTACHED, 1)[0]).exists()
+    return Path(container(path)).exists()
 
 
 def load_all(path: str | os.PathLike[str], max_bytes: int = 20 * 1024 * 1024

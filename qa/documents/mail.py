@@ -54,14 +54,14 @@ def eml_text(data: bytes, name: str) -> tuple[str, list[int]]:
 def attachments(data: bytes) -> list[tuple[str, bytes]]:
     """(file name, bytes) of each attachment of an e-mail (the first MAX_PARTS parts)."""
     message = email.message_from_bytes(data, policy=email.policy.default)
-    out = []
+    out: list[tuple[str, bytes]] = []
     for number, part in enumerate(message.walk()):
         if number > MAX_PARTS:
             break
         if not part.is_multipart() and part.get_content_disposition() == "attachment":
-            payload = part.get_payload(decode=True)
-            if isinstance(payload, bytes) and part.get_filename():
-                out.append((part.get_filename(), payload))
+            payload, filename = part.get_payload(decode=True), part.get_filename()
+            if isinstance(payload, bytes) and filename:
+                out.append((filename, payload))
     return out
 
 
