@@ -37,7 +37,7 @@ def main() -> None:
         store = bot.store
 
         def bare(question: str) -> None:
-            store.search(bot.embedder.encode([question])[0], 4)
+            store.dense(bot.embedder.encode([question])[0], 4)
 
         for q in QUESTIONS:  # warm both paths
             bot.ask(q)

@@ -19,8 +19,8 @@ from .chunking import chunk_document, near_duplicates, split_sentences, terms
 from .config import Settings, default_index_dir
 from .embeddings import Embedder, make_embedder
 from .errors import DocumentError, IndexNotFoundError, QuestionError
-from .retrieval import Lexical, QARetriever, hybrid_search
-from .store import Entry, IndexOptions, Store, check_folder
+from .retrieval import QARetriever
+from .store import Entry, IndexOptions, check_folder, new_store, open_store
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ class Assistant:
         >>> bot = Assistant.load("my-index")   # later, with no re-embedding
     """
 
-    def __init__(self, store: Store, settings: Settings | None = None,
+    def __init__(self, store: Any, settings: Settings | None = None,
                  embedder: Embedder | None = None, llm: Any = None) -> None:
         self.settings = settings or Settings.from_env()
         self.embedder = embedder or make_embedder(
@@ -76,35 +76,39 @@ class Assistant:
         self._llm_spec = llm if llm is not None else (self.settings.llm or None)
         self._llm: tuple[Any, str] | None = None
         self._write_lock = threading.Lock()
-        self._state: tuple[Store, Lexical | None] = (store, None)
+        self._store = store  # replaced whole on each write; readers keep their snapshot
         self._state_lock = threading.Lock()
 
     # -- construction -------------------------------------------------------
     @classmethod
     def load(cls, index_dir: str | os.PathLike[str] | None = None,
              settings: Settings | None = None, embedder: Embedder | None = None,
-             llm: Any = None) -> Assistant:
+             llm: Any = None, store: str | None = None) -> Assistant:
         """Open an existing index (no embedding happens).
 
         `llm` (a LangChain chat model, or a string such as "ollama:llama3.2",
         "openai:gpt-4o-mini" or "gguf:/path/model.gguf") makes answers
         generated and verified; without it (or QA_LLM) answers are extractive.
+        `store` (or QA_STORE) says where the index lives: "faiss" (the index
+        folder; the default), "milvus:///abs/path/file.db" (Milvus Lite), or
+        "milvus://host:19530" (a Milvus server; the collection is QA_COLLECTION
+        or named after the index folder).
 
         Raises:
-            IndexNotFoundError: no index in the folder.
+            IndexNotFoundError: no index in the folder (or collection).
             IndexMismatchError: built with another model or backend, or damaged.
+            QAError: the store cannot be reached.
         """
-        settings = settings or Settings.from_env()
+        settings = _settings(settings, store)
         folder = Path(index_dir) if index_dir else default_index_dir()
-        store = Store.load(folder, settings.index_shape(), _options(settings))
-        return cls(store, settings, embedder, llm)
+        return cls(open_store(settings, folder, _options(settings)), settings, embedder, llm)
 
     @classmethod
     def from_paths(cls, paths: Iterable[str | os.PathLike[str]],
                    index_dir: str | os.PathLike[str] | None = None,
                    settings: Settings | None = None, embedder: Embedder | None = None,
                    progress: bool | None = None, rebuild: bool = False,
-                   llm: Any = None) -> Assistant:
+                   llm: Any = None, store: str | None = None) -> Assistant:
         """Open or create the index in `index_dir` and bring `paths` up to date.
 
         Unchanged files are skipped, changed ones replaced, deleted ones dropped.
@@ -116,6 +120,7 @@ class Assistant:
         Raises:
             QAError: `index_dir` holds other files and no index.
         """
+        settings = _settings(settings, store)
         if rebuild:
             bot = cls._new(index_dir, settings, embedder, llm)
         else:
@@ -126,12 +131,14 @@ class Assistant:
     @classmethod
     def open_or_create(cls, index_dir: str | os.PathLike[str] | None = None,
                        settings: Settings | None = None,
-                       embedder: Embedder | None = None, llm: Any = None) -> Assistant:
+                       embedder: Embedder | None = None, llm: Any = None,
+                       store: str | None = None) -> Assistant:
         """Load the index in `index_dir`, or start an empty one there.
 
         Raises:
             QAError: `index_dir` holds other files and no index.
         """
+        settings = _settings(settings, store)
         try:
             return cls.load(index_dir, settings, embedder, llm)
         except IndexNotFoundError:
@@ -143,19 +150,19 @@ class Assistant:
         """An empty index in `index_dir` (nothing is written until the first add)."""
         settings = settings or Settings.from_env()
         folder = Path(index_dir) if index_dir else default_index_dir()
-        check_folder(folder)
-        return cls(Store(folder, settings.index_shape(), 0, _options(settings)),
-                   settings, embedder, llm)
+        return cls(new_store(settings, folder, _options(settings)), settings, embedder, llm)
 
     @classmethod
     def bundled(cls, index_dir: str | os.PathLike[str] | None = None,
-                settings: Settings | None = None, llm: Any = None) -> Assistant:
+                settings: Settings | None = None, llm: Any = None,
+                store: str | None = None) -> Assistant:
         """The index in `index_dir` (default: the default index folder); when
         there is none yet, one is built over the bundled demo article.
 
         An existing index is used as it is: the demo article is never added to
         it again, and the user's first own files replace it.
         """
+        settings = _settings(settings, store)
         try:
             return cls.load(index_dir, settings, llm=llm)
         except IndexNotFoundError:
@@ -165,35 +172,29 @@ class Assistant:
 
     @classmethod
     def open(cls, index_dir: str | os.PathLike[str] | None = None,
-             settings: Settings | None = None, llm: Any = None) -> Assistant:
+             settings: Settings | None = None, llm: Any = None,
+             store: str | None = None) -> Assistant:
         """The index the user named, or else the default one.
 
         With `index_dir`, that index must exist (IndexNotFoundError says how
         to build it); without, the default index is used, built over the
         bundled article on first use.
         """
+        settings = _settings(settings, store)
         if index_dir is None:
             return cls.bundled(None, settings, llm)
         return cls.load(index_dir, settings, llm=llm)
 
     # -- state ------------------------------------------------------------------
     @property
-    def store(self) -> Store:
-        return self._state[0]
+    def store(self) -> Any:
+        """The store answering now (FAISS or Milvus; see qa.store)."""
+        return self._store
 
     @property
     def index_dir(self) -> Path:
-        return self.store.directory
-
-    def _snapshot(self) -> tuple[Store, Lexical]:
-        state = self._state
-        store, lexical = state
-        if lexical is None:
-            lexical = Lexical(store)
-            with self._state_lock:
-                if self._state is state:  # a write may have swapped in a newer store meanwhile
-                    self._state = (store, lexical)
-        return store, lexical
+        """The index folder (for Milvus, the folder its collection is named after)."""
+        return Path(getattr(self._store, "directory", "") or default_index_dir())
 
     def documents(self) -> list[dict[str, Any]]:
         """The indexed files: name, path and chunk count."""
@@ -218,12 +219,10 @@ class Assistant:
                 no file could be indexed.
             demo: mark the index as the bundled demo (`bundled` uses it).
         """
-        from filelock import FileLock
-
         progress = sys.stderr.isatty() if progress is None else progress
         report = IndexReport()
-        with self._write_lock, FileLock(str(self._lock_path()), timeout=600):
-            if rebuild:
+        with self._write_lock, self.store.lock():
+            if rebuild and hasattr(self.store, "directory"):
                 check_folder(self.index_dir)
             store = self.store.empty() if rebuild else self._latest()
             known = store.files()
@@ -261,14 +260,15 @@ class Assistant:
             report.removed = len(gone)
             if fresh or gone:
                 new_entries = self._embed(fresh, progress)
-                self._commit(store.updated(remove=gone, add=new_entries, demo=demo))
+                self._commit(store, gone, new_entries, demo)
                 report.files = [{"source": e.doc.source, "pages": len(e.doc.page_starts) or 1,
                                  "chunks": len(e.chunks), "ocr_pages": e.doc.ocr_pages}
                                 for e in new_entries]
-                report.duplicates = near_duplicates(
-                    [e.doc for e in new_entries],
-                    [e.doc for p, e in self.store.entries.items()])
-            report.chunks = len(self.store.chunks)
+                fresh_docs = [e.doc for e in new_entries]
+                report.duplicates = near_duplicates(fresh_docs, fresh_docs + [
+                    d for d in self.store.known_documents()
+                    if d.path not in {f.path for f in fresh_docs}])
+            report.chunks = self.store.count()
         for line in report.errors:
             logger.info("skipped %s", line)
         self.last_report = report
@@ -276,19 +276,17 @@ class Assistant:
 
     def remove(self, paths: Iterable[str | os.PathLike[str]]) -> IndexReport:
         """Drop files (by path or file name) from the index."""
-        from filelock import FileLock
-
         report = IndexReport()
-        with self._write_lock, FileLock(str(self._lock_path()), timeout=600):
+        with self._write_lock, self.store.lock():
             store = self._latest()
+            files = store.files()
             gone: list[str] = []
             for wanted in (str(p) for p in paths):
                 resolved = str(Path(wanted).expanduser().resolve())
-                match = [p for p in store.entries if p in (wanted, resolved)] or \
-                    [p for p, e in store.entries.items() if e.doc.source == wanted]
+                match = [p for p in files if p in (wanted, resolved)] or \
+                    [p for p, info in files.items() if info["source"] == wanted]
                 if len(match) == 1:  # a mail takes its attachments with it
-                    match += [p for p in store.entries
-                              if p.startswith(match[0] + loaders.ATTACHED)]
+                    match += [p for p in files if p.startswith(match[0] + loaders.ATTACHED)]
                 if not match:
                     report.errors.append(f"{wanted}: not in the index")
                 elif len({loaders.container(p) for p in match}) > 1:
@@ -298,31 +296,25 @@ class Assistant:
                 else:
                     gone.extend(p for p in match if p not in gone)
             if gone:
-                self._commit(store.updated(remove=gone))
+                self._commit(store, gone)
             report.removed = len(gone)
-            report.unchanged = len(store.entries) - len(gone)
-            report.chunks = len(self.store.chunks)
+            report.unchanged = len(files) - len(gone)
+            report.chunks = self.store.count()
         return report
 
-    def _latest(self) -> Store:
+    def _latest(self) -> Any:
         """This store, or the one another process saved since we loaded ours."""
-        store = self.store
-        if not store.is_current():
-            store = Store.load(store.directory, self.settings.index_shape(),
-                               _options(self.settings))
+        store = self.store.latest()
+        if store is not self.store:
             with self._state_lock:
-                self._state = (store, None)
+                self._store = store
         return store
 
-    def _lock_path(self) -> Path:
-        self.store.directory.mkdir(parents=True, exist_ok=True)
-        return self.store.directory / ".lock"
-
-
-    def _commit(self, store: Store) -> None:
-        store.save()
+    def _commit(self, store: Any, remove: Sequence[str] = (), add: Sequence[Entry] = (),
+                demo: bool | None = None) -> None:
+        committed = store.commit(remove, add, demo)
         with self._state_lock:
-            self._state = (store, None)  # readers holding the old snapshot finish on it
+            self._store = committed  # readers holding the old snapshot finish on it
 
     def _embed(self, docs: Sequence[loaders.Document], progress: bool) -> list[Entry]:
         """Embed every sentence (the answerer's unit) and every chunk (the
@@ -412,28 +404,35 @@ class Assistant:
             QuestionError: the question is empty or too long (before anything is yielded).
         """
         question = self._clean(question)
-        store, lexical = self._snapshot()
+        store = self.store
         only = self._only(store, sources)
         model = self.chat_model()
-        return self._stream(question, history, model, store, lexical, only)
+        return self._stream(question, history, model, store, only)
 
     def _stream(self, question: str, history: Sequence[dict[str, Any]] | None,
-                model: tuple[Any, str] | None, store: Store, lexical: Lexical,
+                model: tuple[Any, str] | None, store: Any,
                 only: set[str] | None) -> Iterator[str | Answer]:
         s = self.settings
         follow_up = bool(history) and followup.is_follow_up(question)
         previous = followup.last(history, "user") if follow_up else None
         query = f"{previous} {question}" if previous else question
         prefer = followup.previous_documents(
-            history, ((p, e.doc.source, e.doc.text) for p, e in store.entries.items())
-        ) if follow_up else set()
-        vector = self.embedder.encode([query])[0]
-        hits = hybrid_search(store, lexical, vector, terms(query), s.k, s.candidates, s.rrf_k,
-                             prefer, only)
+            history, [(p, info["source"]) for p, info in store.files().items()],
+            store.containing) if follow_up else set()
+        # The model rewrites a follow-up for its own passages; the extractive
+        # answer keeps the heuristic query, so a bad rewrite cannot hurt it.
+        rewritten = generative.standalone(model[0], question, history or [],
+                                          s.llm_timeout) if model and follow_up else None
+        texts = [query, rewritten] if rewritten else [query]
+        vectors = self.embedder.encode(texts)
+        vector = vectors[0]
+        records, found, idf = store.search([(v, terms(t)) for v, t in zip(vectors, texts)],
+                                           s.k, s.candidates, s.rrf_k, prefer, only)
+        hits = found[0]
         context = set(terms(previous)) if previous else None
 
         def extractive() -> Answer:
-            return select(question, vector, store, hits, lexical.idf, s.min_score,
+            return select(question, vector, records, hits, idf, s.min_score,
                           s.max_answer_chars, context)
 
         if model is None:
@@ -441,27 +440,19 @@ class Assistant:
             yield answer.text
             yield answer
             return
-        # The model rewrites a follow-up for its own passages; the extractive
-        # fallback keeps the heuristic query, so a bad rewrite cannot hurt it.
-        asked, shown = question, hits
-        rewritten = generative.standalone(model[0], question, history or [],
-                                          s.llm_timeout) if follow_up else None
-        if rewritten:
-            asked = rewritten
-            shown = hybrid_search(store, lexical, self.embedder.encode([rewritten])[0],
-                                  terms(rewritten), s.k, s.candidates, s.rrf_k, prefer, only)
+        asked, shown = (rewritten, found[1]) if rewritten else (question, hits)
 
         def answers(rows: list[int], said: str) -> bool:
             """The supporting sentences score as answers (the extractive abstention
             threshold), and the claims themselves take up the question's terms."""
             union = list({h.row: h for h in [*hits, *shown]}.values())
-            scores = sentence_scores(question, vector, store, union, lexical.idf, context)
+            scores = sentence_scores(question, vector, records, union, idf, context)
             best = max((scores.get(row, float("-inf")) for row in rows), default=float("-inf"))
             asked_terms = set(terms(asked if rewritten else query))
             taken = len(asked_terms & set(terms(said))) / max(1, len(asked_terms))
             return best >= s.min_score and taken >= s.claim_coverage
 
-        yield from generative.generate(model[0], model[1], asked, history, store, shown,
+        yield from generative.generate(model[0], model[1], asked, history, records, shown,
                                        self.embedder, s, extractive, answers)
 
     def chat_model(self) -> tuple[Any, str] | None:
@@ -483,15 +474,15 @@ class Assistant:
         """The `k` best chunks for a question (hybrid search), as Sources;
         with `sources` (file names or paths), from those documents only."""
         question = self._clean(question)
-        store, lexical = self._snapshot()
+        store = self.store
         only = self._only(store, sources)
         vector = self.embedder.encode([question])[0]
         s = self.settings
-        hits = hybrid_search(store, lexical, vector, terms(question), k, s.candidates, s.rrf_k,
-                             only=only)
+        records, found, _ = store.search([(vector, terms(question))], k, s.candidates, s.rrf_k,
+                                         only=only)
         out = []
-        for hit in hits:
-            chunk = store.chunks[hit.row]
+        for hit in found[0]:
+            chunk = records.chunks[hit.row]
             out.append(Source(source=chunk.source, text=chunk.text, start=chunk.start,
                               end=chunk.end, page=chunk.page, score=hit.score,
                               path=chunk.path, context=chunk.text, context_start=chunk.start))
@@ -502,7 +493,7 @@ class Assistant:
         return QARetriever(assistant=self, k=k)
 
     @staticmethod
-    def _only(store: Store, sources: Iterable[str] | None) -> set[str] | None:
+    def _only(store: Any, sources: Iterable[str] | None) -> set[str] | None:
         """Paths of the documents named (by file name or path), or None for all.
 
         Raises:
@@ -511,14 +502,15 @@ class Assistant:
         if sources is None:
             return None
         wanted = [str(name) for name in sources]
-        paths = {p for p, e in store.entries.items()
-                 if p in wanted or e.doc.source in wanted or
-                 str(Path(p)) in {str(Path(w).expanduser().resolve()) for w in wanted}}
-        known = {e.doc.source for e in store.entries.values()} | set(store.entries)
+        files = store.files()
+        resolved = {str(Path(w).expanduser().resolve()) for w in wanted}
+        paths = {p for p, info in files.items()
+                 if p in wanted or info["source"] in wanted or str(Path(p)) in resolved}
+        known = {info["source"] for info in files.values()} | set(files)
         missing = [w for w in wanted if w not in known
                    and str(Path(w).expanduser().resolve()) not in known]
         if missing or not wanted:
-            names = ", ".join(sorted(e.doc.source for e in store.entries.values())[:10])
+            names = ", ".join(sorted(info["source"] for info in files.values())[:10])
             raise QuestionError(f"not in the index: {', '.join(missing) or '(no document)'}; "
                                 f"indexed: {names or 'nothing'}")
         return paths
@@ -542,3 +534,9 @@ class Assistant:
 def _options(settings: Settings) -> IndexOptions:
     return IndexOptions(settings.index_type, settings.hnsw_threshold, settings.hnsw_m,
                         settings.hnsw_ef_construction, settings.hnsw_ef_search)
+
+
+def _settings(settings: Settings | None, store: str | None) -> Settings:
+    """The settings, with `store` (when given) in place of QA_STORE."""
+    settings = settings or Settings.from_env()
+    return settings.with_(store=store) if store is not None else settings

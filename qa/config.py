@@ -66,6 +66,13 @@ class Settings:
     # without the verb scored 0.31 on this small article, under any useful bar.
     claim_coverage: float = 0.34
 
+    # Where the index lives: "faiss" (the index folder), or Milvus:
+    # milvus:///abs/path/file.db (Milvus Lite), milvus://host:19530 or
+    # milvus+https://host (a server; token in QA_MILVUS_TOKEN). `collection`
+    # names the Milvus collection (default: derived from the index folder).
+    store: str = "faiss"
+    collection: str = ""
+
     # Index type: exact search up to `hnsw_threshold` vectors, HNSW beyond.
     index_type: IndexType = "auto"
     hnsw_threshold: int = 100_000

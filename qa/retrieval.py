@@ -16,7 +16,7 @@ from langchain_core.documents import Document as LCDocument
 from langchain_core.retrievers import BaseRetriever
 
 from .chunking import terms
-from .store import Store
+from .store.records import Records as Store
 
 
 @dataclass
@@ -79,7 +79,7 @@ def fuse(rankings: list[np.ndarray], rrf_k: int) -> dict[int, float]:
     return fused
 
 
-def hybrid_search(store: Store, lexical: Lexical, query_vector: np.ndarray,
+def hybrid_search(store: Any, lexical: Lexical, query_vector: np.ndarray,
                   query_terms: list[str], k: int, candidates: int, rrf_k: int,
                   prefer: set[str] | None = None, only: set[str] | None = None) -> list[Hit]:
     """Top `k` chunks by fused dense and BM25 rank.
@@ -98,7 +98,7 @@ def hybrid_search(store: Store, lexical: Lexical, query_vector: np.ndarray,
         lexical_rows, _ = lexical.search(query_terms, candidates, within)
         lexical_rows = lexical_rows[np.isin(lexical_rows, within)]
     else:
-        dense_rows, _ = store.search(query_vector, candidates)
+        dense_rows, _ = store.dense(query_vector, candidates)
         lexical_rows, _ = lexical.search(query_terms, candidates)
     fused = fuse([dense_rows, lexical_rows], rrf_k)
     if prefer:

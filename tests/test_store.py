@@ -107,7 +107,7 @@ def test_hnsw_recall_against_exact_search():
 
 def test_empty_store_searches_nothing(tmp_path):
     store = Store(tmp_path, {"model": "m"}, 8)
-    rows, scores = store.search(np.ones(8, dtype=np.float32), 5)
+    rows, scores = store.dense(np.ones(8, dtype=np.float32), 5)
     assert len(rows) == 0 and len(scores) == 0
 
 

@@ -19,7 +19,7 @@ import numpy as np
 from ..chunking import STOPWORDS, Span, terms, trim, words
 from ..documents import normalize
 from ..retrieval import Hit
-from ..store import Store
+from ..store.records import Records as Store
 from . import NOT_FOUND, Answer, Source
 
 # Sentence-score features and their weights. Weights were fitted on the bundled
@@ -245,14 +245,13 @@ def _previous_terms(store: Store, row: int) -> set[str]:
 
 
 def _answer(store: Store, row: int, span: Span, score: float) -> Answer:
-    path = store.sentence_doc[row]
-    doc = store.document(path)
+    doc = store.document(store.sentence_doc[row])
     context = _context(store, row, row)
     context = Span(min(context.start, span.start), max(context.end, span.end))
     text = doc.text[span.start:span.end]
     sources = [Source(
         source=doc.source, text=text, start=span.start, end=span.end,
-        page=doc.page_at(span.start), score=score, path=path,
+        page=doc.page_at(span.start), score=score, path=doc.path,
         context=doc.text[context.start:context.end], context_start=context.start,
     )]
     return Answer(text, True, sources, score)

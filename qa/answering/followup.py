@@ -8,7 +8,7 @@ pass them; content may be a string or a list of {"type": "text", "text"} parts.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 _PRONOUN = re.compile(
@@ -46,12 +46,14 @@ def last(history: Sequence[dict[str, Any]] | None, role: str) -> str | None:
 
 
 def previous_documents(history: Sequence[dict[str, Any]] | None,
-                       documents: Iterable[tuple[str, str, str]]) -> set[str]:
+                       names: Iterable[tuple[str, str]],
+                       containing: Callable[[str], set[str]]) -> set[str]:
     """Paths of the documents the last answer cited.
 
     Args:
         history: the conversation so far.
-        documents: (path, display name, text) of each indexed document.
+        names: (path, display name) of each indexed document.
+        containing: paths of the documents whose text holds a snippet.
 
     Returns:
         Paths whose name the answer cites (as the chat does), or else whose
@@ -60,11 +62,10 @@ def previous_documents(history: Sequence[dict[str, Any]] | None,
     answer = last(history, "assistant")
     if not answer:
         return set()
-    docs = list(documents)
-    named = {path for path, name, _ in docs if name and name in answer}
+    named = {path for path, name in names if name and name in answer}
     if named:
         return named
     opening = answer.split(" **[", 1)[0].strip()[:120]
     if len(opening) < 20:
         return set()
-    return {path for path, _, text in docs if opening in text}
+    return containing(opening)

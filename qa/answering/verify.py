@@ -19,7 +19,7 @@ import numpy as np
 
 from ..chunking import split_sentences, terms
 from ..documents import normalize
-from ..store import Store
+from ..store.records import Records as Store
 from . import Claim, Source
 
 _PREAMBLE = re.compile(r"^(?:(?:the |my )?answer(?: to (?:this|the|your) question)? is|"
@@ -160,5 +160,5 @@ def _source(store: Store, row: int, score: float) -> Source:
         else row
     start, end = store.sentence_spans[lo].start, store.sentence_spans[hi].end
     return Source(source=doc.source, text=doc.text[span.start:span.end], start=span.start,
-                  end=span.end, page=doc.page_at(span.start), score=score, path=path,
+                  end=span.end, page=doc.page_at(span.start), score=score, path=doc.path,
                   context=doc.text[start:end], context_start=start)

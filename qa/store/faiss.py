@@ -1,4 +1,4 @@
-"""Persisted index: FAISS vectors, chunk and document records, manifest.
+"""The FAISS store: FAISS vectors, chunk and document records, manifest.
 
 The only module that reads or writes index files. Layout of an index folder:
 
@@ -22,32 +22,22 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .chunking import Chunk, Span
-from .documents import Document
-from .errors import IndexMismatchError, IndexNotFoundError, QAError
+from ..chunking import Chunk, Span
+from ..documents import Document
+from ..errors import IndexMismatchError, IndexNotFoundError, QAError
+from .records import Entry, Found, Records
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 # What may sit in a folder before an index is written into it.
 _HARMLESS = {".lock", ".gitkeep", "README.md", ".DS_Store", ".manifest.json.tmp"}
-
-
-@dataclass
-class Entry:
-    """One document with its sentences, chunks and their vectors."""
-
-    doc: Document
-    sentences: list[Span]
-    chunks: list[Chunk]
-    chunk_vectors: np.ndarray
-    sentence_vectors: np.ndarray
 
 
 @dataclass
@@ -89,7 +79,7 @@ def build_faiss(vectors: np.ndarray, options: IndexOptions):  # type: ignore[no-
 
 
 @dataclass
-class Store:
+class Store(Records):
     """All indexed documents, with flat views for search.
 
     Treat a Store as read-only once built: updates make a new Store, so
@@ -107,53 +97,18 @@ class Store:
 
     def __post_init__(self) -> None:
         self._flatten()
-
-    # -- views ------------------------------------------------------------
-    def _flatten(self) -> None:
-        self.chunks: list[Chunk] = []
-        self.chunk_sentence_rows: list[range] = []
-        self.sentence_doc: list[str] = []
-        self.sentence_spans: list[Span] = []
-        chunk_vecs, sent_vecs = [], []
-        for path, entry in self.entries.items():
-            base = len(self.sentence_spans)
-            local = {(s.start, s.end): i for i, s in enumerate(entry.sentences)}
-            for chunk in entry.chunks:
-                first = local[(chunk.sentences[0].start, chunk.sentences[0].end)]
-                self.chunks.append(chunk)
-                self.chunk_sentence_rows.append(range(base + first, base + first + len(chunk.sentences)))
-            self.sentence_spans.extend(entry.sentences)
-            self.sentence_doc.extend([path] * len(entry.sentences))
-            chunk_vecs.append(entry.chunk_vectors)
-            sent_vecs.append(entry.sentence_vectors)
-        empty = np.zeros((0, self.dimension), dtype=np.float32)
-        self.chunk_vectors = np.vstack(chunk_vecs) if chunk_vecs else empty
-        self.sentence_vectors = np.vstack(sent_vecs) if sent_vecs else empty
-        # Unit mean of each chunk's sentence vectors (an answer-scoring feature).
-        totals = np.vstack([np.zeros((1, self.dimension), dtype=np.float64),
-                            np.cumsum(self.sentence_vectors, axis=0, dtype=np.float64)])
-        starts = np.array([r.start for r in self.chunk_sentence_rows], dtype=np.int64)
-        stops = np.array([r.stop for r in self.chunk_sentence_rows], dtype=np.int64)
-        self.chunk_means = (totals[stops] - totals[starts]).astype(np.float32)
-        self.chunk_means /= np.maximum(
-            np.linalg.norm(self.chunk_means, axis=1, keepdims=True), 1e-12)
         if self.prebuilt is not None and self.prebuilt.ntotal == len(self.chunk_vectors):
             self.index = self.prebuilt
         else:
             self.index = build_faiss(self.chunk_vectors, self.options)
         self.prebuilt = None
+        self._lexical: Any = None
 
-    def document(self, path: str) -> Document:
-        return self.entries[path].doc
+    @property
+    def location(self) -> str:
+        return f"{self.directory}/"
 
-    def files(self) -> dict[str, dict[str, Any]]:
-        """Per indexed file: display name, sha256 and chunk count."""
-        return {
-            path: {"source": e.doc.source, "sha256": e.doc.sha256, "chunks": len(e.chunks)}
-            for path, e in self.entries.items()
-        }
-
-    def search(self, vector: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    def dense(self, vector: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
         """Top `n` chunk rows by inner product: (rows, scores)."""
         n = min(n, self.index.ntotal)
         if n <= 0:
@@ -161,6 +116,50 @@ class Store:
         scores, rows = self.index.search(vector.reshape(1, -1).astype(np.float32), n)
         keep = rows[0] >= 0
         return rows[0][keep], scores[0][keep]
+
+    def search(self, queries: Sequence[tuple[np.ndarray, list[str]]], k: int,
+               candidates: int, rrf_k: int, prefer: set[str] | None = None,
+               only: set[str] | None = None) -> Found:
+        """Hybrid search (FAISS + BM25 in memory, fused by RRF) for each query."""
+        from ..retrieval import Lexical, hybrid_search
+
+        if self._lexical is None:  # built once per snapshot; a race builds it twice, harmlessly
+            self._lexical = Lexical(self)
+        lexical = self._lexical
+        hits = [hybrid_search(self, lexical, vector, query_terms, k, candidates, rrf_k,
+                              prefer, only) for vector, query_terms in queries]
+        return Found(self, hits, lexical.idf)
+
+    def containing(self, snippet: str) -> set[str]:
+        """Paths of the documents whose text holds `snippet`."""
+        return {path for path, e in self.entries.items() if snippet in e.doc.text}
+
+    def known_documents(self) -> list[Document]:
+        return [e.doc for e in self.entries.values()]
+
+    def count(self) -> int:
+        """Chunks held."""
+        return len(self.chunks)
+
+    def latest(self) -> Store:
+        """This store, or the one another process saved since it was loaded."""
+        if self.is_current():
+            return self
+        return Store.load(self.directory, self.shape, self.options)
+
+    def lock(self) -> Any:
+        """The writers' lock (a file lock in the index folder)."""
+        from filelock import FileLock
+
+        self.directory.mkdir(parents=True, exist_ok=True)
+        return FileLock(str(self.directory / ".lock"), timeout=600)
+
+    def commit(self, remove: Iterable[str] = (), add: Iterable[Entry] = (),
+               demo: bool | None = None) -> Store:
+        """Save a new store without `remove` and with `add`; return it."""
+        store = self.updated(remove, add, demo)
+        store.save()
+        return store
 
     # -- updates ----------------------------------------------------------
     def updated(self, remove: Iterable[str] = (), add: Iterable[Entry] = (),

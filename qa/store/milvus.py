@@ -1,0 +1,603 @@
+"""The Milvus store: the index in Milvus, from one Milvus Lite file to a cluster.
+
+The same code serves both through `MilvusClient(uri=...)`. For a collection
+name N, four collections (each reached through an alias, so a rebuild can
+swap a whole new set in at once):
+
+    N_documents   per file: path, name, sha256, page starts, counts; and one
+                  "_meta" row with the model fingerprint and the demo flag
+    N_chunks      chunk text and metadata, its dense vector, and its terms
+                  (our stemmed terms, space-joined) turned into a sparse
+                  vector by Milvus's BM25 function, so hybrid search with
+                  reciprocal rank fusion runs inside Milvus
+    N_sentences   per sentence: offsets, its text up to the next sentence
+                  (runs of rows rebuild the document's text exactly), its vector
+    N_terms       per file and term: how many of the file's chunks hold it
+                  (document frequencies for the answer scorer's IDF)
+
+Writes are idempotent upserts. A row's key holds the hash of its file's path,
+the file's sha256 and its position, so an indexer that runs again, or two
+indexers on the same file, write the same rows, and indexers on different
+files never touch each other's rows. A file's documents row is written after
+its other rows, and it is what makes them count: a search drops hits whose
+sha256 is not the one the documents row names. So an indexing run killed
+mid-way shows no half-file, and an update shows the old version until the new
+one is complete. Rows of an old version are deleted after the new row is in.
+
+A question reads a few rows: the hybrid search's hits, the documents rows
+that vouch for them (cached by path, re-read when a hit's sha256 differs),
+the sentences around the hits (cached: a row never changes under its key),
+and the document frequencies of the question's terms (cached for
+STATS_TTL seconds).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import math
+import os
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..chunking import Chunk, Span, terms
+from ..documents import Document
+from ..errors import IndexMismatchError, IndexNotFoundError, QAError
+from .records import Entry, Found, Records, TextWindow
+
+logger = logging.getLogger(__name__)
+
+KINDS = ("documents", "chunks", "sentences", "terms")
+META = "_meta"
+PAD = 2  # Milvus wants a vector field in every collection; bookkeeping rows get a zero pair
+MAX_TEXT = 65_535  # Milvus's VARCHAR limit, in bytes
+BATCH = 1_000  # rows per upsert: well under gRPC's 64 MB message limit at 384 dimensions
+STATS_TTL = 30.0  # seconds an answer may use document frequencies another process has since changed
+TIMEOUT = 15.0  # seconds per Milvus call before the question fails with a clear message
+SENTENCE_CACHE = 50_000  # sentence rows kept in memory (~100 MB at 384 dimensions)
+BM25 = {"bm25_k1": 1.5, "bm25_b": 0.75}  # bm25s's defaults, which the FAISS store uses
+
+_clients: dict[tuple[str, str], Any] = {}
+_clients_lock = threading.Lock()
+
+
+class StoreError(QAError):
+    """Milvus cannot be reached, or failed a request."""
+
+
+def doc_id(path: str) -> str:
+    """A file's key in Milvus: filters and keys never carry a raw path."""
+    return hashlib.sha1(path.encode("utf-8", "surrogatepass")).hexdigest()[:20]
+
+
+def _quote(text: str) -> str:
+    """A string literal for a Milvus filter expression."""
+    escaped = (text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+               .replace("\r", "\\r").replace("\t", "\\t"))
+    return f'"{escaped}"'
+
+
+def _connect(uri: str) -> Any:
+    """One MilvusClient per uri and token in this process.
+
+    Raises:
+        StoreError: Milvus cannot be reached (the message names the uri).
+    """
+    token = os.environ.get("QA_MILVUS_TOKEN", "")
+    key = (uri, token)
+    with _clients_lock:
+        if key in _clients:
+            return _clients[key]
+        from pymilvus import MilvusClient
+
+        # milvus_lite logs a traceback when a .db is held by another process;
+        # the one-line error below says it instead.
+        logging.getLogger("milvus_lite").setLevel(logging.CRITICAL)
+        if uri.endswith(".db"):
+            Path(uri).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            client = MilvusClient(uri=uri, token=token, timeout=TIMEOUT)
+        except Exception as exc:  # pymilvus raises several kinds for one cause
+            hint = "; is it open in another process? share one file through a server: " \
+                   "milvus-lite server --data-dir DIR, then QA_STORE=milvus://127.0.0.1:19530" \
+                if uri.endswith(".db") else ""
+            raise StoreError(f"cannot reach Milvus at {uri} ({_reason(exc)}){hint}") from None
+        _clients[key] = client
+        return client
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(getattr(exc, "message", "") or exc) or type(exc).__name__
+    return " ".join(text.split())[:200]
+
+
+class MilvusStore:
+    """The index in Milvus collections named after `name`.
+
+    Build with `open` (an existing index) or `create` (an empty one).
+    """
+
+    def __init__(self, uri: str, name: str, shape: dict[str, Any], dimension: int = 0,
+                 demo: bool = False, generation: str = "") -> None:
+        self.uri = uri
+        self.name = name
+        self.shape = dict(shape)
+        self.dimension = dimension
+        self.demo = demo
+        # A rebuild writes into a new generation of collections and swaps the
+        # aliases over when complete; other writes go through the aliases.
+        self._generation = generation
+        self.client = _connect(uri)
+        self._docs: dict[str, dict[str, Any]] = {}
+        self._sentences: OrderedDict[str, tuple[int, int, str, np.ndarray]] = OrderedDict()
+        self._df: dict[str, tuple[float, int]] = {}
+        self._total: tuple[float, int] = (0.0, 0)
+        self._cache_lock = threading.Lock()
+
+    # -- opening ------------------------------------------------------------
+    @classmethod
+    def open(cls, uri: str, name: str, shape: dict[str, Any]) -> MilvusStore:
+        """The index in collection `name`.
+
+        Raises:
+            StoreError: Milvus cannot be reached.
+            IndexNotFoundError: no such collection yet.
+            IndexMismatchError: built with another model or chunking.
+        """
+        store = cls(uri, name, shape)
+        meta = store._meta()
+        if meta is None:
+            raise IndexNotFoundError(
+                f"no collection {name} in Milvus at {uri}; build one with: "
+                f"qa index PATH... --store {store.spec}")
+        for key, want in shape.items():
+            if meta["shape"].get(key) != want:
+                raise IndexMismatchError(
+                    f"collection {name} in Milvus at {uri} was built with "
+                    f"{key}={meta['shape'].get(key)!r}, but the settings say {key}={want!r}; "
+                    f"rebuild it with: qa index PATH... --rebuild --store {store.spec}")
+        store.dimension = int(meta["dimension"])
+        store.demo = bool(meta.get("demo", False))
+        return store
+
+    @classmethod
+    def create(cls, uri: str, name: str, shape: dict[str, Any]) -> MilvusStore:
+        """An empty index in collection `name`, made on the first commit."""
+        return cls(uri, name, shape)
+
+    @property
+    def spec(self) -> str:
+        """The QA_STORE value for this store."""
+        if self.uri.endswith(".db"):
+            return f"milvus://{self.uri}"
+        if self.uri.startswith("https://"):
+            return "milvus+" + self.uri
+        return "milvus://" + self.uri.removeprefix("http://")
+
+    @property
+    def location(self) -> str:
+        return f"collection {self.name} in Milvus at {self.uri}"
+
+    def _alias(self, kind: str) -> str:
+        return f"{self.name}_{kind}"
+
+    def _target(self, kind: str) -> str:
+        """Where writes go: the new generation during a rebuild, else the alias."""
+        return f"{self.name}_{self._generation}_{kind}" if self._generation else self._alias(kind)
+
+    # -- calls ----------------------------------------------------------------
+    def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        """A MilvusClient call; any failure becomes one clear StoreError."""
+        try:
+            return getattr(self.client, method)(*args, timeout=TIMEOUT, **kwargs)
+        except QAError:
+            raise
+        except Exception as exc:
+            raise StoreError(f"Milvus at {self.uri} did not answer ({_reason(exc)}); "
+                             f"try again once it is back") from None
+
+    def _meta(self) -> dict[str, Any] | None:
+        if not self._call("has_collection", self._alias("documents")):
+            return None
+        rows = self._call("get", self._alias("documents"), ids=[META], output_fields=["info"])
+        return rows[0]["info"] if rows else None
+
+    # -- reading --------------------------------------------------------------
+    def files(self) -> dict[str, dict[str, Any]]:
+        """Per indexed file: display name, sha256 and chunk count."""
+        out: dict[str, dict[str, Any]] = {}
+        if not self._call("has_collection", self._alias("documents")):
+            return out
+        for row in self._rows("documents", f"id != {_quote(META)}",
+                              ["path", "source", "sha", "info"]):
+            out[row["path"]] = {"source": row["source"], "sha256": row["sha"],
+                                "chunks": row["info"]["chunks"]}
+        return out
+
+    def _rows(self, kind: str, expr: str, fields: list[str]) -> Iterator[dict[str, Any]]:
+        """Every row matching `expr`, in pages."""
+        try:
+            iterator = self.client.query_iterator(self._alias(kind), batch_size=1000,
+                                                  filter=expr, output_fields=fields,
+                                                  timeout=TIMEOUT)
+            while True:
+                page = iterator.next()
+                if not page:
+                    iterator.close()
+                    return
+                yield from page
+        except Exception as exc:
+            raise StoreError(f"Milvus at {self.uri} did not answer ({_reason(exc)}); "
+                             f"try again once it is back") from None
+
+    def count(self) -> int:
+        """Chunks held."""
+        return sum(info["chunks"] for info in self.files().values())
+
+    def known_documents(self) -> list[Document]:
+        """Nothing: whole documents stay in Milvus, so new files are compared
+        for near duplicates only with each other."""
+        return []
+
+    def latest(self) -> MilvusStore:
+        """Every read goes to Milvus, so this store is always current."""
+        return self
+
+    def containing(self, snippet: str) -> set[str]:
+        """Paths of the documents with a chunk whose text holds `snippet`."""
+        for ch in '%_\\"\n\r\t':  # LIKE wildcards and escapes: match the text before them
+            snippet = snippet.split(ch, 1)[0]
+        if len(snippet) < 20:
+            return set()
+        rows = self._call("query", self._alias("chunks"), filter=f"text like {_quote('%' + snippet + '%')}",
+                          output_fields=["path", "doc", "sha"], limit=100)
+        live = self._live({r["doc"] for r in rows})
+        return {r["path"] for r in rows if live.get(r["doc"], {}).get("sha") == r["sha"]}
+
+    def search(self, queries: Sequence[tuple[np.ndarray, list[str]]], k: int,
+               candidates: int, rrf_k: int, prefer: set[str] | None = None,
+               only: set[str] | None = None) -> Found:
+        """Hybrid search in Milvus (dense + BM25, RRF) for each query, and the
+        records its hits need to be answered from."""
+        from pymilvus import AnnSearchRequest, RRFRanker
+
+        expr = ""
+        if only is not None:
+            expr = f"doc in [{', '.join(_quote(doc_id(p)) for p in sorted(only))}]"
+        fields = ["doc", "sha", "path", "source", "position", "start", "end", "page", "first",
+                  "count", "text", "vector"]
+        found: list[list[tuple[float, dict[str, Any]]]] = []
+        for vector, query_terms in queries:
+            dense = AnnSearchRequest([vector.tolist()], "vector", {"metric_type": "IP"},
+                                     limit=candidates, expr=expr)
+            limit = candidates if prefer else k
+            if query_terms:
+                lexical = AnnSearchRequest([" ".join(query_terms)], "sparse",
+                                           {"metric_type": "BM25"}, limit=candidates, expr=expr)
+                result = self._call("hybrid_search", self._alias("chunks"), [dense, lexical],
+                                    RRFRanker(rrf_k), limit=limit, output_fields=fields)
+                hits = [(float(h["distance"]), h["entity"]) for h in result[0]]
+            else:  # nothing for BM25 to match: the dense ranking alone, scored as RRF
+                result = self._call("search", self._alias("chunks"), [vector.tolist()],
+                                    anns_field="vector", limit=limit, filter=expr,
+                                    search_params={"metric_type": "IP"}, output_fields=fields)
+                hits = [(1.0 / (rrf_k + rank + 1), h["entity"])
+                        for rank, h in enumerate(result[0])]
+            found.append(hits)
+        live = self._live({e["doc"] for hits in found for _, e in hits})
+        ranked: list[list[tuple[float, dict[str, Any]]]] = []
+        for hits in found:
+            kept = [(score + (1.0 / (rrf_k + 1) if prefer and e["path"] in prefer else 0.0), e)
+                    for score, e in hits if live.get(e["doc"], {}).get("sha") == e["sha"]]
+            kept.sort(key=lambda pair: -pair[0])
+            ranked.append(kept[:k])
+        records, rows = self._records([e for hits in ranked for _, e in hits], live)
+        from ..retrieval import Hit
+
+        out = []
+        for (vector, _), hits in zip(queries, ranked):
+            out.append([Hit(rows[(e["doc"], e["position"])], score,
+                            float(np.asarray(e["vector"], dtype=np.float32) @ vector))
+                        for score, e in hits])
+        return Found(records, out, self._idf({t for _, q in queries for t in q}))
+
+    def _live(self, docs: set[str]) -> dict[str, dict[str, Any]]:
+        """The documents rows for these ids (cached; read again when asked for
+        an id not seen, so other processes' files show up at once)."""
+        with self._cache_lock:
+            missing = [d for d in docs if d not in self._docs]
+        if missing:
+            rows = self._call("get", self._alias("documents"), ids=missing,
+                              output_fields=["path", "source", "sha", "info"])
+            with self._cache_lock:
+                for row in rows:
+                    self._docs[row["id"]] = row
+        with self._cache_lock:
+            return {d: self._docs[d] for d in docs if d in self._docs}
+
+    def _records(self, hits: list[dict[str, Any]],
+                 live: dict[str, dict[str, Any]]) -> tuple[Records, dict[tuple[str, int], int]]:
+        """Records holding the hit chunks and, per document, each run of
+        sentences they span with one sentence either side (what the answerer
+        reads: the sentence before a candidate, and the answer's neighbours)."""
+        by_doc: dict[str, dict[int, dict[str, Any]]] = {}
+        for e in hits:
+            by_doc.setdefault(e["doc"], {})[e["position"]] = e
+        wanted: dict[str, list[tuple[int, int]]] = {}
+        for doc, chunks in by_doc.items():
+            total = live[doc]["info"]["sentences"]
+            reach = sorted((max(0, c["first"] - 1), min(total - 1, c["first"] + c["count"]))
+                           for c in chunks.values())
+            merged: list[list[int]] = []
+            for lo, hi in reach:
+                if merged and lo <= merged[-1][1] + 1:
+                    merged[-1][1] = max(merged[-1][1], hi)
+                else:
+                    merged.append([lo, hi])
+            wanted[doc] = [(lo, hi) for lo, hi in merged]
+        sentences = self._sentence_rows(
+            [self._key(doc, live[doc]["sha"], i)
+             for doc, runs in wanted.items() for lo, hi in runs for i in range(lo, hi + 1)])
+        entries: dict[str, Entry] = {}
+        order: list[tuple[str, int]] = []
+        for doc, runs in wanted.items():
+            row = live[doc]
+            info = row["info"]
+            for lo, hi in runs:
+                parts = [sentences[self._key(doc, row["sha"], i)] for i in range(lo, hi + 1)]
+                spans: list[Span] = [Span(start, end) for start, end, _, _ in parts]
+                # The first sentence's row also holds the text before it.
+                text = TextWindow("".join(piece for _, _, piece, _ in parts),
+                                  0 if lo == 0 else spans[0].start)
+                held: list[Chunk] = []
+                vectors = []
+                for position, c in sorted(by_doc[doc].items()):
+                    if not lo <= c["first"] <= hi:
+                        continue
+                    held.append(Chunk(source=row["source"], path=row["path"], start=c["start"],
+                                        end=c["end"], text=c["text"],
+                                        sentences=spans[c["first"] - lo:c["first"] - lo + c["count"]],
+                                        page=None if c["page"] < 0 else c["page"]))
+                    vectors.append(np.asarray(c["vector"], dtype=np.float32))
+                    order.append((doc, position))
+                document = Document(text=text, source=row["source"], path=row["path"],
+                                    sha256=row["sha"], page_starts=info["page_starts"])
+                entries[f"{row['path']}\x00{lo}"] = Entry(
+                    doc=document, sentences=spans, chunks=held,
+                    chunk_vectors=np.vstack(vectors) if vectors else
+                    np.zeros((0, self.dimension), dtype=np.float32),
+                    sentence_vectors=np.vstack([v for _, _, _, v in parts]))
+        return Records(self.dimension, entries), {key: i for i, key in enumerate(order)}
+
+    @staticmethod
+    def _key(doc: str, sha: str, position: int) -> str:
+        return f"{doc}:{sha[:16]}:{position}"
+
+    def _sentence_rows(self, keys: list[str]) -> dict[str, tuple[int, int, str, np.ndarray]]:
+        with self._cache_lock:
+            have = {k: self._sentences[k] for k in keys if k in self._sentences}
+        missing = [k for k in keys if k not in have]
+        if missing:
+            rows = self._call("get", self._alias("sentences"), ids=missing,
+                              output_fields=["start", "end", "piece", "vector"])
+            with self._cache_lock:
+                for r in rows:
+                    value = (r["start"], r["end"], r["piece"],
+                             np.asarray(r["vector"], dtype=np.float32))
+                    have[r["id"]] = self._sentences[r["id"]] = value
+                while len(self._sentences) > SENTENCE_CACHE:
+                    self._sentences.popitem(last=False)
+        if len(have) < len(keys):
+            raise StoreError(f"{self.location} lacks sentence rows its chunks name; "
+                             f"re-index the files, or rebuild with: qa index PATH... "
+                             f"--rebuild --store {self.spec}")
+        return have
+
+    def _idf(self, wanted: set[str]) -> Callable[[str], float]:
+        """BM25's (Lucene) IDF over chunks, as the FAISS store computes it."""
+        now = time.monotonic()
+        with self._cache_lock:
+            fresh = {t: df for t, (at, df) in self._df.items()
+                     if t in wanted and now - at < STATS_TTL}
+            total = self._total[1] if now - self._total[0] < STATS_TTL else None
+        missing = sorted(wanted - set(fresh))
+        if missing:
+            counts = dict.fromkeys(missing, 0)
+            rows = self._call("query", self._alias("terms"),
+                              filter=f"term in [{', '.join(_quote(t) for t in missing)}]",
+                              output_fields=["term", "df"], limit=16_384)
+            for row in rows:
+                counts[row["term"]] += int(row["df"])
+            fresh.update(counts)
+        if total is None:
+            rows = self._call("query", self._alias("chunks"), filter="",
+                              output_fields=["count(*)"])
+            total = int(rows[0]["count(*)"]) if rows else 0
+        with self._cache_lock:
+            for t in missing:
+                self._df[t] = (now, fresh[t])
+            self._total = (now, total)
+
+        def idf(term: str) -> float:
+            df = fresh.get(term, 0)
+            return math.log(1.0 + (total - df + 0.5) / (df + 0.5))
+
+        return idf
+
+    # -- writing --------------------------------------------------------------
+    def lock(self) -> Any:
+        """Writers need no lock: rows are idempotent upserts keyed by path hash,
+        sha256 and position, so writers of different files never meet and
+        writers of one file write the same rows. A Milvus Lite file is held
+        by one process anyway."""
+        return contextlib.nullcontext()
+
+    def empty(self) -> MilvusStore:
+        """A new generation of collections to rebuild into; the current one
+        answers until the rebuild commits."""
+        return MilvusStore(self.uri, self.name, self.shape, self.dimension,
+                           generation=f"g{time.time_ns()}")
+
+    def commit(self, remove: Iterable[str] = (), add: Iterable[Entry] = (),
+               demo: bool | None = None) -> MilvusStore:
+        """Write `add` (replacing the same paths) and drop `remove`."""
+        add = list(add)
+        for entry in add:
+            _check_sizes(entry)
+        if add:
+            self.dimension = int(add[0].chunk_vectors.shape[1])
+        if demo is not None:
+            self.demo = demo
+        self._ensure()
+        for entry in add:
+            self._write(entry)
+        for path in remove:
+            doc = doc_id(path)
+            self._call("delete", self._target("documents"), ids=[doc])
+            for kind in ("chunks", "sentences", "terms"):
+                self._call("delete", self._target(kind), filter=f"doc == {_quote(doc)}")
+        self._call("upsert", self._target("documents"), [{
+            "id": META, "path": "", "source": "", "sha": "", "pad": [0.0] * PAD,
+            "info": {"shape": self.shape, "dimension": self.dimension, "demo": self.demo},
+        }])
+        for kind in KINDS:
+            self._call("flush", self._target(kind))  # sealed segments search at full speed
+        if self._generation:
+            self._swap()
+        with self._cache_lock:
+            self._docs.clear()
+            self._df.clear()
+            self._total = (0.0, 0)
+        return self
+
+    def _write(self, entry: Entry) -> None:
+        doc, sha = doc_id(entry.doc.path), entry.doc.sha256
+        text = entry.doc.text
+        starts = [s.start for s in entry.sentences]
+        sentence_rows = [{
+            "id": self._key(doc, sha, i), "doc": doc, "sha": sha, "start": s.start, "end": s.end,
+            "piece": text[(0 if i == 0 else s.start):(starts[i + 1] if i + 1 < len(starts) else len(text))],
+            "vector": entry.sentence_vectors[i].tolist(),
+        } for i, s in enumerate(entry.sentences)]
+        first = {(s.start, s.end): i for i, s in enumerate(entry.sentences)}
+        chunk_rows = []
+        df: dict[str, int] = {}
+        for i, chunk in enumerate(entry.chunks):
+            chunk_terms = terms(chunk.text)
+            for term in set(chunk_terms):
+                df[term] = df.get(term, 0) + 1
+            chunk_rows.append({
+                "id": self._key(doc, sha, i), "doc": doc, "sha": sha, "path": entry.doc.path,
+                "source": entry.doc.source, "position": i, "start": chunk.start, "end": chunk.end,
+                "page": -1 if chunk.page is None else chunk.page,
+                "first": first[(chunk.sentences[0].start, chunk.sentences[0].end)],
+                "count": len(chunk.sentences), "text": chunk.text,
+                "terms": " ".join(chunk_terms) or "_", "vector": entry.chunk_vectors[i].tolist(),
+            })
+        term_rows = [{"id": f"{doc}:{term}", "term": term, "doc": doc, "sha": sha, "df": n,
+                      "pad": [0.0] * PAD} for term, n in df.items()]
+        for kind, rows in (("sentences", sentence_rows), ("terms", term_rows),
+                           ("chunks", chunk_rows)):
+            for at in range(0, len(rows), BATCH):
+                self._call("upsert", self._target(kind), rows[at:at + BATCH])
+        self._call("upsert", self._target("documents"), [{  # the commit point for this file
+            "id": doc, "path": entry.doc.path, "source": entry.doc.source, "sha": sha,
+            "pad": [0.0] * PAD,
+            "info": {"page_starts": entry.doc.page_starts, "sentences": len(entry.sentences),
+                     "chunks": len(entry.chunks)},
+        }])
+        for kind in ("chunks", "sentences", "terms"):
+            self._call("delete", self._target(kind),
+                       filter=f"doc == {_quote(doc)} and sha != {_quote(sha)}")
+
+    def _ensure(self) -> None:
+        """Create the collections (and, on first use, their aliases)."""
+        if not self._generation and self._call("has_collection", self._alias("documents")):
+            return
+        generation = self._generation or f"g{time.time_ns()}"
+        for kind in KINDS:
+            physical = f"{self.name}_{generation}_{kind}"
+            if not self._call("has_collection", physical):
+                schema, index = self._schema(kind)
+                self._call("create_collection", physical, schema=schema, index_params=index)
+            if not self._generation:
+                self._call("create_alias", physical, self._alias(kind))
+
+    def _swap(self) -> None:
+        """Point the aliases at this generation and drop the collections of the last."""
+        old = set()
+        for kind in KINDS:
+            alias = self._alias(kind)
+            physical = f"{self.name}_{self._generation}_{kind}"
+            try:
+                old.add(self._call("describe_alias", alias)["collection_name"])
+                self._call("alter_alias", physical, alias)
+            except StoreError:
+                self._call("create_alias", physical, alias)
+        for name in old:
+            with contextlib.suppress(StoreError):
+                self._call("drop_collection", name)
+        self._generation = ""
+
+    def _schema(self, kind: str) -> tuple[Any, Any]:
+        from pymilvus import DataType, Function, FunctionType
+
+        schema = self.client.create_schema(auto_id=False, enable_dynamic_field=False)
+        index = self.client.prepare_index_params()
+        schema.add_field("id", DataType.VARCHAR, is_primary=True, max_length=MAX_TEXT)
+        if kind == "documents":
+            schema.add_field("path", DataType.VARCHAR, max_length=MAX_TEXT)
+            schema.add_field("source", DataType.VARCHAR, max_length=MAX_TEXT)
+            schema.add_field("sha", DataType.VARCHAR, max_length=64)
+            schema.add_field("info", DataType.JSON)
+            schema.add_field("pad", DataType.FLOAT_VECTOR, dim=PAD)
+            index.add_index("pad", index_type="FLAT", metric_type="L2")
+            return schema, index
+        schema.add_field("doc", DataType.VARCHAR, max_length=64)
+        schema.add_field("sha", DataType.VARCHAR, max_length=64)
+        if kind == "terms":
+            schema.add_field("term", DataType.VARCHAR, max_length=MAX_TEXT)
+            schema.add_field("df", DataType.INT64)
+            schema.add_field("pad", DataType.FLOAT_VECTOR, dim=PAD)
+            index.add_index("pad", index_type="FLAT", metric_type="L2")
+            index.add_index("term", index_type="INVERTED")
+            return schema, index
+        for field in ("start", "end"):
+            schema.add_field(field, DataType.INT64)
+        if kind == "sentences":
+            schema.add_field("piece", DataType.VARCHAR, max_length=MAX_TEXT)
+        else:
+            schema.add_field("path", DataType.VARCHAR, max_length=MAX_TEXT)
+            schema.add_field("source", DataType.VARCHAR, max_length=MAX_TEXT)
+            for field in ("position", "page", "first", "count"):
+                schema.add_field(field, DataType.INT64)
+            schema.add_field("text", DataType.VARCHAR, max_length=MAX_TEXT)
+            schema.add_field("terms", DataType.VARCHAR, max_length=MAX_TEXT,
+                             enable_analyzer=True, analyzer_params={"tokenizer": "standard"})
+            schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
+            schema.add_function(Function(name="bm25", function_type=FunctionType.BM25,
+                                         input_field_names=["terms"],
+                                         output_field_names=["sparse"]))
+            index.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25",
+                            params=BM25)
+            index.add_index("doc", index_type="INVERTED")
+        schema.add_field("vector", DataType.FLOAT_VECTOR, dim=self.dimension)
+        index.add_index("vector", index_type="AUTOINDEX", metric_type="IP")
+        return schema, index
+
+
+def _check_sizes(entry: Entry) -> None:
+    """Refuse, before writing anything, a file with a text field Milvus cannot hold."""
+    longest = max([len(c.text.encode()) for c in entry.chunks] +
+                  [len(entry.doc.text[s.start:s.end].encode()) for s in entry.sentences] + [0])
+    if longest > MAX_TEXT // 2:  # a chunk's terms and a sentence's trailing gap add to it
+        raise QAError(f"{entry.doc.source}: a passage of {longest:,} bytes is longer than "
+                      f"Milvus stores in one field ({MAX_TEXT // 2:,}); split the file or use "
+                      f"QA_STORE=faiss")

@@ -1,0 +1,117 @@
+"""Documents with their sentences, chunks and vectors, as flat rows in memory.
+
+`Records` is what retrieval and answering read: chunk rows and sentence rows,
+with the sentence rows of each document contiguous and in order (so row - 1
+is the sentence before, within one key). The FAISS store is a `Records` over
+the whole index; the Milvus store builds a small one per question, holding
+only what its hits need.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from ..chunking import Chunk, Span
+from ..documents import Document
+
+
+@dataclass
+class Entry:
+    """One document with its sentences, chunks and their vectors."""
+
+    doc: Document
+    sentences: list[Span]
+    chunks: list[Chunk]
+    chunk_vectors: np.ndarray
+    sentence_vectors: np.ndarray
+
+
+class Records:
+    """Entries by key (a document path), with flat views for search and answers.
+
+    Views: `chunks`, `chunk_vectors`, `chunk_sentence_rows` (each chunk's
+    sentence rows), `chunk_means` (unit mean of those sentences' vectors),
+    `sentence_spans`, `sentence_vectors` and `sentence_doc` (each sentence
+    row's entry key).
+    """
+
+    def __init__(self, dimension: int, entries: dict[str, Entry] | None = None) -> None:
+        self.dimension = dimension
+        self.entries = entries or {}
+        self._flatten()
+
+    def _flatten(self) -> None:
+        self.chunks: list[Chunk] = []
+        self.chunk_sentence_rows: list[range] = []
+        self.sentence_doc: list[str] = []
+        self.sentence_spans: list[Span] = []
+        chunk_vecs, sent_vecs = [], []
+        for key, entry in self.entries.items():
+            base = len(self.sentence_spans)
+            local = {(s.start, s.end): i for i, s in enumerate(entry.sentences)}
+            for chunk in entry.chunks:
+                first = local[(chunk.sentences[0].start, chunk.sentences[0].end)]
+                self.chunks.append(chunk)
+                self.chunk_sentence_rows.append(range(base + first, base + first + len(chunk.sentences)))
+            self.sentence_spans.extend(entry.sentences)
+            self.sentence_doc.extend([key] * len(entry.sentences))
+            chunk_vecs.append(entry.chunk_vectors)
+            sent_vecs.append(entry.sentence_vectors)
+        empty = np.zeros((0, self.dimension), dtype=np.float32)
+        self.chunk_vectors = np.vstack(chunk_vecs) if chunk_vecs else empty
+        self.sentence_vectors = np.vstack(sent_vecs) if sent_vecs else empty
+        # Unit mean of each chunk's sentence vectors (an answer-scoring feature).
+        totals = np.vstack([np.zeros((1, self.dimension), dtype=np.float64),
+                            np.cumsum(self.sentence_vectors, axis=0, dtype=np.float64)])
+        starts = np.array([r.start for r in self.chunk_sentence_rows], dtype=np.int64)
+        stops = np.array([r.stop for r in self.chunk_sentence_rows], dtype=np.int64)
+        self.chunk_means = (totals[stops] - totals[starts]).astype(np.float32)
+        self.chunk_means /= np.maximum(
+            np.linalg.norm(self.chunk_means, axis=1, keepdims=True), 1e-12)
+
+    def document(self, key: str) -> Document:
+        return self.entries[key].doc
+
+    def files(self) -> dict[str, dict[str, Any]]:
+        """Per indexed file: display name, sha256 and chunk count."""
+        return {
+            path: {"source": e.doc.source, "sha256": e.doc.sha256, "chunks": len(e.chunks)}
+            for path, e in self.entries.items()
+        }
+
+
+class Found(NamedTuple):
+    """What a store's search returns: the records the hits point into, the
+    hits for each query (retrieval.Hit, best first), and the collection's
+    inverse document frequency for the queries' terms."""
+
+    records: Records
+    hits: list[list[Any]]
+    idf: Callable[[str], float]
+
+
+class TextWindow(str):
+    """A stretch of a document's text, indexed by offsets into the whole document.
+
+    The Milvus store keeps no whole documents in memory: a question's records
+    hold, per document, the runs of sentences its hits need. Slicing with
+    document offsets inside the run gives the same text as the whole would.
+    """
+
+    offset: int
+
+    def __new__(cls, text: str, offset: int) -> TextWindow:
+        window = super().__new__(cls, text)
+        window.offset = offset
+        return window
+
+    def __getitem__(self, key: Any) -> str:  # type: ignore[override]
+        if isinstance(key, slice):
+            start = None if key.start is None else max(0, key.start - self.offset)
+            stop = None if key.stop is None else max(0, key.stop - self.offset)
+            return str.__getitem__(self, slice(start, stop, key.step))
+        return str.__getitem__(self, key - self.offset)
