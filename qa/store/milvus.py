@@ -41,6 +41,7 @@ import os
 import threading
 import time
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -62,6 +63,8 @@ BATCH = 1_000  # rows per upsert: well under gRPC's 64 MB message limit at 384 d
 STATS_TTL = 30.0  # seconds an answer may use document frequencies another process has since changed
 TIMEOUT = 15.0  # seconds per Milvus call before the question fails with a clear message
 SENTENCE_CACHE = 50_000  # sentence rows kept in memory (~100 MB at 384 dimensions)
+CHUNK_FIELDS = ["doc", "sha", "path", "source", "position", "start", "end", "page", "first",
+                "count", "total", "text", "vector"]
 BM25 = {"bm25_k1": 1.5, "bm25_b": 0.75}  # bm25s's defaults, which the FAISS store uses
 
 _clients: dict[tuple[str, str], Any] = {}
@@ -97,11 +100,16 @@ def _connect(uri: str) -> Any:
             return _clients[key]
         from pymilvus import MilvusClient
 
-        # milvus_lite logs a traceback when a .db is held by another process;
-        # the one-line error below says it instead.
-        logging.getLogger("milvus_lite").setLevel(logging.CRITICAL)
+        # pymilvus and milvus_lite log tracebacks for failed calls; the
+        # one-line errors this module raises say it instead.
+        for name in ("pymilvus", "milvus_lite"):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
         if uri.endswith(".db"):
             Path(uri).parent.mkdir(parents=True, exist_ok=True)
+            # Milvus Lite's in-process server logs a traceback for each call it
+            # does not implement (AllocTimestamp, which query_iterator tries
+            # before falling back); the client copes.
+            logging.getLogger("grpc._server").setLevel(logging.CRITICAL)
         try:
             client = MilvusClient(uri=uri, token=token, timeout=TIMEOUT)
         except Exception as exc:  # pymilvus raises several kinds for one cause
@@ -140,6 +148,7 @@ class MilvusStore:
         self._df: dict[str, tuple[float, int]] = {}
         self._total: tuple[float, int] = (0.0, 0)
         self._cache_lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(2, thread_name_prefix="qa-milvus")
 
     # -- opening ------------------------------------------------------------
     @classmethod
@@ -206,6 +215,8 @@ class MilvusStore:
     def _meta(self) -> dict[str, Any] | None:
         if not self._call("has_collection", self._alias("documents")):
             return None
+        for kind in KINDS:  # a restarted Milvus holds its collections released
+            self._call("load_collection", self._alias(kind))
         rows = self._call("get", self._alias("documents"), ids=[META], output_fields=["info"])
         return rows[0]["info"] if rows else None
 
@@ -256,63 +267,89 @@ class MilvusStore:
             snippet = snippet.split(ch, 1)[0]
         if len(snippet) < 20:
             return set()
-        rows = self._call("query", self._alias("chunks"), filter=f"text like {_quote('%' + snippet + '%')}",
+        rows = self._call("query", self._alias("chunks"),
+                          filter=f"text like {_quote('%' + snippet + '%')}",
                           output_fields=["path", "doc", "sha"], limit=100)
-        live = self._live({r["doc"] for r in rows})
+        live = self._live({r["doc"]: r["sha"] for r in rows})
         return {r["path"] for r in rows if live.get(r["doc"], {}).get("sha") == r["sha"]}
 
     def search(self, queries: Sequence[tuple[np.ndarray, list[str]]], k: int,
                candidates: int, rrf_k: int, prefer: set[str] | None = None,
                only: set[str] | None = None) -> Found:
         """Hybrid search in Milvus (dense + BM25, RRF) for each query, and the
-        records its hits need to be answered from."""
+        records its hits need to be answered from.
+
+        Two rounds of calls, each run side by side: the searches with the
+        document frequencies, then the documents rows with the sentences."""
+        from ..retrieval import Hit
+
+        idf = self._pool.submit(self._idf, {t for _, q in queries for t in q})
+        ranked = [self._hybrid(vector, query_terms, k, candidates, rrf_k, prefer, only)
+                  for vector, query_terms in queries]
+        wanted = {e["doc"]: e["sha"] for hits in ranked for _, e in hits}
+        sentences = self._pool.submit(self._sentence_rows, sorted(
+            {key for hits in ranked for _, e in hits for key in self._around(e)}))
+        live = self._live(wanted)
+        # A hit counts only when its file's documents row names its version.
+        ranked = [[(score, e) for score, e in hits if live.get(e["doc"], {}).get("sha") == e["sha"]]
+                  for hits in ranked]
+        records, rows = self._records([e for hits in ranked for _, e in hits], live,
+                                      sentences.result())
+        out = [[Hit(rows[(e["doc"], e["position"])], score,
+                    float(np.asarray(e["vector"], dtype=np.float32) @ vector))
+                for score, e in hits] for (vector, _), hits in zip(queries, ranked)]
+        return Found(records, out, idf.result())
+
+    def _hybrid(self, vector: np.ndarray, query_terms: list[str], k: int, candidates: int,
+                rrf_k: int, prefer: set[str] | None,
+                only: set[str] | None) -> list[tuple[float, dict[str, Any]]]:
+        """The top `k` chunks by RRF of dense and BM25 ranks, fused in Milvus.
+
+        With `prefer`, `candidates` come back and those chunks gain one more
+        first place, as in the FAISS store; with `only`, both searches are
+        filtered to those documents."""
         from pymilvus import AnnSearchRequest, RRFRanker
 
         expr = ""
         if only is not None:
             expr = f"doc in [{', '.join(_quote(doc_id(p)) for p in sorted(only))}]"
-        fields = ["doc", "sha", "path", "source", "position", "start", "end", "page", "first",
-                  "count", "text", "vector"]
-        found: list[list[tuple[float, dict[str, Any]]]] = []
-        for vector, query_terms in queries:
-            dense = AnnSearchRequest([vector.tolist()], "vector", {"metric_type": "IP"},
-                                     limit=candidates, expr=expr)
-            limit = candidates if prefer else k
-            if query_terms:
-                lexical = AnnSearchRequest([" ".join(query_terms)], "sparse",
-                                           {"metric_type": "BM25"}, limit=candidates, expr=expr)
-                result = self._call("hybrid_search", self._alias("chunks"), [dense, lexical],
-                                    RRFRanker(rrf_k), limit=limit, output_fields=fields)
-                hits = [(float(h["distance"]), h["entity"]) for h in result[0]]
-            else:  # nothing for BM25 to match: the dense ranking alone, scored as RRF
-                result = self._call("search", self._alias("chunks"), [vector.tolist()],
-                                    anns_field="vector", limit=limit, filter=expr,
-                                    search_params={"metric_type": "IP"}, output_fields=fields)
-                hits = [(1.0 / (rrf_k + rank + 1), h["entity"])
-                        for rank, h in enumerate(result[0])]
-            found.append(hits)
-        live = self._live({e["doc"] for hits in found for _, e in hits})
-        ranked: list[list[tuple[float, dict[str, Any]]]] = []
-        for hits in found:
-            kept = [(score + (1.0 / (rrf_k + 1) if prefer and e["path"] in prefer else 0.0), e)
-                    for score, e in hits if live.get(e["doc"], {}).get("sha") == e["sha"]]
-            kept.sort(key=lambda pair: -pair[0])
-            ranked.append(kept[:k])
-        records, rows = self._records([e for hits in ranked for _, e in hits], live)
-        from ..retrieval import Hit
+        limit = candidates if prefer else k
+        dense = AnnSearchRequest([vector.tolist()], "vector", {"metric_type": "IP"},
+                                 limit=candidates, expr=expr)
+        if query_terms:
+            lexical = AnnSearchRequest([" ".join(query_terms)], "sparse",
+                                       {"metric_type": "BM25"}, limit=candidates, expr=expr)
+            result = self._call("hybrid_search", self._alias("chunks"), [dense, lexical],
+                                RRFRanker(rrf_k), limit=limit, output_fields=CHUNK_FIELDS)
+            hits = [(float(h["distance"]), h["entity"]) for h in result[0]]
+        else:  # nothing for BM25 to match: the dense ranking alone, scored as RRF
+            result = self._call("search", self._alias("chunks"), [vector.tolist()],
+                                anns_field="vector", limit=limit, filter=expr,
+                                search_params={"metric_type": "IP"}, output_fields=CHUNK_FIELDS)
+            hits = [(1.0 / (rrf_k + rank + 1), h["entity"]) for rank, h in enumerate(result[0])]
+        if prefer:
+            hits = [(score + (1.0 / (rrf_k + 1) if e["path"] in prefer else 0.0), e)
+                    for score, e in hits]
+            hits.sort(key=lambda pair: -pair[0])
+        return hits[:k]
 
-        out = []
-        for (vector, _), hits in zip(queries, ranked):
-            out.append([Hit(rows[(e["doc"], e["position"])], score,
-                            float(np.asarray(e["vector"], dtype=np.float32) @ vector))
-                        for score, e in hits])
-        return Found(records, out, self._idf({t for _, q in queries for t in q}))
+    def _around(self, chunk: dict[str, Any]) -> list[str]:
+        """Keys of a chunk's sentences, with one either side (what the answerer
+        reads: the sentence before a candidate, and the answer's neighbours)."""
+        lo, hi = self._reach(chunk)
+        return [self._key(chunk["doc"], chunk["sha"], i) for i in range(lo, hi + 1)]
 
-    def _live(self, docs: set[str]) -> dict[str, dict[str, Any]]:
-        """The documents rows for these ids (cached; read again when asked for
-        an id not seen, so other processes' files show up at once)."""
+    @staticmethod
+    def _reach(chunk: dict[str, Any]) -> tuple[int, int]:
+        return (max(0, chunk["first"] - 1),
+                min(chunk["total"] - 1, chunk["first"] + chunk["count"]))
+
+    def _live(self, wanted: dict[str, str]) -> dict[str, dict[str, Any]]:
+        """The documents rows for these ids (cached; read again for an id not
+        seen or with another sha256, so other processes' files show at once)."""
         with self._cache_lock:
-            missing = [d for d in docs if d not in self._docs]
+            missing = [d for d, sha in wanted.items()
+                       if d not in self._docs or self._docs[d]["sha"] != sha]
         if missing:
             rows = self._call("get", self._alias("documents"), ids=missing,
                               output_fields=["path", "source", "sha", "info"])
@@ -320,38 +357,37 @@ class MilvusStore:
                 for row in rows:
                     self._docs[row["id"]] = row
         with self._cache_lock:
-            return {d: self._docs[d] for d in docs if d in self._docs}
+            return {d: self._docs[d] for d in wanted if d in self._docs}
 
-    def _records(self, hits: list[dict[str, Any]],
-                 live: dict[str, dict[str, Any]]) -> tuple[Records, dict[tuple[str, int], int]]:
+    def _records(self, hits: list[dict[str, Any]], live: dict[str, dict[str, Any]],
+                 sentences: dict[str, tuple[int, int, str, np.ndarray]],
+                 ) -> tuple[Records, dict[tuple[str, int], int]]:
         """Records holding the hit chunks and, per document, each run of
-        sentences they span with one sentence either side (what the answerer
-        reads: the sentence before a candidate, and the answer's neighbours)."""
+        sentences they reach (`_around`)."""
         by_doc: dict[str, dict[int, dict[str, Any]]] = {}
         for e in hits:
             by_doc.setdefault(e["doc"], {})[e["position"]] = e
         wanted: dict[str, list[tuple[int, int]]] = {}
         for doc, chunks in by_doc.items():
-            total = live[doc]["info"]["sentences"]
-            reach = sorted((max(0, c["first"] - 1), min(total - 1, c["first"] + c["count"]))
-                           for c in chunks.values())
             merged: list[list[int]] = []
-            for lo, hi in reach:
+            for lo, hi in sorted(self._reach(c) for c in chunks.values()):
                 if merged and lo <= merged[-1][1] + 1:
                     merged[-1][1] = max(merged[-1][1], hi)
                 else:
                     merged.append([lo, hi])
             wanted[doc] = [(lo, hi) for lo, hi in merged]
-        sentences = self._sentence_rows(
-            [self._key(doc, live[doc]["sha"], i)
-             for doc, runs in wanted.items() for lo, hi in runs for i in range(lo, hi + 1)])
         entries: dict[str, Entry] = {}
         order: list[tuple[str, int]] = []
         for doc, runs in wanted.items():
             row = live[doc]
             info = row["info"]
             for lo, hi in runs:
-                parts = [sentences[self._key(doc, row["sha"], i)] for i in range(lo, hi + 1)]
+                try:
+                    parts = [sentences[self._key(doc, row["sha"], i)] for i in range(lo, hi + 1)]
+                except KeyError:
+                    raise StoreError(f"{self.location} lacks sentence rows of {row['source']}; "
+                                     f"index it again, or rebuild with: qa index PATH... "
+                                     f"--rebuild --store {self.spec}") from None
                 spans: list[Span] = [Span(start, end) for start, end, _, _ in parts]
                 # The first sentence's row also holds the text before it.
                 text = TextWindow("".join(piece for _, _, piece, _ in parts),
@@ -381,6 +417,7 @@ class MilvusStore:
         return f"{doc}:{sha[:16]}:{position}"
 
     def _sentence_rows(self, keys: list[str]) -> dict[str, tuple[int, int, str, np.ndarray]]:
+        """Sentence rows by key, from the cache or Milvus."""
         with self._cache_lock:
             have = {k: self._sentences[k] for k in keys if k in self._sentences}
         missing = [k for k in keys if k not in have]
@@ -394,10 +431,6 @@ class MilvusStore:
                     have[r["id"]] = self._sentences[r["id"]] = value
                 while len(self._sentences) > SENTENCE_CACHE:
                     self._sentences.popitem(last=False)
-        if len(have) < len(keys):
-            raise StoreError(f"{self.location} lacks sentence rows its chunks name; "
-                             f"re-index the files, or rebuild with: qa index PATH... "
-                             f"--rebuild --store {self.spec}")
         return have
 
     def _idf(self, wanted: set[str]) -> Callable[[str], float]:
@@ -498,7 +531,7 @@ class MilvusStore:
                 "source": entry.doc.source, "position": i, "start": chunk.start, "end": chunk.end,
                 "page": -1 if chunk.page is None else chunk.page,
                 "first": first[(chunk.sentences[0].start, chunk.sentences[0].end)],
-                "count": len(chunk.sentences), "text": chunk.text,
+                "count": len(chunk.sentences), "total": len(entry.sentences), "text": chunk.text,
                 "terms": " ".join(chunk_terms) or "_", "vector": entry.chunk_vectors[i].tolist(),
             })
         term_rows = [{"id": f"{doc}:{term}", "term": term, "doc": doc, "sha": sha, "df": n,
@@ -576,7 +609,7 @@ class MilvusStore:
         else:
             schema.add_field("path", DataType.VARCHAR, max_length=MAX_TEXT)
             schema.add_field("source", DataType.VARCHAR, max_length=MAX_TEXT)
-            for field in ("position", "page", "first", "count"):
+            for field in ("position", "page", "first", "count", "total"):
                 schema.add_field(field, DataType.INT64)
             schema.add_field("text", DataType.VARCHAR, max_length=MAX_TEXT)
             schema.add_field("terms", DataType.VARCHAR, max_length=MAX_TEXT,
