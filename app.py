@@ -188,6 +188,10 @@ def _arguments(argv: list[str] | None = None) -> argparse.Namespace:
                         help="port ($QA_PORT; default 7860)")
     parser.add_argument("--index-dir", default=env("QA_INDEX_DIR"),
                         help="index folder ($QA_INDEX_DIR; default: the bundled demo's index)")
+    parser.add_argument("--store", default=env("QA_STORE"), metavar="STORE",
+                        help="where the index lives: faiss (the index folder; default), "
+                             "milvus:///abs/path/file.db (Milvus Lite) or milvus://host:19530 "
+                             "($QA_STORE)")
     parser.add_argument("--share", action="store_true",
                         default=env("QA_SHARE", "").lower() in ("1", "true", "yes"),
                         help="also publish a public gradio.live link ($QA_SHARE; off by default)")
@@ -226,7 +230,7 @@ def main() -> None:
             sys.exit("app.py: error: --auth takes USER:PASSWORD")
         auth = (user, password)
     try:
-        assistant = Assistant.bundled(args.index_dir, llm=args.llm)
+        assistant = Assistant.bundled(args.index_dir, llm=args.llm, store=args.store)
         assistant.embedder.warm_up()
         assistant.chat_model()  # a bad model name fails here, in one line
     except (QAError, ValueError) as exc:  # ValueError: a bad QA_* setting

@@ -194,7 +194,7 @@ class Assistant:
     @property
     def index_dir(self) -> Path:
         """The index folder (for Milvus, the folder its collection is named after)."""
-        return Path(getattr(self._store, "directory", "") or default_index_dir())
+        return Path(self._store.directory)
 
     def documents(self) -> list[dict[str, Any]]:
         """The indexed files: name, path and chunk count."""
@@ -220,9 +220,10 @@ class Assistant:
             demo: mark the index as the bundled demo (`bundled` uses it).
         """
         progress = sys.stderr.isatty() if progress is None else progress
+        paths = list(paths)
         report = IndexReport()
         with self._write_lock, self.store.lock():
-            if rebuild and hasattr(self.store, "directory"):
+            if rebuild and not getattr(self.store, "shared", False):
                 check_folder(self.index_dir)
             store = self.store.empty() if rebuild else self._latest()
             known = store.files()
@@ -251,7 +252,11 @@ class Assistant:
                         fresh.append(doc)
             read = {loaders.container(p) for p in seen}
             # Gone: files no longer on disk, and attachments a re-read mail no longer has.
-            gone = [p for p in known if not loaders.on_disk(p) or (
+            # A store shared by machines (Milvus) holds files this one never had:
+            # only those under the paths indexed now count as gone from disk.
+            scope = [str(Path(p).expanduser().resolve()) for p in paths] \
+                if getattr(store, "shared", False) else None
+            gone = [p for p in known if (not loaders.on_disk(p) and _within(p, scope)) or (
                 p != loaders.container(p) and loaders.container(p) in read and p not in seen)]
             demo_path = str(BUNDLED.resolve())
             if store.demo and not demo and demo_path in known and demo_path not in seen \
@@ -540,3 +545,12 @@ def _settings(settings: Settings | None, store: str | None) -> Settings:
     """The settings, with `store` (when given) in place of QA_STORE."""
     settings = settings or Settings.from_env()
     return settings.with_(store=store) if store is not None else settings
+
+
+def _within(path: str, scope: list[str] | None) -> bool:
+    """Whether `path` is one of `scope` or inside one of its folders (None: everywhere)."""
+    if scope is None:
+        return True
+    container = loaders.container(path)
+    return any(container == root or container.startswith(root.rstrip(os.sep) + os.sep)
+               for root in scope)

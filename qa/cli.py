@@ -19,6 +19,10 @@ def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("-d", "--index-dir", default=os.environ.get("QA_INDEX_DIR"),
                         help=f"index folder (default: $QA_INDEX_DIR, now {default_index_dir()})")
+    common.add_argument("--store", default=None, metavar="STORE",
+                        help="where the index lives: faiss (the index folder), "
+                             "milvus:///abs/path/file.db (Milvus Lite) or milvus://host:19530 "
+                             f"($QA_STORE, now {os.environ.get('QA_STORE') or 'faiss'})")
     common.add_argument("-j", "--json", action="store_true", help="print JSON on stdout")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -73,6 +77,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     from .errors import QAError
 
+    if args.store is not None:  # every Settings.from_env below reads it
+        os.environ["QA_STORE"] = args.store
     commands = {"index": _index, "ask": _ask, "list": _list, "remove": _remove,
                 "serve": _serve, "eval": _eval}
     try:
@@ -117,7 +123,7 @@ def _report(bot, report, as_json: bool) -> None:  # type: ignore[no-untyped-def]
     for one, other in report.duplicates:
         print(f"  near-duplicate: {one} and {other}")
     print(f"{report.added} added, {report.updated} updated, {report.removed} removed, "
-          f"{report.unchanged} unchanged; {report.chunks} chunks in {bot.index_dir}",
+          f"{report.unchanged} unchanged; {report.chunks} chunks in {bot.store.location}",
           flush=True)
 
 
@@ -189,7 +195,7 @@ def _remove(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report.to_dict()))
     else:
-        print(f"{report.removed} removed; {report.chunks} chunks in {bot.index_dir}")
+        print(f"{report.removed} removed; {report.chunks} chunks in {bot.store.location}")
     return 1 if report.errors else 0
 
 

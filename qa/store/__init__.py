@@ -87,7 +87,7 @@ def open_store(settings: Any, directory: Path, options: IndexOptions) -> Any:
     from .milvus import MilvusStore
 
     return MilvusStore.open(uri, collection_name(directory, settings.collection),
-                            settings.index_shape())
+                            settings.index_shape(), directory)
 
 
 def new_store(settings: Any, directory: Path, options: IndexOptions) -> Any:
@@ -103,4 +103,4 @@ def new_store(settings: Any, directory: Path, options: IndexOptions) -> Any:
     from .milvus import MilvusStore
 
     return MilvusStore.create(uri, collection_name(directory, settings.collection),
-                              settings.index_shape())
+                              settings.index_shape(), directory)

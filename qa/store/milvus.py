@@ -132,8 +132,11 @@ class MilvusStore:
     Build with `open` (an existing index) or `create` (an empty one).
     """
 
+    shared = True  # other processes and machines write here too
+
     def __init__(self, uri: str, name: str, shape: dict[str, Any], dimension: int = 0,
-                 demo: bool = False, generation: str = "") -> None:
+                 demo: bool = False, generation: str = "", directory: Path | None = None) -> None:
+        self.directory = directory or Path(".")  # the index folder the collection is named after
         self.uri = uri
         self.name = name
         self.shape = dict(shape)
@@ -152,7 +155,8 @@ class MilvusStore:
 
     # -- opening ------------------------------------------------------------
     @classmethod
-    def open(cls, uri: str, name: str, shape: dict[str, Any]) -> MilvusStore:
+    def open(cls, uri: str, name: str, shape: dict[str, Any],
+             directory: Path | None = None) -> MilvusStore:
         """The index in collection `name`.
 
         Raises:
@@ -160,7 +164,7 @@ class MilvusStore:
             IndexNotFoundError: no such collection yet.
             IndexMismatchError: built with another model or chunking.
         """
-        store = cls(uri, name, shape)
+        store = cls(uri, name, shape, directory=directory)
         meta = store._meta()
         if meta is None:
             raise IndexNotFoundError(
@@ -177,9 +181,10 @@ class MilvusStore:
         return store
 
     @classmethod
-    def create(cls, uri: str, name: str, shape: dict[str, Any]) -> MilvusStore:
+    def create(cls, uri: str, name: str, shape: dict[str, Any],
+               directory: Path | None = None) -> MilvusStore:
         """An empty index in collection `name`, made on the first commit."""
-        return cls(uri, name, shape)
+        return cls(uri, name, shape, directory=directory)
 
     @property
     def spec(self) -> str:
@@ -209,6 +214,12 @@ class MilvusStore:
         except QAError:
             raise
         except Exception as exc:
+            if "released" in str(exc) or "not loaded" in str(exc):
+                # A restarted Milvus (Lite) comes back with its collections released.
+                with contextlib.suppress(Exception):
+                    for kind in KINDS:
+                        self.client.load_collection(self._alias(kind), timeout=TIMEOUT)
+                    return getattr(self.client, method)(*args, timeout=TIMEOUT, **kwargs)
             raise StoreError(f"Milvus at {self.uri} did not answer ({_reason(exc)}); "
                              f"try again once it is back") from None
 
@@ -476,7 +487,7 @@ class MilvusStore:
         """A new generation of collections to rebuild into; the current one
         answers until the rebuild commits."""
         return MilvusStore(self.uri, self.name, self.shape, self.dimension,
-                           generation=f"g{time.time_ns()}")
+                           generation=f"g{time.time_ns()}", directory=self.directory)
 
     def commit(self, remove: Iterable[str] = (), add: Iterable[Entry] = (),
                demo: bool | None = None) -> MilvusStore:
