@@ -189,10 +189,10 @@ def test_another_model_is_refused_and_a_rebuild_swaps_in_whole(tmp_path, setting
     assert [d["source"] for d in rebuilt.documents()] == ["edda.txt"]
     assert Assistant.load(tmp_path / "ix", other, embedder, store=spec).ask(
         "How long is the cheese aged?").found
-    # The old generation's collections are gone: four collections, behind four aliases.
+    # The old generation's collections are gone: five collections, behind five aliases.
     client = rebuilt.store.client
     name = collection_name(tmp_path / "ix")
-    assert len([c for c in client.list_collections() if c.startswith(name)]) == 4
+    assert len([c for c in client.list_collections() if c.startswith(name)]) == 5
 
 
 def test_a_file_whose_write_was_cut_off_is_not_seen(tmp_path, settings, embedder, monkeypatch):

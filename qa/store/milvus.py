@@ -12,8 +12,10 @@ swap a whole new set in at once):
                   reciprocal rank fusion runs inside Milvus
     N_sentences   per sentence: offsets, its text up to the next sentence
                   (runs of rows rebuild the document's text exactly), its vector
-    N_terms       per file and term: how many of the file's chunks hold it
-                  (document frequencies for the answer scorer's IDF)
+    N_postings    per file and term: how many of the file's chunks hold it
+    N_terms       per term: the sum over files (document frequencies for the
+                  answer scorer's IDF, read by key), recounted from the
+                  postings after each write, so concurrent writers agree
 
 Writes are idempotent upserts. A row's key holds the hash of its file's path,
 the file's sha256 and its position, so an indexer that runs again, or two
@@ -55,7 +57,8 @@ from .records import Entry, Found, Records, TextWindow
 
 logger = logging.getLogger(__name__)
 
-KINDS = ("documents", "chunks", "sentences", "terms")
+KINDS = ("documents", "chunks", "sentences", "postings", "terms")
+PARTS = ("chunks", "sentences", "postings")  # a file's rows, besides its documents row
 META = "_meta"
 PAD = 2  # Milvus wants a vector field in every collection; bookkeeping rows get a zero pair
 MAX_TEXT = 65_535  # Milvus's VARCHAR limit, in bytes
@@ -63,8 +66,9 @@ BATCH = 1_000  # rows per upsert: well under gRPC's 64 MB message limit at 384 d
 STATS_TTL = 30.0  # seconds an answer may use document frequencies another process has since changed
 TIMEOUT = 15.0  # seconds per Milvus call before the question fails with a clear message
 SENTENCE_CACHE = 50_000  # sentence rows kept in memory (~100 MB at 384 dimensions)
-CHUNK_FIELDS = ["doc", "sha", "path", "source", "position", "start", "end", "page", "first",
-                "count", "total", "text", "vector"]
+# What a hit brings back: numbers only. The chunk's text is rebuilt from its
+# sentences, and its file's name and path come with the documents row.
+CHUNK_FIELDS = ["doc", "sha", "position", "start", "end", "page", "first", "count", "total"]
 BM25 = {"bm25_k1": 1.5, "bm25_b": 0.75}  # bm25s's defaults, which the FAISS store uses
 
 _clients: dict[tuple[str, str], Any] = {}
@@ -237,16 +241,16 @@ class MilvusStore:
         out: dict[str, dict[str, Any]] = {}
         if not self._call("has_collection", self._alias("documents")):
             return out
-        for row in self._rows("documents", f"id != {_quote(META)}",
+        for row in self._rows(self._alias("documents"), f"id != {_quote(META)}",
                               ["path", "source", "sha", "info"]):
             out[row["path"]] = {"source": row["source"], "sha256": row["sha"],
                                 "chunks": row["info"]["chunks"]}
         return out
 
-    def _rows(self, kind: str, expr: str, fields: list[str]) -> Iterator[dict[str, Any]]:
-        """Every row matching `expr`, in pages."""
+    def _rows(self, collection: str, expr: str, fields: list[str]) -> Iterator[dict[str, Any]]:
+        """Every row of `collection` matching `expr`, in pages."""
         try:
-            iterator = self.client.query_iterator(self._alias(kind), batch_size=1000,
+            iterator = self.client.query_iterator(collection, batch_size=1000,
                                                   filter=expr, output_fields=fields,
                                                   timeout=TIMEOUT)
             while True:
@@ -306,8 +310,10 @@ class MilvusStore:
                   for hits in ranked]
         records, rows = self._records([e for hits in ranked for _, e in hits], live,
                                       sentences.result())
+        # Hit.dense from the chunk's sentence mean: fetching chunk vectors would
+        # cost a third of the search, and nothing downstream reads them.
         out = [[Hit(rows[(e["doc"], e["position"])], score,
-                    float(np.asarray(e["vector"], dtype=np.float32) @ vector))
+                    float(records.chunk_means[rows[(e["doc"], e["position"])]] @ vector))
                 for score, e in hits] for (vector, _), hits in zip(queries, ranked)]
         return Found(records, out, idf.result())
 
@@ -339,7 +345,8 @@ class MilvusStore:
                                 search_params={"metric_type": "IP"}, output_fields=CHUNK_FIELDS)
             hits = [(1.0 / (rrf_k + rank + 1), h["entity"]) for rank, h in enumerate(result[0])]
         if prefer:
-            hits = [(score + (1.0 / (rrf_k + 1) if e["path"] in prefer else 0.0), e)
+            preferred = {doc_id(path) for path in prefer}
+            hits = [(score + (1.0 / (rrf_k + 1) if e["doc"] in preferred else 0.0), e)
                     for score, e in hits]
             hits.sort(key=lambda pair: -pair[0])
         return hits[:k]
@@ -404,22 +411,20 @@ class MilvusStore:
                 text = TextWindow("".join(piece for _, _, piece, _ in parts),
                                   0 if lo == 0 else spans[0].start)
                 held: list[Chunk] = []
-                vectors = []
                 for position, c in sorted(by_doc[doc].items()):
                     if not lo <= c["first"] <= hi:
                         continue
                     held.append(Chunk(source=row["source"], path=row["path"], start=c["start"],
-                                        end=c["end"], text=c["text"],
+                                        end=c["end"], text=text[c["start"]:c["end"]],
                                         sentences=spans[c["first"] - lo:c["first"] - lo + c["count"]],
                                         page=None if c["page"] < 0 else c["page"]))
-                    vectors.append(np.asarray(c["vector"], dtype=np.float32))
                     order.append((doc, position))
                 document = Document(text=text, source=row["source"], path=row["path"],
                                     sha256=row["sha"], page_starts=info["page_starts"])
                 entries[f"{row['path']}\x00{lo}"] = Entry(
                     doc=document, sentences=spans, chunks=held,
-                    chunk_vectors=np.vstack(vectors) if vectors else
-                    np.zeros((0, self.dimension), dtype=np.float32),
+                    # Chunk vectors stay in Milvus; the answerer reads sentence vectors.
+                    chunk_vectors=np.zeros((len(held), self.dimension), dtype=np.float32),
                     sentence_vectors=np.vstack([v for _, _, _, v in parts]))
         return Records(self.dimension, entries), {key: i for i, key in enumerate(order)}
 
@@ -454,11 +459,9 @@ class MilvusStore:
         missing = sorted(wanted - set(fresh))
         if missing:
             counts = dict.fromkeys(missing, 0)
-            rows = self._call("query", self._alias("terms"),
-                              filter=f"term in [{', '.join(_quote(t) for t in missing)}]",
-                              output_fields=["term", "df"], limit=16_384)
-            for row in rows:
-                counts[row["term"]] += int(row["df"])
+            for row in self._call("get", self._alias("terms"), ids=missing,
+                                  output_fields=["df"]):
+                counts[row["id"]] = int(row["df"])
             fresh.update(counts)
         if total is None:
             rows = self._call("query", self._alias("chunks"), filter="",
@@ -500,13 +503,15 @@ class MilvusStore:
         if demo is not None:
             self.demo = demo
         self._ensure()
-        for entry in add:
-            self._write(entry)
-        for path in remove:
-            doc = doc_id(path)
-            self._call("delete", self._target("documents"), ids=[doc])
-            for kind in ("chunks", "sentences", "terms"):
-                self._call("delete", self._target(kind), filter=f"doc == {_quote(doc)}")
+        touched = self._write(add)
+        gone = [doc_id(path) for path in remove]
+        if gone:
+            self._call("delete", self._target("documents"), ids=gone)
+            touched |= self._postings_of(gone)
+            for kind in PARTS:
+                self._call("delete", self._target(kind),
+                           filter=f"doc in [{', '.join(_quote(d) for d in gone)}]")
+        self._recount(touched)
         self._call("upsert", self._target("documents"), [{
             "id": META, "path": "", "source": "", "sha": "", "pad": [0.0] * PAD,
             "info": {"shape": self.shape, "dimension": self.dimension, "demo": self.demo},
@@ -521,23 +526,77 @@ class MilvusStore:
             self._total = (0.0, 0)
         return self
 
-    def _write(self, entry: Entry) -> None:
-        doc, sha = doc_id(entry.doc.path), entry.doc.sha256
-        text = entry.doc.text
+    def _write(self, entries: list[Entry]) -> set[str]:
+        """Upsert the files' sentences, postings and chunks, then their documents
+        rows (which make them count), then delete rows of their old versions.
+        Returns the terms whose document frequency may have changed."""
+        ids = [doc_id(e.doc.path) for e in entries]
+        before = {r["id"]: r["sha"] for r in self._call(
+            "get", self._target("documents"), ids=ids, output_fields=["sha"])} if ids else {}
+        rows: dict[str, list[dict[str, Any]]] = {kind: [] for kind in PARTS}
+        for doc, entry in zip(ids, entries):
+            self._rows_of(doc, entry, rows)
+        for kind in ("sentences", "postings", "chunks"):
+            for at in range(0, len(rows[kind]), BATCH):
+                self._call("upsert", self._target(kind), rows[kind][at:at + BATCH])
+        documents = [{  # the commit point of each file
+            "id": doc, "path": e.doc.path, "source": e.doc.source, "sha": e.doc.sha256,
+            "pad": [0.0] * PAD,
+            "info": {"page_starts": e.doc.page_starts, "sentences": len(e.sentences),
+                     "chunks": len(e.chunks)},
+        } for doc, e in zip(ids, entries)]
+        for at in range(0, len(documents), BATCH):
+            self._call("upsert", self._target("documents"), documents[at:at + BATCH])
+        touched = {row["term"] for row in rows["postings"]}
+        stale = [f"(doc == {_quote(doc)} and sha != {_quote(e.doc.sha256)})"
+                 for doc, e in zip(ids, entries) if doc in before]
+        for at in range(0, len(stale), 100):
+            expr = " or ".join(stale[at:at + 100])
+            touched |= {r["term"] for r in self._rows(self._target("postings"), expr, ["term"])}
+            for kind in PARTS:
+                self._call("delete", self._target(kind), filter=expr)
+        return touched
+
+    def _postings_of(self, docs: list[str]) -> set[str]:
+        """The terms these files' postings name."""
+        expr = f"doc in [{', '.join(_quote(d) for d in docs)}]"
+        return {r["term"] for r in self._rows(self._target("postings"), expr, ["term"])}
+
+    def _recount(self, touched: set[str]) -> None:
+        """Set each touched term's document frequency to the sum of its
+        postings. Every writer recounts after its own writes, so the last
+        recount of a term sees all of them; a term no file holds is dropped."""
+        ordered = sorted(touched)
+        for at in range(0, len(ordered), 200):
+            batch = ordered[at:at + 200]
+            df = dict.fromkeys(batch, 0)
+            expr = f"term in [{', '.join(_quote(t) for t in batch)}]"
+            for row in self._rows(self._target("postings"), expr, ["term", "df"]):
+                df[row["term"]] += int(row["df"])
+            kept = [{"id": t, "df": n, "pad": [0.0] * PAD} for t, n in df.items() if n]
+            if kept:
+                self._call("upsert", self._target("terms"), kept)
+            gone = [t for t, n in df.items() if not n]
+            if gone:
+                self._call("delete", self._target("terms"), ids=gone)
+
+    def _rows_of(self, doc: str, entry: Entry, rows: dict[str, list[dict[str, Any]]]) -> None:
+        """One file's sentence, posting and chunk rows, appended to `rows`."""
+        sha, text = entry.doc.sha256, entry.doc.text
         starts = [s.start for s in entry.sentences]
-        sentence_rows = [{
+        rows["sentences"].extend({
             "id": self._key(doc, sha, i), "doc": doc, "sha": sha, "start": s.start, "end": s.end,
-            "piece": text[(0 if i == 0 else s.start):(starts[i + 1] if i + 1 < len(starts) else len(text))],
+            "piece": text[(0 if i == 0 else s.start):(starts[i + 1] if i + 1 < len(starts)
+                                                       else len(text))],
             "vector": entry.sentence_vectors[i].tolist(),
-        } for i, s in enumerate(entry.sentences)]
+        } for i, s in enumerate(entry.sentences))
         first = {(s.start, s.end): i for i, s in enumerate(entry.sentences)}
-        chunk_rows = []
         df: dict[str, int] = {}
         for i, chunk in enumerate(entry.chunks):
             chunk_terms = terms(chunk.text)
             for term in set(chunk_terms):
                 df[term] = df.get(term, 0) + 1
-            chunk_rows.append({
+            rows["chunks"].append({
                 "id": self._key(doc, sha, i), "doc": doc, "sha": sha, "path": entry.doc.path,
                 "source": entry.doc.source, "position": i, "start": chunk.start, "end": chunk.end,
                 "page": -1 if chunk.page is None else chunk.page,
@@ -545,21 +604,8 @@ class MilvusStore:
                 "count": len(chunk.sentences), "total": len(entry.sentences), "text": chunk.text,
                 "terms": " ".join(chunk_terms) or "_", "vector": entry.chunk_vectors[i].tolist(),
             })
-        term_rows = [{"id": f"{doc}:{term}", "term": term, "doc": doc, "sha": sha, "df": n,
-                      "pad": [0.0] * PAD} for term, n in df.items()]
-        for kind, rows in (("sentences", sentence_rows), ("terms", term_rows),
-                           ("chunks", chunk_rows)):
-            for at in range(0, len(rows), BATCH):
-                self._call("upsert", self._target(kind), rows[at:at + BATCH])
-        self._call("upsert", self._target("documents"), [{  # the commit point for this file
-            "id": doc, "path": entry.doc.path, "source": entry.doc.source, "sha": sha,
-            "pad": [0.0] * PAD,
-            "info": {"page_starts": entry.doc.page_starts, "sentences": len(entry.sentences),
-                     "chunks": len(entry.chunks)},
-        }])
-        for kind in ("chunks", "sentences", "terms"):
-            self._call("delete", self._target(kind),
-                       filter=f"doc == {_quote(doc)} and sha != {_quote(sha)}")
+        rows["postings"].extend({"id": f"{doc}:{term}", "term": term, "doc": doc, "sha": sha,
+                              "df": n, "pad": [0.0] * PAD} for term, n in df.items())
 
     def _ensure(self) -> None:
         """Create the collections (and, on first use, their aliases)."""
@@ -604,9 +650,15 @@ class MilvusStore:
             schema.add_field("pad", DataType.FLOAT_VECTOR, dim=PAD)
             index.add_index("pad", index_type="FLAT", metric_type="L2")
             return schema, index
+        if kind == "terms":
+            schema.add_field("df", DataType.INT64)
+            schema.add_field("pad", DataType.FLOAT_VECTOR, dim=PAD)
+            index.add_index("pad", index_type="FLAT", metric_type="L2")
+            return schema, index
         schema.add_field("doc", DataType.VARCHAR, max_length=64)
         schema.add_field("sha", DataType.VARCHAR, max_length=64)
-        if kind == "terms":
+        index.add_index("doc", index_type="INVERTED")
+        if kind == "postings":
             schema.add_field("term", DataType.VARCHAR, max_length=MAX_TEXT)
             schema.add_field("df", DataType.INT64)
             schema.add_field("pad", DataType.FLOAT_VECTOR, dim=PAD)
@@ -631,7 +683,6 @@ class MilvusStore:
                                          output_field_names=["sparse"]))
             index.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25",
                             params=BM25)
-            index.add_index("doc", index_type="INVERTED")
         schema.add_field("vector", DataType.FLOAT_VECTOR, dim=self.dimension)
         index.add_index("vector", index_type="AUTOINDEX", metric_type="IP")
         return schema, index
