@@ -32,7 +32,8 @@ TOWNS = {
     "harlow.txt": "Harlow is a river town in the north. Its stone bridge was built in 1842 by "
                   "the engineer Maria Velde. The town library opened in 1901 and holds twelve "
                   "thousand maps. Every spring Harlow holds a rowing race on the river. The "
-                  "race was first rowed in 1923.\n\nThe mayor of Harlow is Tomas Brink. He was "
+                  "race was first rowed in 1923. The old bridge can't carry lorries, "
+                  "so they cross at the \"Back\\Ford\" weir.\n\nThe mayor of Harlow is Tomas Brink. He was "
                   "elected in 2019 after promising a new tram line. The tram line opened in 2022.",
     "edda.txt": "Edda is a mountain village known for its cheese. The cheese is aged in caves "
                 "for nine months. A cable car links Edda with the valley; it was opened in "
@@ -54,7 +55,8 @@ TOWN_QUESTIONS = [
     "When was the lighthouse lit?", "Who is the harbour master of Port Lund?",
     "What fish do the boats land?", "How long does the ferry crossing take?",
     "What happens to the ferry in winter storms?", "Who won the election in Edda?",
-    "What is the population of Port Lund?",
+    "What is the population of Port Lund?", "What can't the old bridge carry?",
+    'Where do lorries cross, at the "Back\\Ford"?',
 ]
 
 

@@ -459,8 +459,10 @@ class MilvusStore:
         missing = sorted(wanted - set(fresh))
         if missing:
             counts = dict.fromkeys(missing, 0)
-            for row in self._call("get", self._alias("terms"), ids=missing,
-                                  output_fields=["df"]):
+            # Terms hold quotes ("can't"): the filter quotes them itself, where
+            # MilvusClient.get would not.
+            for row in self._call("query", self._alias("terms"), output_fields=["df"],
+                                  filter=f"id in [{', '.join(_quote(t) for t in missing)}]"):
                 counts[row["id"]] = int(row["df"])
             fresh.update(counts)
         if total is None:
@@ -578,7 +580,8 @@ class MilvusStore:
                 self._call("upsert", self._target("terms"), kept)
             gone = [t for t, n in df.items() if not n]
             if gone:
-                self._call("delete", self._target("terms"), ids=gone)
+                self._call("delete", self._target("terms"),
+                           filter=f"id in [{', '.join(_quote(t) for t in gone)}]")
 
     def _rows_of(self, doc: str, entry: Entry, rows: dict[str, list[dict[str, Any]]]) -> None:
         """One file's sentence, posting and chunk rows, appended to `rows`."""
