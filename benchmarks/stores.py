@@ -33,11 +33,13 @@ def measure(store: str, folder: Path, docs: Path, chars: int, eval_set, embedder
     bot.add([docs], progress=False)
     seconds = time.perf_counter() - start
     report = run(eval_set, bot)
-    warm = []
+    warm, tops = [], []
     for item in eval_set.items:
         began = time.perf_counter()
-        bot.ask(item.question)
+        answer = bot.ask(item.question)
         warm.append(1000 * (time.perf_counter() - began))
+        source = answer.sources[0] if answer.found else None
+        tops.append(source and (Path(source.path).name, source.start, source.end))
     warm.sort()
     return {
         "store": store.split(":")[0] + ("-lite" if store.endswith(".db") else ""),
@@ -47,6 +49,7 @@ def measure(store: str, folder: Path, docs: Path, chars: int, eval_set, embedder
         "first_p50": statistics.median(report.latencies_ms),
         "warm_p50": statistics.median(warm),
         "warm_p95": warm[min(len(warm) - 1, round(0.95 * (len(warm) - 1)))],
+        "tops": tops,
     }
 
 
@@ -86,6 +89,8 @@ def main() -> int:
         print(f"| {r['store']} | {r['chars_per_s']:,.0f} | {r['accuracy']:.3f} | "
               f"{r['first_p50']:.2f} | {r['warm_p50']:.2f} | {r['warm_p95']:.2f} |")
     base, other = rows
+    same = sum(a == b for a, b in zip(base["tops"], other["tops"]))
+    print(f"same top sentence: {same}/{len(base['tops'])} ({same / len(base['tops']):.3f})")
     print(f"milvus/faiss: accuracy {other['accuracy'] - base['accuracy']:+.3f}, "
           f"warm ask p50 {other['warm_p50'] / base['warm_p50']:.2f}x, "
           f"indexing {other['chars_per_s'] / base['chars_per_s']:.2f}x")

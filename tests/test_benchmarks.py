@@ -72,3 +72,14 @@ def test_verification_benchmark_smoke(tmp_path):
     assert out.returncode == 0, out.stderr[-2000:]
     fake = json.loads(out.stdout.strip().splitlines()[-1])
     assert fake["invented_marked_unsupported"] == 1.0 and fake["copied_marked_supported"] >= 0.95
+
+
+def test_stores_smoke(tmp_path):
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks/stores.py"),
+                          str(tiny_squad(tmp_path)), "--smoke"],
+                         capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stderr[-3000:]
+    rows = [line.split("|") for line in out.stdout.splitlines() if line.startswith("| ")]
+    assert [r[1].strip() for r in rows[1:]] == ["faiss", "milvus-lite"]
+    assert all(float(r[3]) == 1.0 for r in rows[1:])  # both answer both questions
+    assert "same top sentence: 4/4" in out.stdout

@@ -102,7 +102,11 @@ def _connect(uri: str) -> Any:
     with _clients_lock:
         if key in _clients:
             return _clients[key]
-        from pymilvus import MilvusClient
+        try:
+            from pymilvus import MilvusClient
+        except ImportError:
+            raise StoreError("the Milvus store needs pymilvus (and milvus-lite for a .db file): "
+                             "pip install 'qa[milvus]'") from None
 
         # pymilvus and milvus_lite log tracebacks for failed calls; the
         # one-line errors this module raises say it instead.
