@@ -33,7 +33,8 @@ TOWNS = {
                   "the engineer Maria Velde. The town library opened in 1901 and holds twelve "
                   "thousand maps. Every spring Harlow holds a rowing race on the river. The "
                   "race was first rowed in 1923. The old bridge can't carry lorries, "
-                  "so they cross at the \"Back\\Ford\" weir.\n\nThe mayor of Harlow is Tomas Brink. He was "
+                  "so they cross at the \"Back\\Ford\" weir.\n\nThe mayor of Harlow is "
+                  "Tomas Brink. He was "
                   "elected in 2019 after promising a new tram line. The tram line opened in 2022.",
     "edda.txt": "Edda is a mountain village known for its cheese. The cheese is aged in caves "
                 "for nine months. A cable car links Edda with the valley; it was opened in "
@@ -158,7 +159,8 @@ def test_reindexing_is_incremental_and_removal_sticks(tmp_path, settings, counti
     bot = Assistant.from_paths([docs], tmp_path / "ix", settings, counting, store=spec)
     assert bot.last_report.added == 3
     embedded = counting.texts
-    report = Assistant.from_paths([docs], tmp_path / "ix", settings, counting, store=spec).last_report
+    report = Assistant.from_paths([docs], tmp_path / "ix", settings, counting,
+                                  store=spec).last_report
     assert (report.added, report.updated, report.unchanged) == (0, 0, 3)
     assert counting.texts == embedded  # nothing embedded again
     (docs / "edda.txt").write_text("Edda's cheese is now aged for fourteen months in steel rooms.")

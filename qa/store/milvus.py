@@ -105,8 +105,8 @@ def _connect(uri: str) -> Any:
         try:
             from pymilvus import MilvusClient
         except ImportError:
-            raise StoreError("the Milvus store needs pymilvus (and milvus-lite for a .db file): "
-                             "pip install 'qa[milvus]'") from None
+            raise StoreError("the Milvus store needs pymilvus (and milvus-lite for a .db "
+                             "file): pip install pymilvus==3.0.2 milvus-lite==3.2.2") from None
 
         # pymilvus and milvus_lite log tracebacks for failed calls; the
         # one-line errors this module raises say it instead.
@@ -252,7 +252,12 @@ class MilvusStore:
         return out
 
     def _rows(self, collection: str, expr: str, fields: list[str]) -> Iterator[dict[str, Any]]:
-        """Every row of `collection` matching `expr`, in pages."""
+        """Every row of `collection` matching `expr`: one query when they fit in
+        one (Milvus returns at most 16,384), else a query iterator."""
+        rows = self._call("query", collection, filter=expr, output_fields=fields, limit=16_384)
+        if len(rows) < 16_384:
+            yield from rows
+            return
         try:
             iterator = self.client.query_iterator(collection, batch_size=1000,
                                                   filter=expr, output_fields=fields,
@@ -418,10 +423,11 @@ class MilvusStore:
                 for position, c in sorted(by_doc[doc].items()):
                     if not lo <= c["first"] <= hi:
                         continue
+                    at = c["first"] - lo
                     held.append(Chunk(source=row["source"], path=row["path"], start=c["start"],
-                                        end=c["end"], text=text[c["start"]:c["end"]],
-                                        sentences=spans[c["first"] - lo:c["first"] - lo + c["count"]],
-                                        page=None if c["page"] < 0 else c["page"]))
+                                      end=c["end"], text=text[c["start"]:c["end"]],
+                                      sentences=spans[at:at + c["count"]],
+                                      page=None if c["page"] < 0 else c["page"]))
                     order.append((doc, position))
                 document = Document(text=text, source=row["source"], path=row["path"],
                                     sha256=row["sha"], page_starts=info["page_starts"])
@@ -595,7 +601,7 @@ class MilvusStore:
             "id": self._key(doc, sha, i), "doc": doc, "sha": sha, "start": s.start, "end": s.end,
             "piece": text[(0 if i == 0 else s.start):(starts[i + 1] if i + 1 < len(starts)
                                                        else len(text))],
-            "vector": entry.sentence_vectors[i].tolist(),
+            "vector": entry.sentence_vectors[i],
         } for i, s in enumerate(entry.sentences))
         first = {(s.start, s.end): i for i, s in enumerate(entry.sentences)}
         df: dict[str, int] = {}
@@ -609,7 +615,7 @@ class MilvusStore:
                 "page": -1 if chunk.page is None else chunk.page,
                 "first": first[(chunk.sentences[0].start, chunk.sentences[0].end)],
                 "count": len(chunk.sentences), "total": len(entry.sentences), "text": chunk.text,
-                "terms": " ".join(chunk_terms) or "_", "vector": entry.chunk_vectors[i].tolist(),
+                "terms": " ".join(chunk_terms) or "_", "vector": entry.chunk_vectors[i],
             })
         rows["postings"].extend({"id": f"{doc}:{term}", "term": term, "doc": doc, "sha": sha,
                               "df": n, "pad": [0.0] * PAD} for term, n in df.items())
