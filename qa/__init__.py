@@ -25,19 +25,21 @@ _default_lock = threading.Lock()
 
 
 def ask(question: str, history: Sequence[dict[str, Any]] | None = None,
-        index_dir: str | os.PathLike[str] | None = None, llm: Any = None) -> Answer:
+        index_dir: str | os.PathLike[str] | None = None, llm: Any = None,
+        store: str | None = None) -> Answer:
     """Answer a question about the bundled article (or the index in `index_dir`).
 
     The bundled article's index is built in the default index folder on first
     use and loaded from there afterwards. `llm` (a LangChain chat model, or a
     string such as "ollama:llama3.2" or "gguf:/path/model.gguf") makes the
-    answer generated and verified against the documents.
+    answer generated and verified against the documents. `store` (or QA_STORE)
+    puts the index in Milvus: "milvus:///abs/path/qa.db" or "milvus://host:19530".
 
     Raises:
         QAError: on an empty question or a damaged index (the message says how to fix it).
     """
-    key = f"{index_dir or ''}|{llm if isinstance(llm, str) or llm is None else id(llm)}"
+    key = f"{index_dir or ''}|{llm if isinstance(llm, str) or llm is None else id(llm)}|{store}"
     with _default_lock:
         if key not in _default:
-            _default[key] = Assistant.bundled(index_dir, llm=llm)
+            _default[key] = Assistant.bundled(index_dir, llm=llm, store=store)
     return _default[key].ask(question, history)

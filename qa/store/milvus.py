@@ -14,8 +14,7 @@ swap a whole new set in at once):
                   (runs of rows rebuild the document's text exactly), its vector
     N_postings    per file and term: how many of the file's chunks hold it
     N_terms       per term: the sum over files (document frequencies for the
-                  answer scorer's IDF, read by key), recounted from the
-                  postings after each write, so concurrent writers agree
+                  answer scorer's IDF, read by key), adjusted by each write
 
 Writes are idempotent upserts. A row's key holds the hash of its file's path,
 the file's sha256 and its position, so an indexer that runs again, or two
@@ -73,6 +72,7 @@ BM25 = {"bm25_k1": 1.5, "bm25_b": 0.75}  # bm25s's defaults, which the FAISS sto
 
 _clients: dict[tuple[str, str], Any] = {}
 _clients_lock = threading.Lock()
+_stats_lock = threading.Lock()  # document-frequency updates in this process, one at a time
 
 
 class StoreError(QAError):
@@ -515,15 +515,16 @@ class MilvusStore:
         if demo is not None:
             self.demo = demo
         self._ensure()
-        touched = self._write(add)
+        delta = self._write(add)
         gone = [doc_id(path) for path in remove]
         if gone:
             self._call("delete", self._target("documents"), ids=gone)
-            touched |= self._postings_of(gone)
+            expr = f"doc in [{', '.join(_quote(d) for d in gone)}]"
+            self._take_postings(expr, delta)
             for kind in PARTS:
-                self._call("delete", self._target(kind),
-                           filter=f"doc in [{', '.join(_quote(d) for d in gone)}]")
-        self._recount(touched)
+                self._call("delete", self._target(kind), filter=expr)
+        with _stats_lock:
+            self._adjust(delta)
         self._call("upsert", self._target("documents"), [{
             "id": META, "path": "", "source": "", "sha": "", "pad": [0.0] * PAD,
             "info": {"shape": self.shape, "dimension": self.dimension, "demo": self.demo},
@@ -538,10 +539,10 @@ class MilvusStore:
             self._total = (0.0, 0)
         return self
 
-    def _write(self, entries: list[Entry]) -> set[str]:
+    def _write(self, entries: list[Entry]) -> dict[str, int]:
         """Upsert the files' sentences, postings and chunks, then their documents
         rows (which make them count), then delete rows of their old versions.
-        Returns the terms whose document frequency may have changed."""
+        Returns the change in each term's document frequency."""
         ids = [doc_id(e.doc.path) for e in entries]
         before = {r["id"]: r["sha"] for r in self._call(
             "get", self._target("documents"), ids=ids, output_fields=["sha"])} if ids else {}
@@ -559,36 +560,38 @@ class MilvusStore:
         } for doc, e in zip(ids, entries)]
         for at in range(0, len(documents), BATCH):
             self._call("upsert", self._target("documents"), documents[at:at + BATCH])
-        touched = {row["term"] for row in rows["postings"]}
+        delta: dict[str, int] = {}
+        for row in rows["postings"]:
+            delta[row["term"]] = delta.get(row["term"], 0) + row["df"]
         stale = [f"(doc == {_quote(doc)} and sha != {_quote(e.doc.sha256)})"
                  for doc, e in zip(ids, entries) if doc in before]
         for at in range(0, len(stale), 100):
             expr = " or ".join(stale[at:at + 100])
-            touched |= {r["term"] for r in self._rows(self._target("postings"), expr, ["term"])}
+            self._take_postings(expr, delta)
             for kind in PARTS:
                 self._call("delete", self._target(kind), filter=expr)
-        return touched
+        return delta
 
-    def _postings_of(self, docs: list[str]) -> set[str]:
-        """The terms these files' postings name."""
-        expr = f"doc in [{', '.join(_quote(d) for d in docs)}]"
-        return {r["term"] for r in self._rows(self._target("postings"), expr, ["term"])}
+    def _take_postings(self, expr: str, delta: dict[str, int]) -> None:
+        """Subtract the postings matching `expr` (rows about to be deleted) from `delta`."""
+        for row in self._rows(self._target("postings"), expr, ["term", "df"]):
+            delta[row["term"]] = delta.get(row["term"], 0) - int(row["df"])
 
-    def _recount(self, touched: set[str]) -> None:
-        """Set each touched term's document frequency to the sum of its
-        postings. Every writer recounts after its own writes, so the last
-        recount of a term sees all of them; a term no file holds is dropped."""
-        ordered = sorted(touched)
-        for at in range(0, len(ordered), 200):
-            batch = ordered[at:at + 200]
-            df = dict.fromkeys(batch, 0)
-            expr = f"term in [{', '.join(_quote(t) for t in batch)}]"
-            for row in self._rows(self._target("postings"), expr, ["term", "df"]):
-                df[row["term"]] += int(row["df"])
-            kept = [{"id": t, "df": n, "pad": [0.0] * PAD} for t, n in df.items() if n]
+    def _adjust(self, delta: dict[str, int]) -> None:
+        """Add `delta` to the terms' document frequencies (read and written by
+        key, so a write costs the same at any corpus size); a term no file
+        holds any more is dropped."""
+        ordered = sorted(t for t, n in delta.items() if n)
+        for at in range(0, len(ordered), 500):
+            batch = ordered[at:at + 500]
+            listed = f"id in [{', '.join(_quote(t) for t in batch)}]"
+            df = {r["id"]: int(r["df"]) for r in self._call(
+                "query", self._target("terms"), filter=listed, output_fields=["df"])}
+            df = {t: df.get(t, 0) + delta[t] for t in batch}
+            kept = [{"id": t, "df": n, "pad": [0.0] * PAD} for t, n in df.items() if n > 0]
             if kept:
                 self._call("upsert", self._target("terms"), kept)
-            gone = [t for t, n in df.items() if not n]
+            gone = [t for t, n in df.items() if n <= 0]
             if gone:
                 self._call("delete", self._target("terms"),
                            filter=f"id in [{', '.join(_quote(t) for t in gone)}]")
