@@ -83,3 +83,11 @@ def test_stores_smoke(tmp_path):
     assert [r[1].strip() for r in rows[1:]] == ["faiss", "milvus-lite"]
     assert all(float(r[3]) == 1.0 for r in rows[1:])  # both answer both questions
     assert "same top sentence: 4/4" in out.stdout
+
+
+def test_milvus_scale_smoke():
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks/milvus_scale.py"), "--smoke"],
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    rows = [line.split("|") for line in out.stdout.splitlines() if line.startswith("| 2,000")]
+    assert rows and float(rows[-1][3]) > 0  # the last checkpoint holds every chunk
