@@ -22,18 +22,17 @@ from qa.answering.extractive import FEATURES, WEIGHTS, features
 from qa.assistant import Assistant
 from qa.chunking import terms
 from qa.evaluation import contains_gold, evaluate, load_eval, write_documents  # noqa: F401
-from qa.retrieval import hybrid_search
 
 
 def collect(bot: Assistant, items, k: int):
     """Per question: candidate features, which candidates hold a gold answer."""
-    store, lexical = bot._snapshot()
     s = bot.settings
     out = []
     vectors = bot.embedder.encode([it.question for it in items])
     for item, vector in zip(items, vectors):
-        hits = hybrid_search(store, lexical, vector, terms(item.question), k, s.candidates, s.rrf_k)
-        rows, matrix = features(item.question, vector, store, hits, lexical.idf)
+        store, found, idf = bot.store.search([(vector, terms(item.question))], k,
+                                             s.candidates, s.rrf_k)
+        rows, matrix = features(item.question, vector, store, found[0], idf)
         texts = [store.document(store.sentence_doc[r]).text[
             store.sentence_spans[r].start:store.sentence_spans[r].end] for r in rows]
         labels = np.array([bool(item.answers) and contains_gold(t, item.answers, 10**9)

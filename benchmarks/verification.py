@@ -33,7 +33,6 @@ from qa.answering.verify import verify  # noqa: E402
 from qa.assistant import BUNDLED  # noqa: E402
 from qa.chunking import terms  # noqa: E402
 from qa.evaluation import contains_gold, load_eval, write_documents  # noqa: E402
-from qa.retrieval import hybrid_search  # noqa: E402
 
 DEV = ROOT / "tests" / "data" / "russia-warns-kosovo.dev.jsonl"
 
@@ -51,14 +50,14 @@ def swapped(sentence: str) -> str | None:
 
 def cases(bot: Assistant, items, others: list[str]):
     """(claims text, passages, store, label) triples for one index."""
-    store, lexical = bot._snapshot()
     s = bot.settings
     for n, item in enumerate(items):
         if not item.answers:
             continue
         vector = bot.embedder.encode([item.question])[0]
-        hits = hybrid_search(store, lexical, vector, terms(item.question), s.k, s.candidates,
-                             s.rrf_k)
+        store, found, _ = bot.store.search([(vector, terms(item.question))], s.k, s.candidates,
+                                           s.rrf_k)
+        hits = found[0]
         shown = generative.passages(store, hits, s.llm_passages)
         rows = [r for p in shown for r in p.rows]
         gold = next((r for r in rows if contains_gold(_text(store, r), item.answers, 10**9)),
