@@ -38,6 +38,7 @@ import contextlib
 import hashlib
 import logging
 import math
+import re
 import os
 import threading
 import time
@@ -127,6 +128,16 @@ def _connect(uri: str) -> Any:
             raise StoreError(f"cannot reach Milvus at {uri} ({_reason(exc)}){hint}") from None
         _clients[key] = client
         return client
+
+
+def _bm25_text(words: list[str]) -> str:
+    """Our terms as Milvus's standard analyzer will keep them: one token each.
+    It splits at "-" and "'", so "uk-wid" would become two terms and BM25
+    would rank differently from the FAISS store's (XQuAD had one such case)."""
+    return " ".join(_NON_WORD.sub("_", word) for word in words)
+
+
+_NON_WORD = re.compile(r"\W")
 
 
 def _reason(exc: BaseException) -> str:
@@ -343,7 +354,7 @@ class MilvusStore:
         dense = AnnSearchRequest([vector.tolist()], "vector", {"metric_type": "IP"},
                                  limit=candidates, expr=expr)
         if query_terms:
-            lexical = AnnSearchRequest([" ".join(query_terms)], "sparse",
+            lexical = AnnSearchRequest([_bm25_text(query_terms)], "sparse",
                                        {"metric_type": "BM25"}, limit=candidates, expr=expr)
             result = self._call("hybrid_search", self._alias("chunks"), [dense, lexical],
                                 RRFRanker(rrf_k), limit=limit, output_fields=CHUNK_FIELDS)
@@ -604,7 +615,7 @@ class MilvusStore:
             "id": self._key(doc, sha, i), "doc": doc, "sha": sha, "start": s.start, "end": s.end,
             "piece": text[(0 if i == 0 else s.start):(starts[i + 1] if i + 1 < len(starts)
                                                        else len(text))],
-            "vector": entry.sentence_vectors[i],
+            "vector": entry.sentence_vectors[i].tolist(),
         } for i, s in enumerate(entry.sentences))
         first = {(s.start, s.end): i for i, s in enumerate(entry.sentences)}
         df: dict[str, int] = {}
@@ -618,7 +629,7 @@ class MilvusStore:
                 "page": -1 if chunk.page is None else chunk.page,
                 "first": first[(chunk.sentences[0].start, chunk.sentences[0].end)],
                 "count": len(chunk.sentences), "total": len(entry.sentences), "text": chunk.text,
-                "terms": " ".join(chunk_terms) or "_", "vector": entry.chunk_vectors[i],
+                "terms": _bm25_text(chunk_terms) or "_", "vector": entry.chunk_vectors[i].tolist(),
             })
         rows["postings"].extend({"id": f"{doc}:{term}", "term": term, "doc": doc, "sha": sha,
                               "df": n, "pad": [0.0] * PAD} for term, n in df.items())
