@@ -150,7 +150,10 @@ def test_ingestion_report_and_watch(tmp_path):
                                 "--index-dir", str(tmp_path / "ix"), "--watch", "--json"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        time.sleep(8)  # the first pass and the watcher starting
+        # The first pass is done and the watcher is running once it says so
+        # (a fixed sleep raced a slow start on a loaded machine).
+        assert "watching" in watcher.stderr.readline()
+        time.sleep(1)
         (docs / "train.txt").write_text("The mountain train to Ostby leaves at six.")
         (docs / "copy.txt").unlink()
         deadline = time.time() + 60
@@ -162,5 +165,5 @@ def test_ingestion_report_and_watch(tmp_path):
         assert sorted(d["source"] for d in listed) == ["ferry.txt", "train.txt"]
     finally:
         watcher.send_signal(signal.SIGINT)
-        _, err = watcher.communicate(timeout=30)
+        _, err = watcher.communicate(timeout=90)
     assert watcher.returncode == 0 and "stopped watching" in err
