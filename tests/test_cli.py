@@ -148,7 +148,10 @@ def test_ingestion_report_and_watch(tmp_path):
         report["duplicates"] == [["ferry.txt", "copy.txt"]]
     watcher = subprocess.Popen([sys.executable, "-m", "qa.cli", "index", str(docs),
                                 "--index-dir", str(tmp_path / "ix"), "--watch", "--json"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               # Ctrl-C must reach it even when this run was started in
+                               # the background (which ignores SIGINT, and children inherit that).
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         # The first pass is done and the watcher is running once it says so
         # (a fixed sleep raced a slow start on a loaded machine).
