@@ -7,8 +7,7 @@ model already loaded), answer accuracy and latency over every question (the
 first ask: Milvus reads each hit's sentences and term statistics), and warm
 ask p50/p95 (the same questions again, pass after pass until the median
 settles: Milvus Lite compacts in the background after indexing). Both stores
-share one embedder, so
-the differences are the stores'. Milvus Lite runs from a temporary .db file.
+share one embedder, so the differences are the stores'. Milvus Lite runs from a temporary .db file.
 --smoke: 2 articles, seconds, no timing claims.
 """
 

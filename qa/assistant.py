@@ -20,7 +20,7 @@ from .config import Settings, default_index_dir
 from .embeddings import Embedder, make_embedder
 from .errors import DocumentError, IndexNotFoundError, QuestionError
 from .retrieval import QARetriever
-from .store import Entry, IndexOptions, check_folder, new_store, open_store
+from .store import Entry, IndexOptions, new_store, open_store
 
 logger = logging.getLogger(__name__)
 
@@ -223,8 +223,6 @@ class Assistant:
         paths = list(paths)
         report = IndexReport()
         with self._write_lock, self.store.lock():
-            if rebuild and not getattr(self.store, "shared", False):
-                check_folder(self.index_dir)
             store = self.store.empty() if rebuild else self._latest()
             known = store.files()
             fresh: list[loaders.Document] = []
@@ -255,7 +253,7 @@ class Assistant:
             # A store shared by machines (Milvus) holds files this one never had:
             # only those under the paths indexed now count as gone from disk.
             scope = [str(Path(p).expanduser().resolve()) for p in paths] \
-                if getattr(store, "shared", False) else None
+                if store.shared else None
             gone = [p for p in known if (not loaders.on_disk(p) and _within(p, scope)) or (
                 p != loaders.container(p) and loaders.container(p) in read and p not in seen)]
             demo_path = str(BUNDLED.resolve())
@@ -270,9 +268,9 @@ class Assistant:
                                  "chunks": len(e.chunks), "ocr_pages": e.doc.ocr_pages}
                                 for e in new_entries]
                 fresh_docs = [e.doc for e in new_entries]
-                report.duplicates = near_duplicates(fresh_docs, fresh_docs + [
-                    d for d in self.store.known_documents()
-                    if d.path not in {f.path for f in fresh_docs}])
+                # The FAISS store's documents include the new ones; Milvus gives none.
+                report.duplicates = near_duplicates(
+                    fresh_docs, self.store.known_documents() or fresh_docs)
             report.chunks = self.store.count()
         for line in report.errors:
             logger.info("skipped %s", line)

@@ -11,6 +11,7 @@ What the assistant uses of a store:
 
     location                  where it is, for messages
     demo                      holds only the bundled demo article
+    shared                    other machines write here too (Milvus)
     files()                   {path: {source, sha256, chunks}}
     count()                   chunks held
     search(queries, k, ...)   -> Found(records, hits per query, idf)

@@ -94,6 +94,7 @@ class Store(Records):
     prebuilt: Any = field(default=None, repr=False)  # a loaded FAISS index to reuse
     generation: str = ""  # the data folder this store was loaded from or saved to
     demo: bool = False  # holds only the bundled demo, which the user's first files replace
+    shared = False  # one machine's folder (a class attribute, not a field)
 
     def __post_init__(self) -> None:
         self._flatten()
@@ -175,7 +176,12 @@ class Store(Records):
                      demo=self.demo if demo is None else demo)
 
     def empty(self) -> Store:
-        """A Store in the same folder with nothing in it (for a rebuild)."""
+        """A Store in the same folder with nothing in it (for a rebuild).
+
+        Raises:
+            QAError: the folder holds other files and no index.
+        """
+        check_folder(self.directory)
         return Store(self.directory, self.shape, self.dimension, self.options)
 
     # -- persistence ------------------------------------------------------

@@ -53,6 +53,7 @@ import numpy as np
 from ..chunking import Chunk, Span, terms
 from ..documents import Document
 from ..errors import IndexMismatchError, IndexNotFoundError, QAError
+from ..retrieval import Hit
 from .records import Entry, Found, Records, TextWindow
 
 logger = logging.getLogger(__name__)
@@ -316,8 +317,6 @@ class MilvusStore:
 
         Two rounds of calls, each run side by side: the searches with the
         document frequencies, then the documents rows with the sentences."""
-        from ..retrieval import Hit
-
         idf = self._pool.submit(self._idf, {t for _, q in queries for t in q})
         ranked = [self._hybrid(vector, query_terms, k, candidates, rrf_k, prefer, only)
                   for vector, query_terms in queries]
