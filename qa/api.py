@@ -197,7 +197,7 @@ def create_api(collections: Collections, api_key: str | None = None,
     def healthz() -> dict[str, Any]:
         """The index is loaded: its documents and chunks."""
         store = collections.default.store
-        return {"status": "ok", "documents": len(store.entries), "chunks": len(store.chunks)}
+        return {"status": "ok", "documents": len(store.files()), "chunks": store.count()}
 
     @app.post("/v1/ask", dependencies=guarded,
               responses={200: {"model": AnswerOut, "description": "the answer"}})

@@ -25,6 +25,9 @@ from .store import Entry, IndexOptions, new_store, open_store
 logger = logging.getLogger(__name__)
 
 BUNDLED = Path(__file__).parent / "data" / "russia-warns-kosovo.txt"
+# Messages of history read: follow-ups use the last user and assistant turns,
+# a chat model's rewrite the last four messages.
+HISTORY = 8
 
 
 @dataclass
@@ -222,40 +225,45 @@ class Assistant:
         progress = sys.stderr.isatty() if progress is None else progress
         paths = list(paths)
         report = IndexReport()
+        # Files are read before the writers' lock is taken: a slow file holds
+        # up nobody else's upload.
+        read: list[loaders.Document] = []
+        for item in loaders.iter_files(paths):
+            if isinstance(item, DocumentError):
+                report.errors.append(str(item))
+                continue
+            try:
+                docs, problems = loaders.load_all(item, self.settings.max_file_bytes)
+            except DocumentError as exc:
+                report.errors.append(str(exc))
+                continue
+            report.errors.extend(str(problem) for problem in problems)
+            read.extend(docs)
         with self._write_lock, self.store.lock():
             store = self.store.empty() if rebuild else self._latest()
-            known = store.files()
+            # A rebuild reads nothing of the old index: every file is new to it.
+            known = {} if rebuild else store.files()
             fresh: list[loaders.Document] = []
-            seen: set[str] = set()
-            for item in loaders.iter_files(paths):
-                if isinstance(item, DocumentError):
-                    report.errors.append(str(item))
-                    continue
-                try:
-                    docs, problems = loaders.load_all(item, self.settings.max_file_bytes)
-                except DocumentError as exc:
-                    report.errors.append(str(exc))
-                    continue
-                report.errors.extend(str(problem) for problem in problems)
-                for doc in docs:
-                    seen.add(doc.path)
-                    previous = known.get(doc.path)
-                    if previous and previous["sha256"] == doc.sha256:
-                        report.unchanged += 1
-                    elif previous:
-                        report.updated += 1
-                        fresh.append(doc)
-                    else:
-                        report.added += 1
-                        fresh.append(doc)
-            read = {loaders.container(p) for p in seen}
+            seen = {doc.path for doc in read}
+            for doc in read:
+                previous = known.get(doc.path)
+                if previous and previous["sha256"] == doc.sha256:
+                    report.unchanged += 1
+                elif previous:
+                    report.updated += 1
+                    fresh.append(doc)
+                else:
+                    report.added += 1
+                    fresh.append(doc)
+            mails = {doc.file for doc in read}
             # Gone: files no longer on disk, and attachments a re-read mail no longer has.
             # A store shared by machines (Milvus) holds files this one never had:
             # only those under the paths indexed now count as gone from disk.
             scope = [str(Path(p).expanduser().resolve()) for p in paths] \
                 if store.shared else None
-            gone = [p for p in known if (not loaders.on_disk(p) and _within(p, scope)) or (
-                p != loaders.container(p) and loaders.container(p) in read and p not in seen)]
+            gone = [p for p, info in known.items() if p not in seen and (
+                (not Path(info["container"]).exists() and _within(info["container"], scope))
+                or (info["container"] != p and info["container"] in mails))]
             demo_path = str(BUNDLED.resolve())
             if store.demo and not demo and demo_path in known and demo_path not in seen \
                     and seen:
@@ -289,10 +297,11 @@ class Assistant:
                 match = [p for p in files if p in (wanted, resolved)] or \
                     [p for p, info in files.items() if info["source"] == wanted]
                 if len(match) == 1:  # a mail takes its attachments with it
-                    match += [p for p in files if p.startswith(match[0] + loaders.ATTACHED)]
+                    match += [p for p, info in files.items() if info["container"] == match[0]
+                              and p != match[0]]
                 if not match:
                     report.errors.append(f"{wanted}: not in the index")
-                elif len({loaders.container(p) for p in match}) > 1:
+                elif len({files[p]["container"] for p in match}) > 1:
                     # a bare name shared by files in several folders
                     report.errors.append(f"{wanted}: {len(match)} documents have this name; "
                                          f"give the path: {', '.join(match)}")
@@ -410,6 +419,7 @@ class Assistant:
         store = self.store
         only = self._only(store, sources)
         model = self.chat_model()
+        history = list(history)[-HISTORY:] if history else None
         return self._stream(question, history, model, store, only)
 
     def _stream(self, question: str, history: Sequence[dict[str, Any]] | None,
@@ -549,6 +559,4 @@ def _within(path: str, scope: list[str] | None) -> bool:
     """Whether `path` is one of `scope` or inside one of its folders (None: everywhere)."""
     if scope is None:
         return True
-    container = loaders.container(path)
-    return any(container == root or container.startswith(root.rstrip(os.sep) + os.sep)
-               for root in scope)
+    return any(path == root or path.startswith(root.rstrip(os.sep) + os.sep) for root in scope)

@@ -210,9 +210,10 @@ def test_a_file_whose_write_was_cut_off_is_not_seen(tmp_path, settings, embedder
     real = MilvusStore._call
 
     def dies_at_commit(self, method, *args, **kwargs):
-        if method == "upsert" and args[0].endswith("_documents") and args[1][0]["id"] != "_meta":
-            raise KeyboardInterrupt  # killed after this file's chunks were written
-        return real(self, method, *args, **kwargs)
+        result = real(self, method, *args, **kwargs)
+        if method == "upsert" and args[0].endswith("_chunks"):
+            raise KeyboardInterrupt  # killed once the chunks are written, whatever comes next
+        return result
 
     monkeypatch.setattr(MilvusStore, "_call", dies_at_commit)
     with pytest.raises(KeyboardInterrupt):
@@ -227,6 +228,57 @@ def test_a_file_whose_write_was_cut_off_is_not_seen(tmp_path, settings, embedder
     again = Assistant.from_paths([docs], tmp_path / "ix", settings, embedder, store=spec)
     assert "four metres" in again.ask("How wide is the mirror on Mount Kell?").text
     assert "fourteen" in again.ask("How long is the cheese aged?").text
+
+
+def test_a_rebuild_from_the_same_folder_keeps_every_file(tmp_path, settings, embedder):
+    """The documented fix after a settings change, and a rebuild after editing
+    one file: the rebuild reads nothing of the old generation, so every file
+    under PATH is in the new one."""
+    spec = lite(tmp_path)
+    docs = write(tmp_path / "docs", TOWNS)
+    Assistant.from_paths([docs], tmp_path / "ix", settings, embedder, store=spec)
+    other = settings.with_(chunk_size=300)
+    rebuilt = Assistant.from_paths([docs], tmp_path / "ix", other, embedder, rebuild=True,
+                                   store=spec)
+    assert rebuilt.last_report.added == 3 and rebuilt.last_report.unchanged == 0
+    reopened = Assistant.load(tmp_path / "ix", other, embedder, store=spec)  # not refused
+    assert sorted(d["source"] for d in reopened.documents()) == sorted(TOWNS)
+    (docs / "edda.txt").write_text("Edda's cheese is now aged for fourteen months in steel rooms.")
+    again = Assistant.from_paths([docs], tmp_path / "ix", other, embedder, rebuild=True,
+                                 store=spec)
+    assert sorted(d["source"] for d in again.documents()) == sorted(TOWNS)
+    assert again.ask("Who is the harbour master of Port Lund?").sources[0].source == \
+        "port-lund.txt"
+    assert "fourteen" in again.ask("How long is the cheese aged?").text
+
+
+def test_a_rebuild_killed_during_the_alias_swap_is_finished_on_open(
+        tmp_path, settings, embedder, monkeypatch):
+    spec = lite(tmp_path)
+    docs = write(tmp_path / "docs", TOWNS)
+    Assistant.from_paths([docs], tmp_path / "ix", settings, embedder, store=spec)
+    real = MilvusStore._call
+    moved = []
+
+    def dies_mid_swap(self, method, *args, **kwargs):
+        if method == "alter_alias" and len(moved) == 2:
+            raise KeyboardInterrupt  # killed with two of five aliases moved
+        result = real(self, method, *args, **kwargs)
+        if method == "alter_alias":
+            moved.append(args)
+        return result
+
+    monkeypatch.setattr(MilvusStore, "_call", dies_mid_swap)
+    other = settings.with_(chunk_size=300)
+    with pytest.raises(KeyboardInterrupt):
+        Assistant.from_paths([docs], tmp_path / "ix", other, embedder, rebuild=True, store=spec)
+    monkeypatch.setattr(MilvusStore, "_call", real)
+    bot = Assistant.load(tmp_path / "ix", other, embedder, store=spec)
+    assert sorted(d["source"] for d in bot.documents()) == sorted(TOWNS)
+    assert "Maria Velde" in bot.ask("Who built the stone bridge in Harlow?").text
+    name = collection_name(tmp_path / "ix")
+    left = [c for c in bot.store.client.list_collections() if c.startswith(name)]
+    assert len(left) == 5, left  # the old generation is gone, all of it
 
 
 def test_two_processes_see_each_others_files(tmp_path, settings, embedder, server):

@@ -51,6 +51,9 @@ class Document:
         page_starts: for paged files (PDF pages, slides, sheets, chapters), the
             char offset where each page starts.
         ocr_pages: pages (or images) whose text came from OCR.
+        container: for an e-mail attachment, the path of the mail it came in
+            ("" for a file of its own). Kept apart from `path`, so a file
+            whose name holds "::" is never taken for an attachment.
     """
 
     text: str
@@ -59,6 +62,12 @@ class Document:
     sha256: str = ""
     page_starts: list[int] = field(default_factory=list)
     ocr_pages: int = 0
+    container: str = ""
+
+    @property
+    def file(self) -> str:
+        """The file on disk this document was read from."""
+        return self.container or self.path
 
     def page_at(self, offset: int) -> int | None:
         """The 1-based page holding `offset`, or None when not paged."""
@@ -146,7 +155,7 @@ def load(path: str | os.PathLike[str], max_bytes: int = 20 * 1024 * 1024) -> Doc
         data = path.read_bytes()
     except OSError as exc:
         raise DocumentError(f"{name}: cannot read ({exc.strerror or exc})") from None
-    text, page_starts, ocr_pages = _read(suffix, data, name)
+    text, page_starts, ocr_pages = read_bytes(suffix, data, name)
     if not text.strip():
         raise DocumentError(f"{name}: the file has no text")
     return Document(
@@ -159,17 +168,7 @@ def load(path: str | os.PathLike[str], max_bytes: int = 20 * 1024 * 1024) -> Doc
     )
 
 
-ATTACHED = "::"  # "mail.eml::report.pdf" names an attachment inside a mail
-
-
-def container(path: str) -> str:
-    """The file an indexed path lives in: itself, or the mail an attachment came in."""
-    return path.split(ATTACHED, 1)[0]
-
-
-def on_disk(path: str) -> bool:
-    """Whether an indexed path (a file, or an attachment of one) still exists."""
-    return Path(container(path)).exists()
+ATTACHED = "::"  # "mail.eml::report.pdf" names an attachment inside a mail (display only)
 
 
 def load_all(path: str | os.PathLike[str], max_bytes: int = 20 * 1024 * 1024
@@ -194,7 +193,7 @@ def load_all(path: str | os.PathLike[str], max_bytes: int = 20 * 1024 * 1024
         try:
             if len(data) > max_bytes:
                 raise DocumentError(too_big(name, len(data), max_bytes))
-            text, starts, ocr_pages = _read(suffix, data, name)
+            text, starts, ocr_pages = read_bytes(suffix, data, name)
             if not text.strip():
                 raise DocumentError(f"{name}: the file has no text")
         except DocumentError as exc:
@@ -203,8 +202,30 @@ def load_all(path: str | os.PathLike[str], max_bytes: int = 20 * 1024 * 1024
         docs.append(Document(text=text, source=name,
                              path=f"{doc.path}{ATTACHED}{Path(filename).name}",
                              sha256=hashlib.sha256(data).hexdigest(), page_starts=starts,
-                             ocr_pages=ocr_pages))
+                             ocr_pages=ocr_pages, container=doc.path))
     return docs, errors
+
+
+def read_bytes(suffix: str, data: bytes, name: str) -> tuple[str, list[int], int]:
+    """Text, page starts and OCR'd pages by file type.
+
+    Raises:
+        DocumentError: the file cannot be read. Whatever a reader library
+            raises (a damaged table, an image bomb, a field over a parser's
+            limit) becomes this one-line reason, so one bad file is skipped
+            and never stops a whole run.
+    """
+    try:
+        return _read(suffix, data, name)
+    except DocumentError:
+        raise
+    except MemoryError:
+        raise DocumentError(f"{name}: too large to read in memory") from None
+    except Exception as exc:  # the safety net: any reader's failure is a skip
+        logger.debug("reading %s failed", name, exc_info=True)
+        detail = " ".join(str(exc).split())[:120]
+        raise DocumentError(f"{name}: cannot read this file ({type(exc).__name__}"
+                            + (f": {detail}" if detail else "") + ")") from None
 
 
 def _read(suffix: str, data: bytes, name: str) -> tuple[str, list[int], int]:

@@ -40,10 +40,12 @@ def image_text(data: bytes, name: str) -> tuple[str, list[int]]:
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(io.BytesIO(data)) as picture:
+        with Image.open(io.BytesIO(data)) as picture:  # PIL refuses a bomb before we look
             if picture.width * picture.height > 60_000_000:
                 raise DocumentError(f"{name}: the image is over 60 megapixels")
             array = np.asarray(picture.convert("RGB"))
+    except Image.DecompressionBombError:
+        raise DocumentError(f"{name}: the image is over 60 megapixels") from None
     except (UnidentifiedImageError, OSError, ValueError) as exc:
         raise DocumentError(f"{name}: cannot read this image ({type(exc).__name__})") from None
     text = read(array)

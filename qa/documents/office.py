@@ -3,8 +3,9 @@ slide), .xlsx (openpyxl, a page per sheet) and .csv (rows as text).
 
 Each returns the document text and the offsets where its pages start. Zip
 containers are checked before parsing: a password-protected file (an OLE
-container, not a zip) and a zip bomb (more than MAX_UNZIPPED bytes inside)
-get a one-line reason.
+container, not a zip), a zip bomb (more than MAX_UNZIPPED bytes inside) and
+a small file holding more markup than the parser can read in seconds (over
+MAX_MARKUP bytes of XML/XHTML) get a one-line reason.
 """
 
 from __future__ import annotations
@@ -16,23 +17,39 @@ import zipfile
 from ..errors import DocumentError
 
 MAX_UNZIPPED = 200 * 1024 * 1024  # bytes a zip container may expand to
+# XML/XHTML bytes a .docx, .pptx or .epub may hold: python-docx read 10 MB of
+# tiny paragraphs in 8 s and 330 MB here (60 MB took 337 s and 1.35 GB); a
+# 1,000-page plain-text document is about 10 MB of markup.
+MAX_MARKUP = 10 * 1024 * 1024
+MAX_SHEET_MARKUP = 100 * 1024 * 1024  # .xlsx is read streaming, rows and cells capped
 MAX_ROWS = 200_000  # rows read from a table, in all sheets
+MAX_CELLS = 2_000_000  # cells read from a workbook, in all sheets
+_MARKUP = (".xml", ".xhtml", ".html", ".htm")
 _OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # encrypted Office files are OLE, not zip
 
 
-def check_zip(data: bytes, name: str) -> None:
-    """Raises DocumentError for a protected, broken or over-large zip container."""
+def check_zip(data: bytes, name: str, max_markup: int = MAX_MARKUP) -> None:
+    """Raises DocumentError for a protected, broken or over-large zip container.
+
+    The sizes checked are the ones the archive declares; zipfile refuses to
+    read a member past its declared size, so a lying header cannot get past.
+    """
     if data.startswith(_OLE):
         raise DocumentError(f"{name}: the file is password-protected (or an old binary "
                             f"Office format); save it unprotected as .docx/.pptx/.xlsx")
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            total = sum(info.file_size for info in archive.infolist())
+            members = archive.infolist()
     except (zipfile.BadZipFile, ValueError, OSError):
         raise DocumentError(f"{name}: not a valid Office file (not a zip archive)") from None
+    total = sum(info.file_size for info in members)
     if total > MAX_UNZIPPED:
         raise DocumentError(f"{name}: expands to {total / 1e6:,.0f} MB, over the "
                             f"{MAX_UNZIPPED / 1e6:.0f} MB limit (a zip bomb?)")
+    markup = sum(i.file_size for i in members if i.filename.lower().endswith(_MARKUP))
+    if markup > max_markup:
+        raise DocumentError(f"{name}: holds {markup / 1e6:,.1f} MB of text markup, over the "
+                            f"{max_markup / 1e6:.0f} MB limit; split the document")
 
 
 def paged(pages: list[str]) -> tuple[str, list[int]]:
@@ -82,18 +99,20 @@ def pptx_text(data: bytes, name: str) -> tuple[str, list[int]]:
 def xlsx_text(data: bytes, name: str) -> tuple[str, list[int]]:
     import openpyxl
 
-    check_zip(data, name)
+    check_zip(data, name, MAX_SHEET_MARKUP)
     try:
         book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises several kinds for damaged parts
         raise DocumentError(f"{name}: cannot read this .xlsx ({type(exc).__name__})") from None
-    sheets, rows_read = [], 0
+    sheets, rows_read, cells = [], 0, 0
     for sheet in book.worksheets:
         rows = []
         for row in sheet.iter_rows(values_only=True):
             rows_read += 1
-            if rows_read > MAX_ROWS:
-                raise DocumentError(f"{name}: more than {MAX_ROWS:,} rows; split the workbook")
+            cells += len(row)
+            if rows_read > MAX_ROWS or cells > MAX_CELLS:
+                raise DocumentError(f"{name}: more than {MAX_ROWS:,} rows or {MAX_CELLS:,} "
+                                    f"cells; split the workbook")
             rows.append(["" if v is None else str(v) for v in row])
         sheets.append(f"Sheet {sheet.title}.\n\n" + _rows_text(rows))
     book.close()
@@ -120,8 +139,11 @@ def csv_text(text: str, name: str) -> tuple[str, list[int]]:
     except csv.Error:
         dialect = csv.excel
     rows = []
-    for number, row in enumerate(csv.reader(io.StringIO(text), dialect)):
-        if number > MAX_ROWS:
-            raise DocumentError(f"{name}: more than {MAX_ROWS:,} rows; split the file")
-        rows.append(row)
+    try:
+        for number, row in enumerate(csv.reader(io.StringIO(text), dialect)):
+            if number > MAX_ROWS:
+                raise DocumentError(f"{name}: more than {MAX_ROWS:,} rows; split the file")
+            rows.append(row)
+    except csv.Error as exc:  # a field over the csv module's 131,072 characters, a stray NUL
+        raise DocumentError(f"{name}: not a readable table ({exc})") from None
     return _rows_text(rows), []

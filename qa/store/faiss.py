@@ -201,7 +201,7 @@ class Store(Records):
                 doc_index[path] = i
                 out.write(json.dumps({
                     "path": path, "source": entry.doc.source, "sha256": entry.doc.sha256,
-                    "page_starts": entry.doc.page_starts,
+                    "page_starts": entry.doc.page_starts, "container": entry.doc.container,
                     "sentences": [[s.start, s.end] for s in entry.sentences],
                     "text": entry.doc.text,
                 }, ensure_ascii=False) + "\n")
@@ -353,7 +353,8 @@ def _entries(docs: list[dict], chunks: list[dict], chunk_vectors: np.ndarray,
     sentence_base = 0
     for i, record in enumerate(docs):
         doc = Document(text=record["text"], source=record["source"], path=record["path"],
-                       sha256=record["sha256"], page_starts=record["page_starts"])
+                       sha256=record["sha256"], page_starts=record["page_starts"],
+                       container=record.get("container", ""))
         sentences = [Span(s, e) for s, e in record["sentences"]]
         rows = by_doc[i]
         entries[doc.path] = Entry(

@@ -246,6 +246,7 @@ class MilvusStore:
     def _meta(self) -> dict[str, Any] | None:
         if not self._call("has_collection", self._alias("documents")):
             return None
+        self._repair()
         for kind in KINDS:  # a restarted Milvus holds its collections released
             self._call("load_collection", self._alias(kind))
         rows = self._call("get", self._alias("documents"), ids=[META], output_fields=["info"])
@@ -260,7 +261,8 @@ class MilvusStore:
         for row in self._rows(self._alias("documents"), f"id != {_quote(META)}",
                               ["path", "source", "sha", "info"]):
             out[row["path"]] = {"source": row["source"], "sha256": row["sha"],
-                                "chunks": row["info"]["chunks"]}
+                                "chunks": row["info"]["chunks"],
+                                "container": row["info"].get("container") or row["path"]}
         return out
 
     def _rows(self, collection: str, expr: str, fields: list[str]) -> Iterator[dict[str, Any]]:
@@ -566,7 +568,7 @@ class MilvusStore:
             "id": doc, "path": e.doc.path, "source": e.doc.source, "sha": e.doc.sha256,
             "pad": [0.0] * PAD,
             "info": {"page_starts": e.doc.page_starts, "sentences": len(e.sentences),
-                     "chunks": len(e.chunks)},
+                     "chunks": len(e.chunks), "container": e.doc.container},
         } for doc, e in zip(ids, entries)]
         for at in range(0, len(documents), BATCH):
             self._call("upsert", self._target("documents"), documents[at:at + BATCH])
@@ -646,20 +648,61 @@ class MilvusStore:
             if not self._generation:
                 self._call("create_alias", physical, self._alias(kind))
 
+    def _aliased(self) -> dict[str, str | None]:
+        """The collection each alias points at (None: no such alias)."""
+        out: dict[str, str | None] = {}
+        for kind in KINDS:
+            try:
+                out[kind] = self._call("describe_alias", self._alias(kind))["collection_name"]
+            except StoreError:
+                out[kind] = None
+        return out
+
+    def _repair(self) -> None:
+        """Finish a rebuild whose alias swap was cut off (killed after moving
+        some of the five aliases). The new generation was complete and flushed
+        before its first alias moved, so the swap is finished, not undone; if
+        its collections are gone, the aliases go back to the old generation."""
+        aliased = self._aliased()
+        prefix = f"{self.name}_"
+        generations = {name[len(prefix):].rsplit("_", 1)[0]
+                       for name in aliased.values() if name and name.startswith(prefix)}
+        if len(generations) <= 1 and all(aliased.values()):
+            return
+        for generation in sorted(generations, key=lambda g: int(g.lstrip("g") or 0),
+                                 reverse=True):
+            if all(self._call("has_collection", f"{self.name}_{generation}_{kind}")
+                   for kind in KINDS):
+                logger.warning("finishing the rebuild of %s that was cut off", self.location)
+                self._generation = generation
+                self._swap()
+                return
+        raise StoreError(f"{self.location} is damaged (a rebuild was cut off and its "
+                         f"collections are gone); rebuild it with: qa index PATH... --rebuild "
+                         f"--store {self.spec}")
+
     def _swap(self) -> None:
         """Point the aliases at this generation and drop the collections of the last."""
-        old = set()
+        aliased = self._aliased()
         for kind in KINDS:
             alias = self._alias(kind)
             physical = f"{self.name}_{self._generation}_{kind}"
-            try:
-                old.add(self._call("describe_alias", alias)["collection_name"])
+            if aliased[kind] == physical:
+                continue
+            if aliased[kind]:
                 self._call("alter_alias", physical, alias)
-            except StoreError:
+            else:
                 self._call("create_alias", physical, alias)
-        for name in old:
-            with contextlib.suppress(StoreError):
-                self._call("drop_collection", name)
+        # The generations the aliases pointed at go, whole (after a cut-off swap,
+        # some of their collections had already lost their alias). A rebuild
+        # killed before its swap leaves collections no alias names; another
+        # process may still be writing them, so they stay.
+        prefix = f"{self.name}_"
+        for generation in {n[len(prefix):].rsplit("_", 1)[0] for n in aliased.values()
+                           if n and n.startswith(prefix)} - {self._generation}:
+            for kind in KINDS:
+                with contextlib.suppress(StoreError):
+                    self._call("drop_collection", f"{prefix}{generation}_{kind}")
         self._generation = ""
 
     def _schema(self, kind: str) -> tuple[Any, Any]:

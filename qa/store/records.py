@@ -77,9 +77,11 @@ class Records:
         return self.entries[key].doc
 
     def files(self) -> dict[str, dict[str, Any]]:
-        """Per indexed file: display name, sha256 and chunk count."""
+        """Per indexed file: display name, sha256, chunk count, and the file on
+        disk it was read from (itself, or the mail an attachment came in)."""
         return {
-            path: {"source": e.doc.source, "sha256": e.doc.sha256, "chunks": len(e.chunks)}
+            path: {"source": e.doc.source, "sha256": e.doc.sha256, "chunks": len(e.chunks),
+                   "container": e.doc.file}
             for path, e in self.entries.items()
         }
 
