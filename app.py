@@ -64,7 +64,8 @@ def create_app(assistant: Assistant, uploads_dir: str | Path | None = None,
                 if isinstance(piece, str):
                     text += piece
                     if model:  # extractive answers arrive whole: no half-way frame
-                        yield f"{text} ▌\n\n<sub>{model} is writing; checking follows…</sub>", \
+                        yield f"{text} ▌\n\n<sub>{model} is writing; each sentence shows "\
+                              f"once the documents support it…</sub>", \
                             sources_html(None)
                 else:
                     yield answer_markdown(piece), sources_html(piece)
@@ -99,8 +100,12 @@ def create_app(assistant: Assistant, uploads_dir: str | Path | None = None,
     def upload(files: list[str] | None, progress: gr.Progress = gr.Progress()) -> tuple:
         if files:
             progress(0.1, desc=f"Indexing {len(files)} file(s)…")
-        report, errors = index_uploads(assistant, [(f, Path(f).name) for f in files or []],
-                                       uploads)
+        try:
+            report, errors = index_uploads(assistant, [(f, Path(f).name) for f in files or []],
+                                           uploads)
+        finally:  # Gradio's cached copies would stay servable at /gradio_api/file=
+            for received in files or []:
+                Path(received).unlink(missing_ok=True)
         messages = [f"⚠️ {line}" for line in errors]
         if report:
             done = report.added + report.updated
@@ -116,7 +121,8 @@ def create_app(assistant: Assistant, uploads_dir: str | Path | None = None,
     def remove(path: str | None) -> tuple:
         if not path:
             return "Choose a document to remove.", documents_table(), document_choices()
-        report = remove_document(assistant, path, uploads)
+        report = remove_document(assistant, path, uploads, lambda held: bool(
+            collections and collections.holds(held, besides=assistant)))
         status = "\n".join(report.errors) or f"Removed {Path(path).name}."
         return status, documents_table(), document_choices()
 
@@ -147,7 +153,10 @@ def create_app(assistant: Assistant, uploads_dir: str | Path | None = None,
                     examples=[[q, None, None] for q in EXAMPLES],
                     example_labels=EXAMPLES,
                     run_examples_on_click=True,
+                    # The model's raw words stream here before verification: the
+                    # browser's own endpoint only. Programs use /ask (verified).
                     api_name="chat",
+                    api_visibility="private",
                 )
             with gr.Column(scale=2):
                 gr.Markdown("### Sources")
@@ -196,12 +205,14 @@ def _arguments(argv: list[str] | None = None) -> argparse.Namespace:
                         default=env("QA_SHARE", "").lower() in ("1", "true", "yes"),
                         help="also publish a public gradio.live link ($QA_SHARE; off by default)")
     parser.add_argument("--auth", default=env("QA_AUTH"), metavar="USER:PASSWORD",
-                        help="require this login for the page and its API ($QA_AUTH)")
+                        help="require this login for the chat, its Gradio API and /v1 "
+                             "($QA_AUTH)")
     parser.add_argument("--llm", default=env("QA_LLM") or None, metavar="MODEL",
                         help="answer with a chat model, each sentence verified: provider:model "
                              "or gguf:/path/model.gguf ($QA_LLM; default: extractive)")
     parser.add_argument("--api-key", default=env("QA_API_KEY") or None, metavar="KEY",
-                        help="require 'Authorization: Bearer KEY' on the /v1 API ($QA_API_KEY)")
+                        help="require 'Authorization: Bearer KEY' on the /v1 API; with the "
+                             "chat on, --auth is needed too ($QA_API_KEY)")
     parser.add_argument("--collections-dir", default=env("QA_COLLECTIONS_DIR") or None,
                         metavar="DIR", help="a folder of named indexes, one folder each "
                                             "($QA_COLLECTIONS_DIR)")
@@ -222,13 +233,14 @@ def _port(value: str) -> int:
 def main() -> None:
     import sys
 
+    from qa.server import check_protection, parse_auth
+
     args = _arguments()
-    auth = None
-    if args.auth:
-        user, sep, password = args.auth.partition(":")
-        if not sep or not user or not password:
-            sys.exit("app.py: error: --auth takes USER:PASSWORD")
-        auth = (user, password)
+    try:
+        auth = parse_auth(args.auth)
+        check_protection(args.api_key, not args.share, auth)
+    except QAError as exc:
+        sys.exit(f"app.py: error: {exc}")
     try:
         assistant = Assistant.bundled(args.index_dir, llm=args.llm, store=args.store)
         assistant.embedder.warm_up()
@@ -248,8 +260,12 @@ def main() -> None:
     from qa.server import build, run
 
     collections = Collections(assistant, args.collections_dir)
-    run(build(collections, args.api_key, create_app(assistant, collections=collections), auth,
-              css=CSS, footer_links=[], max_file_size=limit), args.host, args.port)
+    try:
+        app = build(collections, args.api_key, create_app(assistant, collections=collections),
+                    auth, css=CSS, footer_links=[], max_file_size=limit)
+    except QAError as exc:
+        sys.exit(f"app.py: error: {exc}")
+    run(app, args.host, args.port)
 
 
 if __name__ == "__main__":

@@ -32,7 +32,6 @@ from .errors import QAError, QuestionError
 logger = logging.getLogger(__name__)
 
 MODEL = "qa"
-JSON_LIMIT = 1_000_000  # bytes of a JSON request body
 
 
 class Message(BaseModel):
@@ -125,6 +124,15 @@ class Collections:
             return self._open[name]
 
 
+    def holds(self, path: str, besides: Assistant) -> bool:
+        """Whether an index other than `besides` holds the file `path`."""
+        for name in self.names():
+            bot = self.get(name)
+            if bot is not besides and path in bot.store.latest().files():
+                return True
+        return False
+
+
 def _collection(model: str | None, collection: str | None) -> str | None:
     """`collection`, or the part after "qa/" in an OpenAI `model` field."""
     if collection:
@@ -135,13 +143,16 @@ def _collection(model: str | None, collection: str | None) -> str | None:
 
 
 def create_api(collections: Collections, api_key: str | None = None,
-               uploads_dir: str | Path | None = None) -> FastAPI:
+               uploads_dir: str | Path | None = None,
+               auth: tuple[str, str] | None = None) -> FastAPI:
     """The FastAPI app with /v1 routes and /healthz.
 
     Args:
         collections: the indexes to serve.
         api_key: when set, every /v1 route needs `Authorization: Bearer <key>`.
         uploads_dir: where uploaded files are kept (default: uploads/ beside the index).
+        auth: (user, password): every /v1 route also takes this login as HTTP Basic
+            (and needs it when there is no key).
     """
     app = FastAPI(title="qa", version="1", description="Ask questions about your documents; "
                   "answers cite their sources.", docs_url="/docs", redoc_url=None)
@@ -149,25 +160,19 @@ def create_api(collections: Collections, api_key: str | None = None,
         collections.default.index_dir.parent / "uploads"
 
     def authorize(request: Request) -> None:
-        if not api_key:
+        if not api_key and not auth:
             return
-        given = request.headers.get("authorization", "")
-        scheme, _, token = given.partition(" ")
-        if scheme.lower() != "bearer" or not token or \
-                not hmac.compare_digest(token.encode(), api_key.encode()):
-            raise HTTPException(401, "a valid API key is required: Authorization: Bearer KEY")
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        if api_key and scheme.lower() == "bearer" and token and \
+                hmac.compare_digest(token.encode(), api_key.encode()):
+            return
+        if auth and scheme.lower() == "basic" and _login(token, auth):
+            return
+        wanted = "Authorization: Bearer KEY" if api_key else "HTTP Basic login"
+        raise HTTPException(401, f"a valid API key is required: {wanted}"
+                            if api_key else f"a valid login is required: {wanted}")
 
     guarded = [Depends(authorize)]
-
-    @app.middleware("http")
-    async def limit_body(request: Request, call_next):  # type: ignore[no-untyped-def]
-        limit = collections.default.settings.max_file_bytes + 100_000 \
-            if request.url.path.startswith("/v1/documents") else JSON_LIMIT
-        size = request.headers.get("content-length")
-        if size and size.isdigit() and int(size) > limit:
-            return _error(413, f"the request body is {int(size):,} bytes; the limit is "
-                               f"{limit:,}", "invalid_request_error")
-        return await call_next(request)
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
@@ -267,13 +272,29 @@ def create_api(collections: Collections, api_key: str | None = None,
     @app.delete("/v1/documents/{name}", dependencies=guarded)
     def delete(name: str, collection: str | None = None) -> dict[str, Any]:
         """Remove a document by file name or path (an uploaded copy goes too)."""
-        report = remove_document(collections.get(collection), name, uploads)
+        bot = collections.get(collection)
+        folder = uploads if bot is collections.default else uploads / str(collection)
+        report = remove_document(bot, name, folder,
+                                 lambda path: collections.holds(path, besides=bot))
         if report.errors:
             raise HTTPException(404 if "not in the index" in report.errors[0] else 400,
                                 report.errors[0])
         return report.to_dict()
 
     return app
+
+
+def _login(token: str, auth: tuple[str, str]) -> bool:
+    """Whether an HTTP Basic token carries the login."""
+    import base64
+    import binascii
+
+    try:
+        user, _, password = base64.b64decode(token, validate=True).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        return False
+    return hmac.compare_digest(user.encode(), auth[0].encode()) & \
+        hmac.compare_digest(password.encode(), auth[1].encode())
 
 
 def _text(message: dict[str, Any]) -> str:

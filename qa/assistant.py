@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 import threading
 import unicodedata
@@ -25,6 +26,8 @@ from .store import Entry, IndexOptions, new_store, open_store
 logger = logging.getLogger(__name__)
 
 BUNDLED = Path(__file__).parent / "data" / "russia-warns-kosovo.txt"
+_YES_NO = re.compile(r"(?i)(?:is|are|was|were|do|does|did|can|could|has|have|had|will|would|"
+                     r"should|may|might|must)\b")
 # Messages of history read: follow-ups use the last user and assistant turns,
 # a chat model's rewrite the last four messages.
 HISTORY = 8
@@ -463,7 +466,9 @@ class Assistant:
             best = max((scores.get(row, float("-inf")) for row in rows), default=float("-inf"))
             asked_terms = set(terms(asked if rewritten else query))
             taken = len(asked_terms & set(terms(said))) / max(1, len(asked_terms))
-            return best >= s.min_score and taken >= s.claim_coverage
+            # and say something beyond the question (a yes/no question aside)
+            tells = bool(set(terms(said)) - asked_terms) or _YES_NO.match(question) is not None
+            return best >= s.min_score and taken >= s.claim_coverage and tells
 
         yield from generative.generate(model[0], model[1], asked, history, records, shown,
                                        self.embedder, s, extractive, answers)

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import hashlib
 import html
+import json
+import os
 import re
 import shutil
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -79,9 +81,77 @@ def safe_name(name: str) -> str:
     return f"{stem[:100]}{suffix}"
 
 
+class Uploads:
+    """The files this app stored in its uploads folder, and which indexes hold each.
+
+    Kept in `.qa-uploads.json` in the folder. Remove deletes a file only when
+    it is recorded here (the app put it there, never a user's own file that
+    happens to sit in a folder of that name) and no index holds it any more.
+    """
+
+    RECORD = ".qa-uploads.json"
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder)
+        self._path = self.folder / self.RECORD
+
+    def _lock(self) -> Any:
+        from filelock import FileLock
+
+        self.folder.mkdir(parents=True, exist_ok=True)
+        return FileLock(str(self._path) + ".lock")
+
+    def _read(self) -> dict[str, list[str]]:
+        try:
+            return dict(json.loads(self._path.read_text(encoding="utf-8")))
+        except (OSError, ValueError):
+            return {}
+
+    def _write(self, record: dict[str, list[str]]) -> None:
+        temp = self._path.with_suffix(".tmp")
+        temp.write_text(json.dumps(record, ensure_ascii=False, indent=1), encoding="utf-8")
+        os.replace(temp, self._path)
+
+    def ours(self, path: Path) -> bool:
+        return str(path.resolve()) in self._read()
+
+    def keep(self, path: Path, index: str) -> None:
+        """Record that `index` holds the stored file `path`."""
+        with self._lock():
+            record = self._read()
+            holders = record.setdefault(str(path.resolve()), [])
+            if index not in holders:
+                holders.append(index)
+            self._write(record)
+
+    def release(self, path: str, index: str, held_elsewhere: Callable[[str], bool]) -> bool:
+        """`index` no longer holds `path`; delete our copy when nothing does.
+
+        Returns:
+            whether the file was deleted.
+        """
+        with self._lock():
+            record = self._read()
+            holders = record.get(path)
+            if holders is None:
+                return False  # not ours: never deleted
+            if index in holders:
+                holders.remove(index)
+            if holders or held_elsewhere(path):
+                self._write(record)
+                return False
+            del record[path]
+            Path(path).unlink(missing_ok=True)
+            self._write(record)
+            return True
+
+
 def store_upload(temp_path: str | Path, original_name: str, folder: Path,
-                 max_bytes: int) -> Path:
+                 max_bytes: int, uploads: Uploads | None = None) -> Path:
     """Copy an uploaded file into `folder` under a safe name.
+
+    A name taken by another file (or by a file the app did not store) gets
+    the upload's hash added, so no file is ever overwritten.
 
     Raises:
         DocumentError: wrong type or over the size limit (nothing is copied).
@@ -94,10 +164,16 @@ def store_upload(temp_path: str | Path, original_name: str, folder: Path,
     if size > max_bytes:
         raise DocumentError(too_big(name, size, max_bytes))
     folder.mkdir(parents=True, exist_ok=True)
+    uploads = uploads or Uploads(folder)
     target = folder / name
-    if target.exists() and _digest(target) != _digest(source):
-        digest = _digest(source)[:8]
-        target = folder / f"{Path(name).stem}-{digest}{Path(name).suffix}"
+    digest = _digest(source)
+    for candidate in (name, f"{Path(name).stem}-{digest[:8]}{Path(name).suffix}",
+                      f"{Path(name).stem}-{digest[:24]}{Path(name).suffix}"):
+        target = folder / candidate
+        if not target.exists() or (uploads.ours(target) and _digest(target) == digest):
+            break
+    else:
+        raise DocumentError(f"{original_name}: a file of this name is already in {folder}")
     if target.resolve().parent != folder.resolve():
         raise DocumentError(f"{original_name}: not a valid file name")
     shutil.copyfile(source, target)
@@ -112,29 +188,43 @@ def index_uploads(assistant, files: Iterable[tuple[str | Path, str]],  # type: i
         (the IndexReport, or None when nothing could be stored; one line per
         file that was refused). A file that was refused or not indexed is not kept.
     """
+    uploads = Uploads(folder)
     stored, errors = [], []
     for received, name in files:
         try:
-            stored.append(store_upload(received, name, folder, assistant.settings.max_file_bytes))
+            stored.append(store_upload(received, name, folder,
+                                       assistant.settings.max_file_bytes, uploads))
         except (DocumentError, OSError) as exc:
             errors.append(str(exc))
     if not stored:
         return None, errors
-    report = assistant.add(stored, progress=False)
+    try:
+        report = assistant.add(stored, progress=False)
+    except BaseException:
+        for path in stored:
+            if not uploads.ours(path):
+                path.unlink(missing_ok=True)
+        raise
     for path in stored:
         if any(line.startswith(path.name + ":") for line in report.errors):
-            path.unlink(missing_ok=True)
+            if not uploads.ours(path):
+                path.unlink(missing_ok=True)
+        else:
+            uploads.keep(path, assistant.store.location)
     return report, errors + report.errors
 
 
-def remove_document(assistant, name: str, folder: Path):  # type: ignore[no-untyped-def]
-    """Remove a document by file name or path; our copy of an upload goes too."""
+def remove_document(assistant, name: str, folder: Path,  # type: ignore[no-untyped-def]
+                    held_elsewhere: Callable[[str], bool] = lambda path: False):
+    """Remove a document by file name or path. The app's own copy of an upload
+    is deleted too, once no index holds it (`held_elsewhere(path)` asks the
+    other indexes); a file the app did not store is never deleted."""
     paths = [d["path"] for d in assistant.documents() if name in (d["source"], d["path"])]
     report = assistant.remove([name])
     if not report.errors:
+        uploads = Uploads(folder)
         for path in paths:
-            if folder.resolve() in Path(path).parents:
-                Path(path).unlink(missing_ok=True)
+            uploads.release(path, assistant.store.location, held_elsewhere)
     return report
 
 

@@ -59,7 +59,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=int(os.environ.get("QA_PORT", "7860")),
                    help="port ($QA_PORT; default 7860)")
     p.add_argument("--api-key", default=os.environ.get("QA_API_KEY") or None, metavar="KEY",
-                   help="require 'Authorization: Bearer KEY' on /v1 ($QA_API_KEY)")
+                   help="require 'Authorization: Bearer KEY' on /v1; with the chat on, "
+                        "--auth is needed too ($QA_API_KEY)")
+    p.add_argument("--auth", default=os.environ.get("QA_AUTH") or None,
+                   metavar="USER:PASSWORD", help="require this login for the chat, its "
+                                                 "Gradio API and /v1 ($QA_AUTH)")
     p.add_argument("--collections-dir", default=os.environ.get("QA_COLLECTIONS_DIR") or None,
                    metavar="DIR", help="a folder of named indexes ($QA_COLLECTIONS_DIR)")
     p.add_argument("--no-ui", action="store_true", help="the API only, for headless use")
@@ -205,8 +209,10 @@ def _serve(args: argparse.Namespace) -> int:
     from .api import Collections
     from .assistant import Assistant
     from .errors import QAError
-    from .server import build, run
+    from .server import build, check_protection, parse_auth, run
 
+    auth = parse_auth(args.auth)
+    check_protection(args.api_key, not args.no_ui, auth)  # before the model loads
     ui = None
     if not args.no_ui:  # the chat lives in app.py of a checkout
         import importlib.util
@@ -227,7 +233,7 @@ def _serve(args: argparse.Namespace) -> int:
         ui = module.create_app(bot, collections=collections)
         options = {"css": module.CSS, "footer_links": [],
                    "max_file_size": bot.settings.max_file_bytes}
-    run(build(collections, args.api_key, ui, **options), args.host, args.port)
+    run(build(collections, args.api_key, ui, auth, **options), args.host, args.port)
     return 0
 
 

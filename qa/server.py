@@ -1,16 +1,57 @@
 """One server: the HTTP API under /v1 and, unless headless, the Gradio chat at /.
 
 Used by `python app.py` and `qa serve`. Listens on 127.0.0.1 unless told otherwise.
+
+What protects what:
+    api_key   /v1 needs `Authorization: Bearer KEY`.
+    auth      the chat at / and all of Gradio's own routes need the login
+              (USER:PASSWORD); /v1 also takes it as HTTP Basic.
+    no UI     only /v1 and /healthz exist.
+A key with the chat mounted and no login is refused: Gradio's routes would
+answer, upload and remove for anyone.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from .api import Collections
+from .errors import QAError
 
 logger = logging.getLogger(__name__)
+
+JSON_LIMIT = 1_000_000  # bytes of any request body but an upload
+UPLOAD_FILES = 10  # files one Gradio upload request may carry, each up to the file limit
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+
+def parse_auth(value: str | None) -> tuple[str, str] | None:
+    """USER:PASSWORD as a pair (None for no login).
+
+    Raises:
+        QAError: not of the form USER:PASSWORD.
+    """
+    if not value:
+        return None
+    user, sep, password = value.partition(":")
+    if not sep or not user or not password:
+        raise QAError("--auth takes USER:PASSWORD (or set QA_AUTH=USER:PASSWORD)")
+    return user, password
+
+
+def check_protection(api_key: str | None, ui: bool, auth: tuple[str, str] | None) -> None:
+    """Raises QAError for an API key with the chat mounted and no login."""
+    if api_key and ui and not auth:
+        raise QAError("--api-key protects /v1 only, and the chat's own Gradio API would "
+                      "answer, upload and remove for anyone; add a login with --auth "
+                      "USER:PASSWORD ($QA_AUTH), or serve the API alone with --no-ui")
 
 
 def build(collections: Collections, api_key: str | None = None, ui: Any = None,
@@ -21,17 +62,93 @@ def build(collections: Collections, api_key: str | None = None, ui: Any = None,
         collections: the indexes to serve (the default one, and QA_COLLECTIONS_DIR's).
         api_key: required as `Authorization: Bearer KEY` on /v1 routes when set.
         ui: a gr.Blocks to serve at / (None: headless).
-        auth: (user, password) for the UI.
+        auth: (user, password) for the UI and its Gradio API (and /v1, as HTTP Basic).
         ui_options: passed to gr.mount_gradio_app (css, max_file_size, ...).
+
+    Raises:
+        QAError: an API key with the chat mounted and no login.
     """
     from .api import create_api
 
-    app = create_api(collections, api_key)
+    check_protection(api_key, ui is not None, auth)
+    app = create_api(collections, api_key, auth=auth)
     if ui is not None:
         import gradio as gr
 
         app = gr.mount_gradio_app(app, ui, path="/", auth=auth, **ui_options)
-    return app
+    file_limit = collections.default.settings.max_file_bytes
+
+    def limit(path: str) -> int:
+        if path.startswith("/v1/documents"):
+            return file_limit + 100_000
+        if path.rstrip("/").endswith("/gradio_api/upload"):
+            return UPLOAD_FILES * file_limit + 100_000
+        return JSON_LIMIT
+
+    return BodyLimit(app, limit)
+
+
+class BodyLimit:
+    """Refuses a request body over its route's limit with 413, counting bytes
+    as they arrive: a chunked body carries no Content-Length, and a declared
+    one may lie. The app never reads past the limit."""
+
+    def __init__(self, app: Any, limit: Callable[[str], int]) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.limit(scope["path"])
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > limit:
+            await _refuse(send, int(declared), limit)
+            return
+        received, refused, started = 0, False, False
+
+        async def counted() -> Message:
+            nonlocal received, refused
+            if refused:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    refused = True
+                    if not started:
+                        await _refuse(send, None, limit)
+                    return {"type": "http.disconnect"}  # the app stops reading here
+            return message
+
+        async def guarded(message: Message) -> None:
+            nonlocal started
+            if refused:
+                return  # the 413 is the answer; whatever the app says after is dropped
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counted, guarded)
+        except Exception:
+            if not refused:
+                raise
+
+
+async def _refuse(send: Send, size: int | None, limit: int) -> None:
+    said = f"the request body is {size:,} bytes" if size is not None else \
+        "the request body is over the limit"
+    body = json.dumps({"error": {"message": f"{said}; the limit is {limit:,} bytes",
+                                 "type": "invalid_request_error", "param": None,
+                                 "code": "request_too_large"}}).encode()
+    await send({"type": "http.response.start", "status": 413,
+                "headers": [(b"content-type", b"application/json"),
+                            (b"content-length", str(len(body)).encode()),
+                            (b"connection", b"close")]})
+    await send({"type": "http.response.body", "body": body})
 
 
 def run(app: Any, host: str = "127.0.0.1", port: int = 7860) -> None:

@@ -49,6 +49,35 @@ def test_a_swapped_detail_or_a_negation_is_unsupported(bot):
     assert not denial.claims[0].supported and denial.mode == "fallback"
 
 
+def test_numbers_compare_whole_values_with_scale_words(tmp_path, settings, embedder):
+    (tmp_path / "dam.txt").write_text("Building the Lorne dam cost 1,250,000 dollars in 1962. "
+                                      "The reservoir behind it holds water for the valley.")
+    dam = Assistant.from_paths([tmp_path / "dam.txt"], tmp_path / "ix", settings, embedder)
+    q = "How much did building the Lorne dam cost?"
+    for claim, right in [("Building the Lorne dam cost 250 dollars [1].", False),
+                         ("Building the Lorne dam cost 1,250 dollars [1].", False),
+                         ("Building the Lorne dam cost 1250000 dollars [1].", True),
+                         ("Building the Lorne dam cost 1.25 million dollars [1].", True),
+                         ("Building the Lorne dam cost 1,250,000 dollars [1].", True)]:
+        assert scripted(dam, claim).ask(q).claims[0].supported is right, claim
+
+
+def test_swapped_roles_and_tautologies_are_unsupported(bot):
+    q = "Who did Russia warn?"
+    swapped = scripted(bot, "The United States and the European Union warned Russia [1].")
+    assert not swapped.ask(q).claims[0].supported
+    kept = scripted(bot, "Russia warned the United States and the European Union [1].")
+    assert kept.ask(q).claims[0].supported
+    passive = scripted(bot, "The United States and European Union were warned by Russia [1].")
+    assert passive.ask(q).claims[0].supported
+    empty = scripted(bot, "Serbia's main big power ally is Serbia's main big power ally [1].")
+    answer = empty.ask("Who is Serbia's main big power ally?")
+    assert not answer.claims[0].supported and answer.mode == "fallback"
+    echo = scripted(bot, "Serbia has a main big power ally [1].").ask(
+        "Who is Serbia's main big power ally?")
+    assert echo.mode == "fallback"  # supported, but it tells nothing the question did not
+
+
 def test_a_wrong_citation_is_corrected_and_a_missing_passage_dropped(bot):
     right = scripted(bot, f"{CATASTROPHE} [1].").ask("What did Botsan-Kharchenko warn?")
     wrong = scripted(bot, f"{CATASTROPHE} [3].").ask("What did Botsan-Kharchenko warn?")
@@ -90,11 +119,27 @@ def test_a_failing_model_falls_back_to_the_extractive_answer(bot, kind):
     assert "humanitarian catastrophe" in answer.text
 
 
-def test_stream_yields_pieces_then_the_verified_answer(bot):
-    items = list(scripted(bot, f"{CATASTROPHE} [1].").stream("What did Botsan-Kharchenko warn?"))
+def test_a_timed_out_model_with_nothing_to_fall_back_on_says_so(bot):
+    replies = iter([AIMessage(content="Paris [1].")])
+    slow = Assistant(bot.store, bot.settings.with_(llm_timeout=0.5), bot.embedder,
+                     llm=Slow(messages=replies))
+    answer = slow.ask("What is the capital of France?")
+    assert answer.mode == "fallback" and not answer.found
+    assert "failed" in answer.note and "best-supported" not in answer.note
+    assert "no sentence of the documents answers" in answer.note
+
+
+def test_stream_yields_only_verified_claims_then_the_answer(bot):
+    """What the model invents is never streamed, not even for a moment (the
+    chat's browser endpoint shows these pieces as they come)."""
+    reply = f"The moon is made of cheese [1]. {CATASTROPHE} [1]. Mars has two moons [2]."
+    items = list(scripted(bot, reply).stream("What did Botsan-Kharchenko warn?"))
     *pieces, final = items
-    assert len(pieces) > 3 and all(isinstance(p, str) for p in pieces)
-    assert "".join(pieces).startswith("Botsan-Kharchenko") and final.mode == "generated"
+    assert pieces and all(isinstance(p, str) for p in pieces)
+    streamed = "".join(pieces)
+    assert streamed.startswith("Botsan-Kharchenko") and "humanitarian catastrophe" in streamed
+    assert "cheese" not in streamed and "Mars" not in streamed
+    assert final.mode == "generated" and "cheese" not in final.text
     extractive = list(bot.stream("What did Botsan-Kharchenko warn?"))
     assert len(extractive) == 2 and extractive[1].mode == "extractive"
 

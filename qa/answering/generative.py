@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -160,33 +161,36 @@ def generate(model: Any, name: str, question: str, history: Sequence[dict[str, A
             answer (or abstention) stands.
     """
     shown = passages(store, hits, settings.llm_passages)
-    text = ""
+    text, checked_to = "", 0
     if shown:
         try:
             for piece in stream_text(model, prompt(question, shown), settings.llm_timeout):
                 text += piece
-                yield piece
+                # Only claims that are verified are streamed, a sentence at a time:
+                # what the model invents never leaves the server.
+                done = _complete(text)
+                if done > checked_to:
+                    yield from _supported(text[checked_to:done], shown, store, embedder,
+                                          settings)
+                    checked_to = done
+            yield from _supported(text[checked_to:], shown, store, embedder, settings)
         except Exception as exc:  # down, timed out, refused the request: fall back
             logger.warning("the model %s failed: %s", name, exc)
             yield _fallback(fallback, name, f"The model {name} failed "
-                            f"({type(exc).__name__}); this is the best-supported sentence "
-                            f"from the documents instead.")
+                            f"({type(exc).__name__})")
             return
     if not text.strip() or _refused(text):
-        yield _fallback(fallback, name, f"The model {name} found no answer in the passages; "
-                        f"this is the best-supported sentence from the documents, if any.")
+        yield _fallback(fallback, name, f"The model {name} found no answer in the passages")
         return
     checked = verify(text, shown, store, embedder, settings.support_threshold)
     supported = [c for c in checked.claims if c.supported]
     if not supported:
         yield _fallback(fallback, name, f"The documents do not support what the model {name} "
-                        f"said; this is the best-supported sentence from them instead.",
-                        checked.claims)
+                        f"said", checked.claims)
         return
     if not answers(checked.rows, " ".join(c.text for c in supported)):
         yield _fallback(fallback, name, f"What the model {name} said does not answer the "
-                        f"question; this is the best-supported sentence from the documents, "
-                        f"if any.", checked.claims)
+                        f"question", checked.claims)
         return
     answer_text = " ".join(_cited(c.text, c.sources) for c in supported)
     yield Answer(answer_text, True, checked.sources,
@@ -194,10 +198,33 @@ def generate(model: Any, name: str, question: str, history: Sequence[dict[str, A
                  claims=checked.claims, model=name, corrections=checked.corrections)
 
 
-def _fallback(fallback: Callable[[], Answer], name: str, note: str,
+# Where a claim has surely ended: after . ! ? (and closing quotes or a [n]
+# mark), once the next sentence has begun.
+_ENDED = re.compile(r"(?:[.!?][\"'”’)\]]*(?:\s*\[\d+(?:\s*,\s*\d+)*\])*|\])\s+(?=[\"'“‘(]?[A-Z0-9])")
+
+
+def _supported(text: str, shown: list[Passage], store: Store, embedder: Any,
+               settings: Settings) -> Iterator[str]:
+    """The claims of `text` that the passages support, each as a piece to stream."""
+    if text.strip():
+        for claim in verify(text, shown, store, embedder, settings.support_threshold).claims:
+            if claim.supported:
+                yield claim.text + " "
+
+
+def _complete(text: str) -> int:
+    """The end of the last whole sentence in a growing answer (0: none yet)."""
+    ends = [m.end() for m in _ENDED.finditer(text)]
+    return ends[-1] if ends else 0
+
+
+def _fallback(fallback: Callable[[], Answer], name: str, why: str,
               claims: list | None = None) -> Answer:
+    """The extractive answer, with a note saying why and what it is."""
     answer = fallback()
-    answer.mode, answer.model, answer.note = "fallback", name, note
+    what = "this is the best-supported sentence from the documents instead" if answer.found \
+        else "and no sentence of the documents answers the question either"
+    answer.mode, answer.model, answer.note = "fallback", name, f"{why}; {what}."
     # What the model said stays visible, but nothing of it is shown as sourced.
     answer.claims = [Claim(c.text, [], c.supported, c.score) for c in claims or []]
     return answer

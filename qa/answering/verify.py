@@ -28,8 +28,15 @@ _NEGATION = re.compile(r"\b(?:not|no|never|neither|nor|cannot|none|nobody|nothin
                        re.I)
 _AFTER_MARK = re.compile(r"(?<=\])\s+(?=[\"'“‘(]?[A-Z0-9])")
 _MARK = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
-_SPECIFIC = re.compile(r"\b\d[\d,.]*\b|(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+(?:[-'][A-Za-z]+)*\b"
-                       r"|\b[A-Z]{2,}\b")  # numbers, names, acronyms
+_SPECIFIC = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+(?:[-'][A-Za-z]+)*\b"
+                       r"|\b[A-Z]{2,}\b")  # names, acronyms (numbers: _numbers)
+# A number as written: digits with group separators or a decimal part, then
+# an optional scale word ("1,250,000", "1.25 million", "1250000").
+_NUMBER = re.compile(r"(?<![\w.,])(\d[\d,.\u00a0\u202f']*\d|\d)(?![\d])"
+                     r"(?:\s*(thousand|million|billion|trillion|bn)\b)?", re.I)
+_SCALE = {"thousand": 1e3, "million": 1e6, "billion": 1e9, "bn": 1e9, "trillion": 1e12}
+_WORD = re.compile(r"\w[\w'-]*")
+_BE = {"is", "are", "was", "were", "be", "been", "being"}
 
 # Support = COSINE_WEIGHT * cosine + (1 - COSINE_WEIGHT) * term share, compared
 # with Settings.support_threshold (benchmarks/verification.py, dev set and SQuAD
@@ -101,6 +108,7 @@ def verify(answer: str, passages: list[Passage], store: Store, embedder, thresho
     tokens = re.findall(r"[\w'-]+", passage_text)
     shown = {*tokens, *(part for t in tokens for part in re.split(r"[-']", t)),
              *(n.rstrip(".,") for n in re.findall(r"\d[\d,.]*", passage_text))}
+    numbers = {v for found in _NUMBER.findall(passage_text) for v in _values(*found)}
     vectors = embedder.encode([text for text, _ in raw])
     cosines = vectors @ store.sentence_vectors[rows].T
     claims: list[Claim] = []
@@ -116,9 +124,12 @@ def verify(answer: str, passages: list[Passage], store: Store, embedder, thresho
         score = float(scores[best])
         invented = [s for s in _SPECIFIC.findall(text)
                     if normalize(s).lower().rstrip(".,") not in shown]
+        invented += [n for n in _NUMBER.findall(text) if not _values(*n) & numbers]
         row = rows[best]
+        said = _sentence(store, row)
         if score < threshold or share[best] < MIN_SHARE or invented or \
-                _negation_differs(text, _sentence(store, row)):
+                _negation_differs(text, said) or _roles_differ(text, said) or \
+                _tautology(text):
             claims.append(Claim(text, [], False, score))
             continue
         valid = [n for n in cited if 1 <= n <= len(passages)]
@@ -129,6 +140,82 @@ def verify(answer: str, passages: list[Passage], store: Store, embedder, thresho
             sources.append(_source(store, row, score))
         claims.append(Claim(text, [where[row]], True, score))
     return Verified(claims, sources, list(where), corrections)
+
+
+def _values(written: str, scale: str = "") -> set[float]:
+    """The values a written number may stand for: "1,250,000" and "1.25
+    million" are both 1250000; "1,250" is 1250 (or 1.25, where a comma marks
+    decimals). Compared whole, so "250" never matches inside "1,250,000"."""
+    digits = written.replace("\u00a0", " ").replace("\u202f", " ").replace("'", " ")
+    grouped = re.fullmatch(r"\d{1,3}(?:([ ,.])\d{3})(?:\1\d{3})*(?:[.,]\d+)?", digits)
+    readings = []
+    if grouped:
+        sep = grouped.group(1)
+        rest = digits.replace(sep, "")
+        readings.append(rest.replace(",", "."))
+        if sep != " " and digits.count(sep) == 1 and not re.search(r"[.,]\d+$", rest):
+            readings.append(digits.replace(sep, "."))  # "1,250": 1.25 in a decimal-comma text
+    else:
+        readings.append(digits.replace(" ", "").replace(",", "."))
+    factor = _SCALE.get(scale.lower(), 1.0) if scale else 1.0
+    out = set()
+    for reading in readings:
+        try:
+            out.add(float(f"{float(reading) * factor:.6g}"))
+        except ValueError:
+            continue
+    return out
+
+
+def _roles_differ(claim: str, sentence: str) -> bool:
+    """"The US warned Russia" against "Russia warned the US": a name on the
+    other side of the shared verb than in the sentence (passive voice, "was
+    warned by", turned around first)."""
+    from ..chunking import STOPWORDS
+
+    def tokens(text: str) -> list[str]:
+        return _WORD.findall(normalize(text))
+
+    said, own = tokens(claim), tokens(sentence)
+    names = [i for i, w in enumerate(said) if w[:1].isupper() and w.lower() not in STOPWORDS]
+    said_stems = [(terms(w) or [""])[0] for w in said]
+    own_stems = [(terms(w) or [""])[0] for w in own]
+    said_lower, own_lower = [w.lower() for w in said], [w.lower() for w in own]
+    for pivot, word in enumerate(said):
+        stem = said_stems[pivot]
+        if not stem or word[:1].isupper() or stem not in own_stems or \
+                not any(n < pivot for n in names) or not any(n > pivot for n in names):
+            continue
+        there = _nth(own_stems, stem, said_stems[:pivot].count(stem))
+        flip = _passive(said, pivot) != _passive(own, there)
+        for n in names:
+            # A name the sentence holds (as a name), but only on the other side.
+            sides = {(i < there) != flip for i, w in enumerate(own)
+                     if w.lower() == said_lower[n] and w[:1].isupper()}
+            if sides and (n < pivot) not in sides:
+                return True
+        return False
+    return False
+
+
+def _nth(items: list[str], item: str, n: int) -> int:
+    """Where the n-th (from 0) `item` stands in `items`, or its last place."""
+    places = [i for i, x in enumerate(items) if x == item]
+    return places[min(n, len(places) - 1)]
+
+
+def _passive(words: list[str], at: int) -> bool:
+    """Whether the verb at `at` is passive: "was warned by"."""
+    return at > 0 and words[at - 1].lower() in _BE and \
+        "by" in (w.lower() for w in words[at + 1:at + 5])
+
+
+def _tautology(claim: str) -> bool:
+    """"Serbia's main ally is Serbia's main ally": both sides of the copula
+    say the same, so the claim says nothing."""
+    parts = re.split(r"\s+(?:is|are|was|were|means|equals)\s+", claim, maxsplit=1)
+    return len(parts) == 2 and bool(set(terms(parts[0]))) and \
+        set(terms(parts[0])) == set(terms(parts[1]))
 
 
 def _negation_differs(claim: str, sentence: str) -> bool:
