@@ -203,9 +203,10 @@ class Assistant:
         return Path(self._store.directory)
 
     def documents(self) -> list[dict[str, Any]]:
-        """The indexed files: name, path and chunk count."""
+        """The indexed files: name, path and chunk count (as the index is now,
+        whoever wrote to it last)."""
         return [{"source": info["source"], "path": path, "chunks": info["chunks"]}
-                for path, info in self.store.files().items()]
+                for path, info in self._latest().files().items()]
 
     # -- indexing ---------------------------------------------------------------
     def add(self, paths: Iterable[str | os.PathLike[str]],

@@ -83,8 +83,9 @@ def dev_set() -> list[dict]:
     return [json.loads(line) for line in DEV_SET.read_text().splitlines() if line.strip()]
 
 
-def make_pdf(pages: list[str | list[str]]) -> bytes:
-    """A minimal PDF in Helvetica: each page one line of text, or a list of lines."""
+def make_pdf(pages: list[str | list[str]], padding: int = 0) -> bytes:
+    """A minimal PDF in Helvetica: each page one line of text, or a list of lines.
+    `padding` adds an unused stream of that many bytes (a big file, little text)."""
     objects = ["<< /Type /Catalog /Pages 2 0 R >>", ""]
     kids = []
     for page in pages:
@@ -101,6 +102,8 @@ def make_pdf(pages: list[str | list[str]]) -> bytes:
         objects.append(f"<< /Length {len(stream)} >>\nstream\n{stream}\nendstream")
     font_id = len(objects) + 1
     objects.append("<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
+    if padding:
+        objects.append(f"<< /Length {padding} >>\nstream\n{'0' * padding}\nendstream")
     objects[1] = f"<< /Type /Pages /Kids [{' '.join(kids)}] /Count {len(pages)} >>"
     out, offsets = b"%PDF-1.4\n", []
     for number, body in enumerate(objects, 1):

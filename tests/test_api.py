@@ -15,17 +15,25 @@ import pytest
 from test_browser import free_port
 
 KEY = "test-key-123"
+LOGIN = ("ana", "s3cret")
 QUESTION = "What did Botsan-Kharchenko warn?"
 
 
+class Served(tuple):
+    """(url, workdir) as the tests unpack it, plus the server's process id."""
+
+    pid: int
+
+
 @contextlib.contextmanager
-def serve(index: Path, workdir: Path, *extra: str):
+def serve(index: Path, workdir: Path, *extra: str, ui: bool = False):
     port = free_port()
     log = open(workdir / f"serve-{port}.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "qa.cli", "serve", "--no-ui", "--port",
-                             str(port), "--index-dir", str(index), *extra], cwd=workdir,
-                            stdout=log, stderr=subprocess.STDOUT,
-                            env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    proc = subprocess.Popen([sys.executable, "-m", "qa.cli", "serve", "--port", str(port),
+                             "--index-dir", str(index), *extra, *([] if ui else ["--no-ui"])],
+                            cwd=workdir, stdout=log, stderr=subprocess.STDOUT,
+                            env={**os.environ, "HF_HUB_OFFLINE": "1",
+                                 "GRADIO_ANALYTICS_ENABLED": "False"})
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.time() + 120
@@ -38,7 +46,9 @@ def serve(index: Path, workdir: Path, *extra: str):
                     pytest.fail("qa serve did not start: " +
                                 (workdir / f"serve-{port}.log").read_text()[-2000:])
                 time.sleep(0.3)
-        yield url
+        served = Served((url, workdir))
+        served.pid = proc.pid
+        yield served
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -47,6 +57,7 @@ def serve(index: Path, workdir: Path, *extra: str):
 
 @pytest.fixture(scope="module")
 def server(bundled_index, tmp_path_factory):
+    """The API with a key, and the chat with a login, as a careful user serves them."""
     workdir = tmp_path_factory.mktemp("api")
     index = workdir / "index"
     shutil.copytree(bundled_index, index)
@@ -56,8 +67,9 @@ def server(bundled_index, tmp_path_factory):
     from qa import Assistant
 
     Assistant.from_paths([workdir / "garden.txt"], collections / "notes")
-    with serve(index, workdir, "--api-key", KEY, "--collections-dir", str(collections)) as url:
-        yield url, workdir
+    with serve(index, workdir, "--api-key", KEY, "--auth", ":".join(LOGIN),
+               "--collections-dir", str(collections), ui=True) as served:
+        yield served
 
 
 def client(url: str, key: str | None = KEY) -> httpx.Client:
@@ -143,15 +155,150 @@ def test_upload_list_delete_round_trip(server):
         assert http.delete("/v1/documents/ferry_notes.txt").status_code == 404
 
 
+def test_remove_deletes_only_the_apps_own_copy_once_no_index_holds_it(server):
+    """A user's own folder named uploads/ beside the index, and a file uploaded
+    to the default index that a collection also indexed: removing never costs
+    the user a file, nor another index its only copy."""
+    url, workdir = server
+    from qa import Assistant
+
+    mine = workdir / "uploads" / "diary.txt"
+    mine.parent.mkdir(exist_ok=True)
+    mine.write_text("On Tuesday the lighthouse keeper painted the railings green.")
+    Assistant.from_paths([mine], workdir / "index")  # qa index uploads/diary.txt
+    with client(url) as http:
+        assert http.delete("/v1/documents/diary.txt").status_code == 200
+        assert mine.exists()  # the user's own file: never deleted
+        note = b"The spare ferry tickets are kept in the red tin."
+        added = http.post("/v1/documents", files=[("files", ("tickets.txt", note))])
+        assert added.status_code == 200
+        stored = workdir / "uploads" / "tickets.txt"
+        assert stored.read_bytes() == note
+        Assistant.from_paths([stored], workdir / "collections" / "notes")  # qa index ... -d
+        gone = http.delete("/v1/documents/tickets.txt", params={"collection": "notes"})
+        assert gone.status_code == 200 and stored.exists()  # the default index still holds it
+        assert "red tin" in http.post("/v1/ask", json={
+            "question": "Where are the spare ferry tickets kept?"}).json()["answer"]
+        assert http.delete("/v1/documents/tickets.txt").status_code == 200
+        assert not stored.exists()  # ours, and no index holds it any more
+        # A name taken by a file the app did not store gets another name.
+        clash = http.post("/v1/documents", files=[("files", ("diary.txt", b"Rain all day."))])
+        assert clash.status_code == 200
+        assert mine.read_text().startswith("On Tuesday")
+        assert http.delete("/v1/documents/" + next(
+            d["source"] for d in http.get("/v1/documents").json()
+            if d["source"].startswith("diary-"))).status_code == 200
+        assert mine.exists()
+
+
+# Every route that reads or changes documents, the API's and the chat's own
+# (Gradio's) alike: (method, path, JSON body or None).
+API_ROUTES = [
+    ("POST", "/v1/ask", {"question": QUESTION}),
+    ("POST", "/v1/chat/completions", {"model": "qa", "messages": [
+        {"role": "user", "content": QUESTION}]}),
+    ("GET", "/v1/models", None),
+    ("GET", "/v1/documents", None),
+    ("POST", "/v1/documents", None),
+    ("DELETE", "/v1/documents/russia-warns-kosovo.txt", None),
+]
+CHAT_ROUTES = [
+    ("POST", "/gradio_api/call/ask", {"data": [QUESTION, None]}),
+    ("POST", "/gradio_api/call/chat", {"data": [QUESTION, [], None, None]}),
+    ("POST", "/gradio_api/upload", None),
+    ("POST", "/gradio_api/call/upload", {"data": [None]}),
+    ("POST", "/gradio_api/call/remove", {"data": ["russia-warns-kosovo.txt"]}),
+    ("POST", "/gradio_api/queue/join", {"data": [QUESTION, None], "fn_index": 0,
+                                        "session_hash": "x"}),
+    ("GET", "/gradio_api/file=index/documents.jsonl", None),
+    ("GET", "/gradio_api/info", None),
+    ("GET", "/config", None),
+]
+
+
+def call(http: httpx.Client, method: str, path: str, body) -> httpx.Response:
+    if path == "/v1/documents" and method == "POST" or path.endswith("/upload"):
+        return http.request(method, path, files=[("files", ("x.txt", b"Intruders wrote this."))])
+    return http.request(method, path, json=body)
+
+
 @pytest.mark.parametrize("key", ["wrong", "", None])
-def test_a_wrong_missing_or_empty_key_gets_401(server, key):
+@pytest.mark.parametrize("method,path,body", API_ROUTES)
+def test_a_wrong_missing_or_empty_key_gets_401_on_every_api_route(server, key, method, path,
+                                                                  body):
     url, _ = server
     with client(url, key) as http:
-        for response in (http.post("/v1/ask", json={"question": QUESTION}),
-                         http.get("/v1/models"), http.get("/v1/documents")):
-            assert response.status_code == 401
-            assert response.json()["error"]["type"] == "authentication_error"
+        response = call(http, method, path, body)
+    assert response.status_code == 401, response.text
+    assert response.json()["error"]["type"] == "authentication_error"
     assert httpx.get(url + "/healthz").status_code == 200  # health needs no key
+
+
+@pytest.mark.parametrize("method,path,body", CHAT_ROUTES)
+def test_the_chat_and_its_gradio_api_refuse_a_stranger(server, method, path, body):
+    url, _ = server
+    with client(url, None) as http:
+        assert call(http, method, path, body).status_code == 401
+    with client(url, KEY) as http:  # the API key is not the chat's login
+        assert call(http, method, path, body).status_code == 401
+
+
+def test_the_login_opens_the_chat_and_the_api(server):
+    """The 401s above are refusals, not missing routes: with the login they answer."""
+    url, _ = server
+    with httpx.Client(base_url=url, timeout=60) as http:
+        assert http.post("/login", data={"username": LOGIN[0], "password": LOGIN[1]}).is_success
+        event = http.post("/gradio_api/call/ask", json={"data": [QUESTION, None]})
+        assert event.status_code == 200
+        result = http.get(f"/gradio_api/call/ask/{event.json()['event_id']}").text
+        assert "humanitarian catastrophe" in result
+    with httpx.Client(base_url=url, auth=LOGIN, timeout=60) as basic:
+        assert basic.post("/v1/ask", json={"question": QUESTION}).json()["found"]
+
+
+def test_a_key_without_a_login_is_refused_with_the_chat_on(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "qa.cli", "serve", "--api-key", KEY,
+                          "--index-dir", str(tmp_path / "none")], capture_output=True,
+                         text=True, timeout=60, env={**os.environ, "QA_AUTH": ""})
+    assert out.returncode == 1 and out.stderr.count("\n") == 1, out.stderr
+    assert "--auth" in out.stderr and "--no-ui" in out.stderr
+
+
+def _rss(pid: int) -> int:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(next(line.split()[1] for line in status.splitlines()
+                    if line.startswith("VmRSS"))) * 1024
+
+
+def _chunked(total: int, head: bytes = b"", piece: bytes = b" " * 65536):
+    yield head
+    sent = len(head)
+    while sent < total:
+        yield piece
+        sent += len(piece)
+
+
+@pytest.mark.parametrize("path,size,head", [
+    ("/v1/ask", 40_000_000, b'{"question": "What did Botsan-Kharchenko warn?", "history": ['),
+    ("/v1/chat/completions", 40_000_000, b'{"model": "qa", "messages": ['),
+    ("/v1/documents", 80_000_000, b"--b\r\nContent-Disposition: form-data; name=\"files\"; "
+                                  b"filename=\"big.txt\"\r\n\r\n"),
+])
+def test_chunked_bodies_stop_at_the_limit(server, path, size, head):
+    """No Content-Length: the server counts bytes as they come and answers 413
+    at the limit, without reading (or keeping) the rest."""
+    url, _ = server
+    before = _rss(server.pid)
+    kind = "multipart/form-data; boundary=b" if path == "/v1/documents" else "application/json"
+    try:
+        response = httpx.post(url + path, content=_chunked(size, head), timeout=60,
+                              headers={"Authorization": f"Bearer {KEY}", "content-type": kind})
+        assert response.status_code == 413, response.text
+        assert "limit" in response.json()["error"]["message"]
+    except (httpx.WriteError, httpx.RemoteProtocolError):
+        pass  # the server closed the connection mid-body: it did not read on
+    assert _rss(server.pid) - before < 60_000_000
+    assert httpx.get(url + "/healthz").status_code == 200
 
 
 def test_bad_requests_get_4xx_json_errors(server):

@@ -32,16 +32,59 @@ def encrypted_pdf() -> bytes:
     return out.getvalue()
 
 
-def zip_bomb() -> bytes:
-    """A .docx-looking zip whose one member expands to 210 MB of zeros."""
+def zip_bomb(member_name: str = "word/document.xml") -> bytes:
+    """A zip (an Office file or e-book by its name) whose one member expands
+    to 210 MB of zeros."""
     import zipfile
 
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
-        with archive.open("word/document.xml", "w") as member:
+        with archive.open(member_name, "w") as member:
             block = b"\0" * (1 << 20)
             for _ in range(210):
                 member.write(block)
+    return out.getvalue()
+
+
+def tiny_paragraphs_docx(count: int = 330_000) -> bytes:
+    """A real .docx of ~70 kB holding 11 MB of one-letter paragraphs."""
+    import docx
+
+    seed = io.BytesIO()
+    docx.Document().save(seed)
+    return _rezip(seed.getvalue(), "word/document.xml", lambda xml: xml.replace(
+        b"<w:body>", b"<w:body>" + b"<w:p><w:r><w:t>a</w:t></w:r></w:p>" * count, 1))
+
+
+def damaged_sheet_xlsx() -> bytes:
+    """A real .xlsx whose sheet's XML is cut off mid-row."""
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    for row in range(200):
+        book.active.append([f"city {row}", row])
+    seed = io.BytesIO()
+    book.save(seed)
+    return _rezip(seed.getvalue(), "xl/worksheets/sheet1.xml", lambda xml: xml[:len(xml) // 2])
+
+
+def _rezip(data: bytes, name: str, change) -> bytes:  # type: ignore[no-untyped-def]
+    import zipfile
+
+    source, out = zipfile.ZipFile(io.BytesIO(data)), io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for info in source.infolist():
+            body = source.read(info.filename)
+            archive.writestr(info.filename, change(body) if info.filename == name else body)
+    return out.getvalue()
+
+
+def huge_png() -> bytes:
+    """A 20,000 x 20,000 one-bit PNG of about 50 kB: PIL calls it a decompression bomb."""
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("1", (20_000, 20_000), 1).save(out, format="PNG")
     return out.getvalue()
 
 
@@ -84,6 +127,14 @@ FILES = [
     ("blank.pdf", make_pdf([""] * 2_000), "2,000 pages is over the 1,000-page limit", None),
     ("photo.png", b"\x89PNG\r\n\x1a\n" + b"\0" * 64, "cannot read this image", None),
     ("white.png", blank_png(), "no text found in the image (OCR read nothing)", None),
+    ("huge.png", huge_png(), "the image is over 60 megapixels", None),
+    ("long-field.csv", b"name,notes\nLyon," + b"x" * 140_000 + b"\n",
+     "not a readable table (field larger than field limit", None),
+    ("damaged.xlsx", damaged_sheet_xlsx(), "cannot read this file", None),
+    ("bomb.pptx", zip_bomb("ppt/slides/slide1.xml"), "(a zip bomb?)", None),
+    ("bomb.xlsx", zip_bomb("xl/worksheets/sheet1.xml"), "(a zip bomb?)", None),
+    ("bomb.epub", zip_bomb("OEBPS/chapter1.xhtml"), "(a zip bomb?)", None),
+    ("paragraphs.docx", tiny_paragraphs_docx(), "MB of text markup, over the 10 MB limit", None),
 ]
 
 
@@ -142,6 +193,25 @@ def test_bad_file_through_upload(bot, tmp_path, small_limit, embedder, name, con
     assert [row[0] for row in table] == ["russia-warns-kosovo.txt"]
     assert fingerprint(bot.index_dir) == before
     assert not list((tmp_path / "uploads").glob("*")) if (tmp_path / "uploads").exists() else True
+
+
+def test_one_bad_file_never_stops_a_folder_through_cli(bot, tmp_path):
+    """The good files are indexed and each bad one is a skip line: a damaged
+    sheet, an image bomb and an over-long CSV field among them."""
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    for name, content, message, _ in FILES:
+        if name in ("huge.png", "long-field.csv", "damaged.xlsx", "paragraphs.docx"):
+            (folder / name).write_bytes(content)
+    (folder / "lake.txt").write_text("The lake freezes over every January.")
+    out = subprocess.run([sys.executable, "-m", "qa.cli", "index", str(folder), "--index-dir",
+                          str(bot.index_dir), "--json"], capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0 and "Traceback" not in out.stderr, out.stderr
+    skipped = out.stderr.strip().splitlines()
+    assert len(skipped) == 4 and all(line.startswith("qa: skipped ") for line in skipped)
+    assert json.loads(out.stdout.strip().splitlines()[-1])["added"] == 1
+    assert "January" in Assistant.load(bot.index_dir).ask("When does the lake freeze?").text
 
 
 def test_upload_name_with_path_traversal_stays_inside(bot, tmp_path):
