@@ -132,15 +132,58 @@ def _report(bot, report, as_json: bool) -> None:  # type: ignore[no-untyped-def]
 
 
 def _watch(bot, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
-    """Re-index on every (debounced) change under the paths, until Ctrl-C."""
+    """Re-index on every (debounced) change under the paths, until Ctrl-C.
+
+    A watched path that disappears (a deleted folder, an unmounted drive) does
+    not empty the index: the watcher says so, waits for it to come back, then
+    re-indexes and watches it again.
+    """
+    import time
+    from pathlib import Path
+
     from watchfiles import watch
 
-    print(f"qa: watching {', '.join(args.paths)}; Ctrl-C stops", file=sys.stderr, flush=True)
-    try:
-        for _ in watch(*args.paths, debounce=1_000, step=200, raise_interrupt=True):
+    from .errors import QAError
+
+    roots = [Path(p).expanduser() for p in args.paths]
+
+    def say(message: str) -> None:
+        print(f"qa: {message}", file=sys.stderr, flush=True)
+
+    def missing() -> list[str]:
+        return [str(r) for r in roots if not r.exists()]
+
+    def index() -> None:
+        try:
             _report(bot, bot.add(args.paths, progress=False), args.json)
+        except QAError as exc:  # the store went away, say; the next change tries again
+            say(f"error: {' '.join(str(exc).split())}")
+
+    try:
+        while True:
+            say(f"watching {', '.join(args.paths)}; Ctrl-C stops")
+            # A timeout every second, so a root that vanished is noticed even
+            # when its watch sends nothing more.
+            for changes in watch(*roots, debounce=1_000, step=200, rust_timeout=1_000,
+                                 yield_on_timeout=True, raise_interrupt=True):
+                if missing():
+                    break
+                if changes:
+                    index()
+            gone = missing()
+            say(f"{', '.join(gone)} is gone; the index keeps its documents and waits for it "
+                f"to come back (Ctrl-C stops)")
+            while missing():
+                time.sleep(0.5)
+            say(f"{', '.join(gone)} is back; indexing it again")
+            index()
     except KeyboardInterrupt:
-        print("qa: stopped watching; the index holds every change seen", file=sys.stderr)
+        gone = missing()
+        if gone:
+            say(f"stopped watching; {', '.join(gone)} was gone, so the index holds its "
+                f"documents as they were before")
+        else:
+            say("stopped watching; the index holds every change indexed above")
     return 0
 
 
@@ -250,6 +293,8 @@ def _eval(args: argparse.Namespace) -> int:
             print(f"{key:<{width}}  {'n/a' if value is None else value}")
     for failure in report.failures[:args.failures]:
         print(json.dumps(failure, ensure_ascii=False), file=sys.stderr)
+    if report.note:
+        print(f"qa: note: {report.note}", file=sys.stderr)
     return 0
 
 

@@ -133,6 +133,7 @@ class Report:
     corrections: int = 0
     fallbacks: int = 0
     first_token_ms: list[float] = field(default_factory=list)
+    note: str = ""  # why the scores may mislead (the index holds other documents)
 
     def summary(self) -> dict[str, Any]:
         summary = {
@@ -228,9 +229,22 @@ def evaluate(path: str | Path, index_dir: str | Path | None = None,
     """
     from .assistant import Assistant
 
+    from .assistant import BUNDLED
+    from .config import default_index_dir
+
     eval_set = load_eval(path)
     if not eval_set.documents:
-        return run(eval_set, Assistant.open(index_dir, settings, llm=llm))
+        bot = Assistant.open(index_dir, settings, llm=llm)
+        report = run(eval_set, bot)
+        bundled = str(BUNDLED.resolve())
+        default = index_dir is None or \
+            Path(index_dir).resolve() == default_index_dir().resolve()
+        if default and bundled not in {d["path"] for d in bot.documents()}:
+            report.note = (f"the default index no longer holds the bundled article (the "
+                           f"first files added replace it), so questions about it go "
+                           f"unanswered; score them on the article's own index: qa index "
+                           f"{bundled} -d /tmp/kosovo && qa eval {path} -d /tmp/kosovo")
+        return report
     with tempfile.TemporaryDirectory(prefix="qa-eval-") as scratch:
         folder = Path(index_dir) if index_dir else Path(scratch) / "index"
         docs = write_documents(eval_set.documents,

@@ -106,9 +106,14 @@ def test_ask_endpoint_with_gradio_client(server):
 def test_chat_in_a_real_browser(server):
     from playwright.sync_api import expect, sync_playwright
 
+    from conftest import make_pdf
+
     url, workdir = server
-    note = workdir / "pets.txt"
-    note.write_text("Our parrot Kiwi learned to whistle the national anthem in 2019.")
+    # A 3 MB PDF: over the API's 1 MB JSON limit, which must not apply to uploads.
+    note = workdir / "pets.pdf"
+    note.write_bytes(make_pdf(["Our parrot Kiwi learned to whistle the national anthem in 2019."],
+                              padding=3_000_000))
+    assert note.stat().st_size > 3_000_000
     shots = ROOT / "screenshots"
     shots.mkdir(exist_ok=True)
     with sync_playwright() as p:
@@ -124,7 +129,7 @@ def test_chat_in_a_real_browser(server):
 
         page.locator("#upload input[type=file]").set_input_files(str(note))
         expect(page.locator("#upload-status")).to_contain_text("Indexed 1 new", timeout=60_000)
-        expect(page.locator("#documents")).to_contain_text("pets.txt")
+        expect(page.locator("#documents")).to_contain_text("pets.pdf")
         box.fill("What did the parrot learn to whistle?")
         box.press("Enter")
         expect(chat).to_contain_text("national anthem", timeout=60_000)

@@ -1,5 +1,6 @@
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -155,7 +156,8 @@ def test_ingestion_report_and_watch(tmp_path):
     try:
         # The first pass is done and the watcher is running once it says so
         # (a fixed sleep raced a slow start on a loaded machine).
-        assert "watching" in watcher.stderr.readline()
+        said = _lines(watcher.stderr)
+        assert "watching" in _wait(said, "watching")
         time.sleep(1)
         (docs / "train.txt").write_text("The mountain train to Ostby leaves at six.")
         (docs / "copy.txt").unlink()
@@ -166,7 +168,90 @@ def test_ingestion_report_and_watch(tmp_path):
                 break
             time.sleep(1)
         assert sorted(d["source"] for d in listed) == ["ferry.txt", "train.txt"]
+        # A bad file is a skip line; the watcher goes on.
+        (docs / "long-field.csv").write_text("name,notes\nLyon," + "x" * 140_000 + "\n")
+        assert "skipped long-field.csv" in _wait(said, "skipped")
+        # The watched folder vanishes (an unmounted drive) and comes back: the
+        # index keeps its documents meanwhile, then follows the folder again.
+        shutil.rmtree(docs)
+        assert "the index keeps its documents" in _wait(said, "is gone")
+        time.sleep(2)
+        listed = json.loads(qa("list", "--index-dir", str(tmp_path / "ix"), "--json").stdout)
+        assert sorted(d["source"] for d in listed) == ["ferry.txt", "train.txt"]
+        docs.mkdir()
+        (docs / "bus.txt").write_text("The valley bus to Ostby runs on Sundays only.")
+        assert "is back" in _wait(said, "is back")
+        assert "watching" in _wait(said, "watching")
+        time.sleep(1.5)
+        (docs / "boat.txt").write_text("The rowing boat can be hired at the jetty.")
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            listed = json.loads(qa("list", "--index-dir", str(tmp_path / "ix"), "--json").stdout)
+            if sorted(d["source"] for d in listed) == ["boat.txt", "bus.txt"]:
+                break
+            time.sleep(1)
+        assert sorted(d["source"] for d in listed) == ["boat.txt", "bus.txt"]
     finally:
         watcher.send_signal(signal.SIGINT)
-        _, err = watcher.communicate(timeout=90)
-    assert watcher.returncode == 0 and "stopped watching" in err
+        watcher.wait(timeout=90)
+    assert watcher.returncode == 0 and "stopped watching" in _wait(said, "stopped")
+
+
+def _lines(stream):  # type: ignore[no-untyped-def]
+    """A queue of the stream's lines, read by a thread (so a wait can time out)."""
+    import queue
+    import threading
+
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in stream], daemon=True).start()
+    return lines
+
+
+def _wait(lines, text: str, timeout: float = 60) -> str:  # type: ignore[no-untyped-def]
+    """The first line holding `text` (earlier lines are passed over), or "" on timeout."""
+    import queue
+    import time
+
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            line = lines.get(timeout=max(0.1, deadline - time.time()))
+        except queue.Empty:
+            break
+        if text in line:
+            return line
+    return ""
+
+
+def test_file_names_with_double_colons_are_files_not_attachments(tmp_path):
+    """"meeting::2026-03.txt" is a file of its own: it stays put on every run,
+    and removing "notes.txt" leaves "notes.txt::draft.txt" alone."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "meeting::2026-03.txt").write_text("The March meeting moved the budget vote to May.")
+    (docs / "notes.txt").write_text("The caretaker locks the gym at ten.")
+    (docs / "notes.txt::draft.txt").write_text("The draft says the pool reopens in June.")
+    index = ["--index-dir", str(tmp_path / "ix"), "--json"]
+    assert json.loads(qa("index", str(docs), *index).stdout)["added"] == 3
+    for _ in range(2):
+        again = json.loads(qa("index", str(docs), *index).stdout)
+        assert (again["unchanged"], again["removed"], again["added"]) == (3, 0, 0)
+    out = qa("remove", "notes.txt", *index)
+    assert out.returncode == 0 and json.loads(out.stdout)["removed"] == 1
+    listed = sorted(d["source"] for d in json.loads(qa("list", *index).stdout))
+    assert listed == ["meeting::2026-03.txt", "notes.txt::draft.txt"]
+
+
+def test_eval_says_why_after_uploads_replaced_the_article(tmp_path):
+    """The first own files replace the demo article in the default index; the
+    dev set then scores 0, and qa eval says why and how to score it instead."""
+    from qa import Assistant
+
+    env = {"QA_INDEX_DIR": str(tmp_path / "default")}
+    Assistant.bundled(tmp_path / "default")  # what the app builds on first start
+    (tmp_path / "mine.txt").write_text("The allotment gate code is 4471.")
+    assert qa("index", str(tmp_path / "mine.txt"), env=env).returncode == 0
+    out = qa("eval", str(DEV_SET), "--json", env=env)
+    assert out.returncode == 0 and json.loads(out.stdout)["answer_accuracy"] == 0.0
+    assert "no longer holds the bundled article" in out.stderr
+    assert "qa index" in out.stderr and "qa eval" in out.stderr

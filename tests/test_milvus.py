@@ -382,3 +382,18 @@ def test_cli_indexes_and_answers_through_milvus(tmp_path):
                           str(tmp_path / "ix")], env=env, capture_output=True, text=True,
                          timeout=300)
     assert out.returncode == 0 and "humanitarian catastrophe" in out.stdout, out.stderr
+
+
+def test_health_check_through_a_milvus_store(tmp_path):
+    import httpx
+    from test_api import serve
+
+    spec = lite(tmp_path)
+    docs = write(tmp_path / "docs", TOWNS)
+    out = subprocess.run([*QA, "index", str(docs), "-d", str(tmp_path / "ix"), "--store", spec],
+                         env={**ENV, "PATH": ""}, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    with serve(tmp_path / "ix", tmp_path, "--store", spec) as (url, _):
+        health = httpx.get(url + "/healthz", timeout=30)
+        assert health.status_code == 200, health.text
+        assert health.json()["documents"] == 3 and health.json()["chunks"] >= 3
