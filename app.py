@@ -208,8 +208,8 @@ def _arguments(argv: list[str] | None = None) -> argparse.Namespace:
                         help="require this login for the chat, its Gradio API and /v1 "
                              "($QA_AUTH)")
     parser.add_argument("--llm", default=env("QA_LLM") or None, metavar="MODEL",
-                        help="answer with a chat model, each sentence verified: provider:model "
-                             "or gguf:/path/model.gguf ($QA_LLM; default: extractive)")
+                        help="answer with a chat model, each sentence verified: provider:model, "
+                             "gguf:/path/model.gguf or smollm2 ($QA_LLM; default: extractive)")
     parser.add_argument("--api-key", default=env("QA_API_KEY") or None, metavar="KEY",
                         help="require 'Authorization: Bearer KEY' on the /v1 API; with the "
                              "chat on, --auth is needed too ($QA_API_KEY)")

@@ -2,19 +2,17 @@
 
 Routes call the Assistant only. `create_api(collections, ...)` returns a
 FastAPI app; app.py mounts the Gradio chat beside it, `qa serve --no-ui` runs
-it alone. Errors are OpenAI-shaped JSON, {"error": {"message", "type"}}.
+it alone. Errors are OpenAI-shaped JSON, {"error": {"message", "type", "param", "code"}}.
 """
 
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
@@ -24,9 +22,10 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
-from .answering import Answer
+from . import completions
 from .assistant import Assistant
 from .chat import cited_text, index_uploads, remove_document
+from .completions import ChatRequest, Message, Unsupported
 from .errors import QAError, QuestionError
 
 logger = logging.getLogger(__name__)
@@ -34,25 +33,10 @@ logger = logging.getLogger(__name__)
 MODEL = "qa"
 
 
-class Message(BaseModel):
-    role: str
-    content: str | list[dict[str, Any]] | None = None
-
-
 class AskRequest(BaseModel):
     question: str
     history: list[Message] | None = None
     sources: list[str] | None = Field(None, description="answer only from these documents")
-    collection: str | None = None
-
-
-class ChatRequest(BaseModel):
-    """OpenAI's chat-completions request; fields qa does not use are accepted and ignored."""
-
-    model_config = ConfigDict(extra="allow")
-    model: str = MODEL
-    messages: list[Message]
-    stream: bool = False
     collection: str | None = None
 
 
@@ -113,8 +97,8 @@ class Collections:
         if not name or name == "default":
             return self.default
         if name not in self.names():
-            raise HTTPException(404, f"no collection {name!r}; collections: "
-                                     f"{', '.join(self.names())}")
+            raise APIError(404, f"no collection {name!r}; collections: "
+                                f"{', '.join(self.names())}", "collection", "collection_not_found")
         with self._lock:
             if name not in self._open:
                 assert self.folder is not None
@@ -133,13 +117,35 @@ class Collections:
         return False
 
 
-def _collection(model: str | None, collection: str | None) -> str | None:
-    """`collection`, or the part after "qa/" in an OpenAI `model` field."""
+class APIError(HTTPException):
+    """An HTTP error with OpenAI's `param` and `code`."""
+
+    def __init__(self, status: int, message: str, param: str | None = None,
+                 code: str | None = None) -> None:
+        super().__init__(status, message)
+        self.param, self.code = param, code
+
+
+def _model_ids(collections: Collections) -> list[str]:
+    return [MODEL] + [f"{MODEL}/{n}" for n in collections.names() if n != "default"]
+
+
+def _collection(collections: Collections, model: str | None,
+                collection: str | None) -> str | None:
+    """`collection`, or the collection an OpenAI `model` names ("qa", "qa/NAME").
+
+    Raises:
+        APIError: 404 model_not_found for any other model, listing the valid ids.
+    """
     if collection:
         return collection
-    if model and model.startswith(f"{MODEL}/"):
-        return model.split("/", 1)[1]
-    return None
+    if not model or model == MODEL:
+        return None
+    name = model.split("/", 1)[1] if model.startswith(f"{MODEL}/") else None
+    if name is None or name not in collections.names():
+        raise APIError(404, f"the model {model!r} does not exist; models: "
+                            f"{', '.join(_model_ids(collections))}", "model", "model_not_found")
+    return name
 
 
 def create_api(collections: Collections, api_key: str | None = None,
@@ -169,8 +175,9 @@ def create_api(collections: Collections, api_key: str | None = None,
         if auth and scheme.lower() == "basic" and _login(token, auth):
             return
         wanted = "Authorization: Bearer KEY" if api_key else "HTTP Basic login"
-        raise HTTPException(401, f"a valid API key is required: {wanted}"
-                            if api_key else f"a valid login is required: {wanted}")
+        raise APIError(401, f"a valid API key is required: {wanted}"
+                       if api_key else f"a valid login is required: {wanted}", None,
+                       "invalid_api_key")
 
     guarded = [Depends(authorize)]
 
@@ -178,16 +185,23 @@ def create_api(collections: Collections, api_key: str | None = None,
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
         kind = {401: "authentication_error", 404: "not_found_error"}.get(
             exc.status_code, "invalid_request_error")
-        return _error(exc.status_code, str(exc.detail), kind)
+        return _error(exc.status_code, str(exc.detail), kind, getattr(exc, "param", None),
+                      getattr(exc, "code", None) or ("not_found" if exc.status_code == 404
+                                                     else None))
+
+    @app.exception_handler(Unsupported)
+    async def unsupported(request: Request, exc: Unsupported) -> JSONResponse:
+        return _error(400, str(exc), "invalid_request_error", exc.param, exc.code)
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0] if exc.errors() else {}
         if first.get("type") == "json_invalid":
-            return _error(400, "the request body is not valid JSON", "invalid_request_error")
+            return _error(400, "the request body is not valid JSON", "invalid_request_error",
+                          None, "invalid_json")
         where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
         return _error(400, f"{where or 'body'}: {first.get('msg', 'invalid request')}",
-                      "invalid_request_error")
+                      "invalid_request_error", where or None, "invalid_value")
 
     @app.exception_handler(QAError)
     async def qa_error(request: Request, exc: QAError) -> JSONResponse:
@@ -196,7 +210,8 @@ def create_api(collections: Collections, api_key: str | None = None,
     @app.exception_handler(Exception)
     async def crash(request: Request, exc: Exception) -> JSONResponse:
         logger.exception("error in %s", request.url.path)
-        return _error(500, f"internal error ({type(exc).__name__})", "server_error")
+        return _error(500, f"internal error ({type(exc).__name__})", "server_error", None,
+                      "internal_error")
 
     @app.get("/healthz")
     def healthz() -> dict[str, Any]:
@@ -213,34 +228,49 @@ def create_api(collections: Collections, api_key: str | None = None,
         # Answer.to_dict() is already the AnswerOut shape: skip re-validating it.
         return JSONResponse(bot.ask(body.question, history or None, body.sources).to_dict())
 
+    def model_card(ident: str) -> dict[str, Any]:
+        return {"id": ident, "object": "model", "created": 0, "owned_by": "qa"}
+
     @app.get("/v1/models", dependencies=guarded)
     def models() -> dict[str, Any]:
         """The collections, as OpenAI models: "qa" and "qa/<collection>"."""
-        names = [MODEL] + [f"{MODEL}/{n}" for n in collections.names() if n != "default"]
-        return {"object": "list", "data": [
-            {"id": n, "object": "model", "created": 0, "owned_by": "qa"} for n in names]}
+        return {"object": "list", "data": [model_card(n) for n in _model_ids(collections)]}
+
+    @app.get("/v1/models/{model_id:path}", dependencies=guarded)
+    def model(model_id: str) -> dict[str, Any]:
+        """One model ("qa" or "qa/<collection>")."""
+        _collection(collections, model_id, None)
+        return model_card(model_id)
 
     @app.post("/v1/chat/completions", dependencies=guarded)
     def chat(body: ChatRequest) -> Any:
         """OpenAI-compatible chat: the last user message is the question, earlier
         messages the history. The answer text carries [n] marks; the sources
-        are in `qa_sources` (and in the last chunk when streaming)."""
-        bot = collections.get(_collection(body.model, body.collection))
+        are in `qa_sources` (and in the last chunk when streaming). `stop`,
+        `max_tokens` and `stream_options.include_usage` are honoured; n > 1,
+        required tool calls and JSON reply formats get a 400."""
+        completions.check(body)
+        bot = collections.get(_collection(collections, body.model, body.collection))
         messages = [m.model_dump() for m in body.messages if m.role in ("user", "assistant")]
         if not messages or messages[-1]["role"] != "user":
             raise QuestionError("the last message must be the user's question")
-        question = _text(messages[-1])
-        answer = bot.ask(question, messages[:-1] or None)
+        answer = bot.ask(completions.text_of(messages[-1]), messages[:-1] or None)
+        reply, finish = completions.shape(cited_text(answer), body.stop,
+                                          body.max_completion_tokens or body.max_tokens)
+        used = completions.usage([m.model_dump() for m in body.messages], reply, answer)
         ident = f"chatcmpl-{uuid.uuid4().hex[:24]}"
         if body.stream:
-            return StreamingResponse(_chunks(ident, body.model, answer),
-                                     media_type="text/event-stream")
+            include = bool((body.stream_options or {}).get("include_usage"))
+            return StreamingResponse(
+                completions.chunks(ident, body.model, reply, finish, answer,
+                                   used if include else None),
+                media_type="text/event-stream")
         return {
             "id": ident, "object": "chat.completion", "created": int(time.time()),
             "model": body.model,
-            "choices": [{"index": 0, "finish_reason": "stop", "message": {
-                "role": "assistant", "content": cited_text(answer)}}],
-            "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+            "choices": [{"index": 0, "finish_reason": finish, "message": {
+                "role": "assistant", "content": reply}}],
+            "usage": used,
             "qa_sources": [s.to_dict() for s in answer.sources],
             "qa_answer": answer.to_dict(),
         }
@@ -297,36 +327,7 @@ def _login(token: str, auth: tuple[str, str]) -> bool:
         hmac.compare_digest(password.encode(), auth[1].encode())
 
 
-def _text(message: dict[str, Any]) -> str:
-    content = message.get("content")
-    if isinstance(content, list):
-        return " ".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
-    return str(content or "")
-
-
-def _chunks(ident: str, model: str, answer: Answer) -> Iterator[str]:
-    """Server-sent events: the text in pieces, then a last chunk with qa_sources.
-
-    A generated answer is sent after verification, so nothing unsupported is
-    ever streamed as part of it.
-    """
-    created = int(time.time())
-
-    def event(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
-        body = {"id": ident, "object": "chat.completion.chunk", "created": created,
-                "model": model, "choices": [{"index": 0, "delta": delta,
-                                             "finish_reason": finish}], **extra}
-        return f"data: {json.dumps(body, ensure_ascii=False)}\n\n"
-
-    yield event({"role": "assistant", "content": ""})
-    words = cited_text(answer).split(" ")
-    for i in range(0, len(words), 8):
-        yield event({"content": " ".join(words[i:i + 8]) + (" " if i + 8 < len(words) else "")})
-    yield event({}, "stop", qa_sources=[s.to_dict() for s in answer.sources],
-                qa_answer=answer.to_dict())
-    yield "data: [DONE]\n\n"
-
-
-def _error(status: int, message: str, kind: str) -> JSONResponse:
-    return JSONResponse({"error": {"message": " ".join(message.split()), "type": kind}},
-                        status_code=status)
+def _error(status: int, message: str, kind: str, param: str | None = None,
+           code: str | None = None) -> JSONResponse:
+    return JSONResponse({"error": {"message": " ".join(message.split()), "type": kind,
+                                   "param": param, "code": code}}, status_code=status)

@@ -44,12 +44,25 @@ def answer_markdown(answer: Answer) -> str:
     return f"{body}{flagged}\n\n<sub>Sources:</sub>\n\n{cites}{footer}"
 
 
-def cited_text(answer: Answer, bold: bool = False) -> str:
-    """The answer text with its [n] marks (generated answers carry their own)."""
+def cited_text(answer: Answer, bold: bool = False, marks: bool = True) -> str:
+    """The answer text with its [n] marks (generated answers carry their own;
+    `marks=False` leaves them off an extractive answer, for the terminal).
+
+    A quoted passage's own reference marks ("[7]") become "(ref. 7)", so that
+    every [n] in a reply is ours; a passage that starts mid-sentence gets "…".
+    """
     if not answer.found or answer.mode == "generated" or not answer.sources:
         return answer.text
-    marks = " ".join(f"[{n}]" for n in range(1, len(answer.sources) + 1))
-    return f"{answer.text} **{marks}**" if bold else f"{answer.text} {marks}"
+    text = _OWN_MARK.sub(lambda m: f"(ref. {m.group(1)})", answer.text)
+    if text[:1].islower():
+        text = "…" + text
+    if not marks:
+        return text
+    cites = " ".join(f"[{n}]" for n in range(1, len(answer.sources) + 1))
+    return f"{text} **{cites}**" if bold else f"{text} {cites}"
+
+
+_OWN_MARK = re.compile(r"\[(\d+(?:\s*[,–-]\s*\d+)*)\]")
 
 
 def sources_html(answer: Answer | None) -> str:

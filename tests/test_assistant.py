@@ -1,3 +1,6 @@
+import time
+from pathlib import Path
+
 import pytest
 from conftest import make_pdf
 
@@ -178,3 +181,34 @@ def test_ask_within_chosen_documents(tmp_path, settings, embedder):
     assert {s.source for s in bot.retrieve("leaves", k=5, sources=["ferry.txt"])} == {"ferry.txt"}
     with pytest.raises(QuestionError, match="not in the index: nope.txt; indexed: ferry.txt"):
         bot.ask(question, sources=["nope.txt"])
+
+
+def test_a_slow_file_is_read_before_the_writers_lock(bot, tmp_path, monkeypatch):
+    """Reading a file (a big Office file can take seconds) holds up nobody:
+    another upload is indexed while the slow one is still being read."""
+    import threading
+
+    from qa import documents
+
+    slow, quick = tmp_path / "slow.txt", tmp_path / "quick.txt"
+    slow.write_text("The slow file says the bakery opens at seven.")
+    quick.write_text("The quick file says the pharmacy closes at six.")
+    quick_done = threading.Event()
+    real = documents.load_all
+
+    def load_all(path, max_bytes=20 * 1024 * 1024):  # type: ignore[no-untyped-def]
+        if Path(path).name == "slow.txt":
+            quick_done.wait(timeout=20)  # still reading while the other upload runs
+        return real(path, max_bytes)
+
+    monkeypatch.setattr(documents, "load_all", load_all)
+    reader = threading.Thread(target=bot.add, args=([slow],), kwargs={"progress": False})
+    reader.start()
+    time.sleep(0.5)
+    started = time.perf_counter()
+    bot.add([quick], progress=False)
+    waited = time.perf_counter() - started
+    quick_done.set()
+    reader.join(timeout=60)
+    assert waited < 15, f"the quick upload waited {waited:.0f} s for the slow read"
+    assert {"slow.txt", "quick.txt"} <= {d["source"] for d in bot.documents()}

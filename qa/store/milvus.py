@@ -104,6 +104,11 @@ def _connect(uri: str) -> Any:
     with _clients_lock:
         if key in _clients:
             return _clients[key]
+        # gRPC's C core prints "GOAWAY ... too_many_pings" (ENHANCE_YOUR_CALM)
+        # when a Milvus server rate-limits the client's keepalive pings; the
+        # channel reconnects and no call fails, so those lines only alarm. Set
+        # before grpc loads; QA users who want gRPC's log set GRPC_VERBOSITY.
+        os.environ.setdefault("GRPC_VERBOSITY", "NONE")
         try:
             from pymilvus import MilvusClient
         except ImportError:
