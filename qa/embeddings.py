@@ -12,6 +12,7 @@ import logging
 import os
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Protocol
 
@@ -130,6 +131,28 @@ class TorchEmbedder:
         )
         return np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(texts), -1)
 
+    def encode_spans(self, texts: list[str], spans: list[list[tuple[int, int]]]
+                     ) -> tuple[np.ndarray, list[list[np.ndarray | None]]]:
+        """As OnnxEmbedder.encode_spans: one pass per text, span vectors pooled
+        from the same token states (sentence-transformers' token embeddings)."""
+        model = self._load()
+        tokens = model.encode(texts, batch_size=self.batch_size, output_value="token_embeddings",
+                              convert_to_numpy=False, show_progress_bar=False)
+        tokenizer = model.tokenizer
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        parts: list[list[np.ndarray | None]] = []
+        for i, (text, states) in enumerate(zip(texts, tokens)):
+            hidden = states.detach().cpu().numpy().astype(np.float32)
+            encoded = tokenizer(text, return_offsets_mapping=True, truncation=True,
+                                max_length=model.max_seq_length,
+                                return_special_tokens_mask=True)
+            offsets = np.array(encoded["offset_mapping"])[:len(hidden)]
+            real = ~np.array(encoded["special_tokens_mask"], dtype=bool)[:len(hidden)]
+            pooled = hidden.mean(axis=0)
+            out[i] = pooled / max(float(np.linalg.norm(pooled)), 1e-12)
+            parts.append(span_vectors(hidden, offsets, real, spans[i], text))
+        return out, parts
+
 
 class OnnxEmbedder:
     """The same model exported to ONNX and quantized to int8, run by onnxruntime.
@@ -201,6 +224,61 @@ class OnnxEmbedder:
             hidden = session.run(None, {k: v for k, v in feed.items() if k in self._inputs})[0]
             out[ids] = _pool(hidden, mask, self._pooling)
         return out
+
+
+    def encode_spans(self, texts: list[str], spans: list[list[tuple[int, int]]]
+                     ) -> tuple[np.ndarray, list[list[np.ndarray | None]]]:
+        """One forward pass per text: its vector, and a vector per span of it
+        (the mean of the token states inside the span; None for a span the
+        token limit cut off). See `span_vectors`."""
+        session, tokenizer = self._load()
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        parts: list[list[np.ndarray | None]] = [[] for _ in texts]
+        for start in range(0, len(texts), self.batch_size):
+            ids = order[start:start + self.batch_size]
+            encoded = tokenizer.encode_batch([texts[i] for i in ids])
+            mask = np.array([e.attention_mask for e in encoded], dtype=np.int64)
+            feed = {"input_ids": np.array([e.ids for e in encoded], dtype=np.int64),
+                    "attention_mask": mask,
+                    "token_type_ids": np.array([e.type_ids for e in encoded], dtype=np.int64)}
+            hidden = session.run(None, {k: v for k, v in feed.items() if k in self._inputs})[0]
+            out[ids] = _pool(hidden, mask, self._pooling)
+            for row, i in enumerate(ids):
+                real = np.array(encoded[row].attention_mask, dtype=bool) & \
+                    ~np.array(encoded[row].special_tokens_mask, dtype=bool)
+                parts[i] = span_vectors(hidden[row], np.array(encoded[row].offsets), real,
+                                        spans[i], texts[i])
+        return out, parts
+
+
+def span_vectors(hidden: np.ndarray, offsets: np.ndarray, real: np.ndarray,
+                 spans: list[tuple[int, int]], text: str) -> list[np.ndarray | None]:
+    """Unit mean of the token states inside each [start, end) char span of a text.
+
+    Args:
+        hidden: (tokens, dimension) token states of the text.
+        offsets: (tokens, 2) char offsets of each token.
+        real: tokens that are text (not padding, not [CLS]/[SEP]).
+        spans: char spans of the text.
+        text: the text, to tell a span the token limit cut off.
+
+    Returns:
+        A vector per span; None where the span is not wholly inside the
+        tokens the model read (its vector must come from a pass of its own).
+    """
+    starts, ends = offsets[:, 0], offsets[:, 1]
+    covered = int(ends[real].max()) if real.any() else 0
+    truncated = bool(text[covered:].strip())  # the token limit cut the text here
+    out: list[np.ndarray | None] = []
+    for start, end in spans:
+        inside = real & (starts >= start) & (ends <= end) & (ends > starts)
+        if not inside.any() or (truncated and end > covered):
+            out.append(None)
+            continue
+        vector = hidden[inside].mean(axis=0)
+        out.append((vector / max(float(np.linalg.norm(vector)), 1e-12)).astype(np.float32))
+    return out
 
 
 def _pool(hidden: np.ndarray, mask: np.ndarray, mode: str) -> np.ndarray:
@@ -277,7 +355,10 @@ def quantized_model(target: str, cache_dir: str | None = None) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     with FileLock(str(folder / ".lock"), timeout=600):
         if not model.exists():
-            logger.info("exporting %s to int8 ONNX in %s (once)", target, folder)
+            # The one long silent wait of a first start: said, with its length.
+            logger.warning("first start: preparing the embedding model (an int8 ONNX export, "
+                           "once; about a minute on 2 cores) in %s", folder)
+            started = time.perf_counter()
             config = pipeline_config(local)
             try:
                 _export(str(local), folder, config)
@@ -287,6 +368,8 @@ def quantized_model(target: str, cache_dir: str | None = None) -> Path:
                 raise QAError(f"cannot export model {target!r} to ONNX "
                               f"({type(exc).__name__}: {str(exc)[:120]}); "
                               f"use QA_BACKEND=torch") from None
+            logger.warning("the embedding model is ready (%.0f s); later starts skip this",
+                           time.perf_counter() - started)
     return model
 
 

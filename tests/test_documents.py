@@ -58,8 +58,9 @@ def test_folder_walk_reports_missing_and_survives_symlink_loop(tmp_path):
     (tmp_path / "docs" / "loop").symlink_to(tmp_path / "docs")
     found = list(iter_files([tmp_path / "docs", tmp_path / "missing.txt"]))
     assert found[0] == (tmp_path / "docs" / "a.txt").resolve()
-    assert isinstance(found[1], DocumentError) and "no such file" in str(found[1])
-    assert len(found) == 2
+    assert isinstance(found[1], DocumentError) and "1 .bin not read" in str(found[1])
+    assert isinstance(found[2], DocumentError) and "no such file" in str(found[2])
+    assert len(found) == 3
 
 
 def test_pdf_running_headers_and_page_numbers_are_dropped(tmp_path):

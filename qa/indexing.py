@@ -1,0 +1,140 @@
+"""Indexing: files -> documents -> sentences and chunks -> vectors -> store entries.
+
+`read` loads files (no model, no lock); `embed` splits them and runs the
+model. The Assistant facade calls both and hands the entries to its store.
+
+One forward pass per chunk gives both vectors: the chunk's (pooled over all
+its tokens, for retrieval) and each of its sentences' (pooled over the tokens
+inside the sentence, for answering), so a sentence costs nothing extra and its
+vector carries its chunk's context. A sentence the token limit cut off, and
+one no chunk holds whole, is embedded on its own. A sentence in two chunks
+(the overlap) takes its vector from the first.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+
+from . import documents as loaders
+from .chunking import Chunk, Span, chunk_document, split_sentences
+from .errors import DocumentError
+from .store import Entry
+
+logger = logging.getLogger(__name__)
+
+BATCH = 256  # chunks per encode call: the model's batches, and a bounded buffer
+
+
+def read(paths: Iterable[str | os.PathLike[str]], max_bytes: int
+         ) -> tuple[list[loaders.Document], list[str]]:
+    """The documents of every supported file under `paths`, and one line per
+    file skipped (never an exception for a bad file)."""
+    docs: list[loaders.Document] = []
+    errors: list[str] = []
+    for item in loaders.iter_files(paths):
+        if isinstance(item, DocumentError):
+            errors.append(str(item))
+            continue
+        try:
+            found, problems = loaders.load_all(item, max_bytes)
+        except DocumentError as exc:
+            errors.append(str(exc))
+            continue
+        errors.extend(str(problem) for problem in problems)
+        docs.extend(found)
+    return docs, errors
+
+
+def embed(docs: Sequence[loaders.Document], settings: Any, embedder: Any,
+          progress: bool = False) -> list[Entry]:
+    """Split and embed the documents into store entries.
+
+    Splitting runs in a thread beside the model (onnxruntime and torch release
+    the GIL).
+    """
+    def split(doc: loaders.Document) -> tuple[loaders.Document, list[Span], list[Chunk]]:
+        sentences = split_sentences(doc.text)
+        return doc, sentences, chunk_document(doc, settings.chunk_size,
+                                              settings.chunk_overlap, sentences)
+
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(docs), desc="Indexing", unit="file")
+    entries: list[Entry] = []
+    pending: list[tuple[loaders.Document, list[Span], list[Chunk]]] = []
+    waiting = 0
+    with ThreadPoolExecutor(1) as pool:
+        for part in pool.map(split, docs):
+            pending.append(part)
+            waiting += len(part[2])
+            if waiting >= BATCH:
+                entries.extend(_vectors(pending, embedder))
+                pending, waiting = [], 0
+            if bar is not None:
+                bar.update(1)
+    if pending:
+        entries.extend(_vectors(pending, embedder))
+    if bar is not None:
+        bar.close()
+    return entries
+
+
+def _vectors(parts: list[tuple[loaders.Document, list[Span], list[Chunk]]],
+             embedder: Any) -> list[Entry]:
+    """Entries for a batch of split documents."""
+    chunks = [c for _, _, doc_chunks in parts for c in doc_chunks]
+    if not hasattr(embedder, "encode_spans"):  # an embedder that gives whole texts only
+        return _separately(parts, embedder)
+    spans = [[(s.start - c.start, s.end - c.start) for s in c.sentences] for c in chunks]
+    chunk_vectors, sentence_parts = embedder.encode_spans([c.text for c in chunks], spans)
+    entries, at = [], 0
+    for doc, sentences, doc_chunks in parts:
+        found: dict[tuple[int, int], np.ndarray] = {}
+        for chunk in doc_chunks:
+            for sentence, vector in zip(chunk.sentences, sentence_parts[at]):
+                if vector is not None:
+                    found.setdefault((sentence.start, sentence.end), vector)
+            at += 1
+        missing = [s for s in sentences if (s.start, s.end) not in found]
+        if missing:  # cut off by the token limit, or in no chunk whole
+            own = embedder.encode([doc.text[s.start:s.end] for s in missing])
+            found.update({(s.start, s.end): v for s, v in zip(missing, own)})
+        entries.append(_entry(doc, sentences, doc_chunks,
+                              chunk_vectors[at - len(doc_chunks):at],
+                              [found[(s.start, s.end)] for s in sentences], embedder))
+    return entries
+
+
+def _separately(parts: list[tuple[loaders.Document, list[Span], list[Chunk]]],
+                embedder: Any) -> list[Entry]:
+    """Entries with every sentence and chunk embedded as a text of its own."""
+    texts = [t for doc, sentences, chunks in parts
+             for t in [*(doc.text[s.start:s.end] for s in sentences), *(c.text for c in chunks)]]
+    vectors = embedder.encode(texts) if texts else np.zeros((0, embedder.dimension), np.float32)
+    entries, at = [], 0
+    for doc, sentences, chunks in parts:
+        own = vectors[at:at + len(sentences)]
+        at += len(sentences)
+        entries.append(_entry(doc, sentences, chunks, vectors[at:at + len(chunks)], own,
+                              embedder))
+        at += len(chunks)
+    return entries
+
+
+def _entry(doc: loaders.Document, sentences: list[Span], chunks: list[Chunk],
+           chunk_vectors: Any, sentence_vectors: Any, embedder: Any) -> Entry:
+    def block(rows: Any) -> np.ndarray:
+        if len(rows) == 0:
+            return np.zeros((0, embedder.dimension), dtype=np.float32)
+        return np.ascontiguousarray(np.vstack(rows), dtype=np.float32)
+
+    return Entry(doc=doc, sentences=sentences, chunks=chunks,
+                 chunk_vectors=block(chunk_vectors), sentence_vectors=block(sentence_vectors))
