@@ -14,12 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from . import documents as loaders
+from . import indexing
 from .answering import Answer, Source, followup, generative
 from .answering.extractive import select, sentence_scores
-from .chunking import chunk_document, near_duplicates, split_sentences, terms
+from .chunking import near_duplicates, terms
 from .config import Settings, default_index_dir
 from .embeddings import Embedder, make_embedder
-from .errors import DocumentError, IndexNotFoundError, QuestionError
+from .errors import IndexNotFoundError, QuestionError
 from .retrieval import QARetriever
 from .store import Entry, IndexOptions, new_store, open_store
 
@@ -231,18 +232,7 @@ class Assistant:
         report = IndexReport()
         # Files are read before the writers' lock is taken: a slow file holds
         # up nobody else's upload.
-        read: list[loaders.Document] = []
-        for item in loaders.iter_files(paths):
-            if isinstance(item, DocumentError):
-                report.errors.append(str(item))
-                continue
-            try:
-                docs, problems = loaders.load_all(item, self.settings.max_file_bytes)
-            except DocumentError as exc:
-                report.errors.append(str(exc))
-                continue
-            report.errors.extend(str(problem) for problem in problems)
-            read.extend(docs)
+        read, report.errors = indexing.read(paths, self.settings.max_file_bytes)
         with self._write_lock, self.store.lock():
             store = self.store.empty() if rebuild else self._latest()
             # A rebuild reads nothing of the old index: every file is new to it.
@@ -274,7 +264,7 @@ class Assistant:
                 gone.append(demo_path)  # the user's own files replace the demo article
             report.removed = len(gone)
             if fresh or gone:
-                new_entries = self._embed(fresh, progress)
+                new_entries = indexing.embed(fresh, self.settings, self.embedder, progress)
                 self._commit(store, gone, new_entries, demo)
                 report.files = [{"source": e.doc.source, "pages": len(e.doc.page_starts) or 1,
                                  "chunks": len(e.chunks), "ocr_pages": e.doc.ocr_pages}
@@ -331,58 +321,6 @@ class Assistant:
         committed = store.commit(remove, add, demo)
         with self._state_lock:
             self._store = committed  # readers holding the old snapshot finish on it
-
-    def _embed(self, docs: Sequence[loaders.Document], progress: bool) -> list[Entry]:
-        """Embed every sentence (the answerer's unit) and every chunk (the
-        retriever's). Chunks are embedded as text, not as the mean of their
-        sentences' vectors: on the long LlamaIndex PDFs the mean lost a tenth
-        of hit@5 (HistoryOfAlexnet 0.756 -> 0.881 embedded whole), though on
-        XQuAD's short articles the two were alike. Splitting runs in a thread,
-        overlapping the embedding (onnxruntime and torch release the GIL)."""
-        from concurrent.futures import ThreadPoolExecutor
-
-        import numpy as np
-
-        def split(doc: loaders.Document) -> tuple:
-            sentences = split_sentences(doc.text)
-            return doc, sentences, chunk_document(
-                doc, self.settings.chunk_size, self.settings.chunk_overlap, sentences)
-
-        parts: list[tuple] = []
-        pending: list[str] = []
-        blocks: list[np.ndarray] = []
-        bar = None
-        if progress:
-            from tqdm import tqdm
-
-            bar = tqdm(total=len(docs), desc="Indexing", unit="file")
-        with ThreadPoolExecutor(1) as pool:
-            for part in pool.map(split, docs):
-                parts.append(part)
-                doc, sentences, chunks = part
-                pending.extend(doc.text[s.start:s.end] for s in sentences)
-                pending.extend(c.text for c in chunks)
-                if len(pending) >= 512:
-                    blocks.append(self.embedder.encode(pending))
-                    pending = []
-                if bar is not None:
-                    bar.update(1)
-        if pending:
-            blocks.append(self.embedder.encode(pending))
-        if bar is not None:
-            bar.close()
-        vectors = np.vstack(blocks) if blocks else np.zeros((0, self.embedder.dimension),
-                                                            dtype=np.float32)
-        entries, at = [], 0
-        for doc, sentences, chunks in parts:
-            own = vectors[at:at + len(sentences)]
-            at += len(sentences)
-            whole = vectors[at:at + len(chunks)]
-            at += len(chunks)
-            entries.append(Entry(doc=doc, sentences=sentences, chunks=chunks,
-                                 chunk_vectors=np.ascontiguousarray(whole),
-                                 sentence_vectors=np.ascontiguousarray(own)))
-        return entries
 
     # -- asking -----------------------------------------------------------------
     def ask(self, question: str, history: Sequence[dict[str, Any]] | None = None,

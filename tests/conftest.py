@@ -37,6 +37,10 @@ class CountingEmbedder:
         self.texts += len(texts)
         return self.inner.encode(texts, progress)
 
+    def encode_spans(self, texts, spans):  # type: ignore[no-untyped-def]
+        self.texts += len(texts)
+        return self.inner.encode_spans(texts, spans)
+
 
 @pytest.fixture(scope="session")
 def settings() -> Settings:

@@ -99,11 +99,11 @@ def test_unusual_questions_still_work(bot):
 
 
 def test_a_write_during_a_first_question_is_not_undone(bot, tmp_path, monkeypatch):
-    import qa.retrieval
+    import qa.store.hybrid
 
     note = tmp_path / "late.txt"
     note.write_text("The night ferry to Kelby leaves at eleven.")
-    real = qa.retrieval.Lexical
+    real = qa.store.hybrid.Lexical
     calls = []
 
     def slow_lexical(store):
@@ -111,7 +111,7 @@ def test_a_write_during_a_first_question_is_not_undone(bot, tmp_path, monkeypatc
             calls.append(bot.add([note]))
         return real(store)
 
-    monkeypatch.setattr(qa.retrieval, "Lexical", slow_lexical)
+    monkeypatch.setattr(qa.store.hybrid, "Lexical", slow_lexical)
     bot.store._lexical = None  # the snapshot builds its BM25 index on this question
     bot.ask("Who is Serbia's main big power ally?")
     assert "late.txt" in [d["source"] for d in bot.documents()]

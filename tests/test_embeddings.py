@@ -4,6 +4,7 @@ import os
 import numpy as np
 import pytest
 
+from qa import Assistant
 from qa.embeddings import packaged_model_path, resolve_model
 
 UPSTREAM_1110a243 = {
@@ -104,3 +105,55 @@ def test_a_model_the_onnx_backend_cannot_run_says_use_torch(tiny_models, tmp_pat
     (folder / "modules.json").write_text(json.dumps(modules))
     with pytest.raises(QAError, match="Dense module.*QA_BACKEND=torch"):
         OnnxEmbedder(str(folder), cache_dir=str(tmp_path / "cache")).encode(["x"])
+
+
+def test_one_forward_pass_per_chunk_gives_its_sentences_vectors(bot, settings, counting,
+                                                                 tmp_path):
+    """Indexing runs the model once per chunk: sentences cost no pass of their
+    own, and each sentence's vector is its chunk's token states pooled over it."""
+    import numpy as np
+
+    from qa.assistant import BUNDLED
+
+    fresh = Assistant.from_paths([BUNDLED], tmp_path / "ix", settings, counting)
+    entry = next(iter(fresh.store.entries.values()))
+    assert counting.texts == len(entry.chunks)  # no sentence embedded apart
+    chunk = entry.chunks[0]
+    whole, parts = counting.inner.encode_spans(
+        [chunk.text], [[(s.start - chunk.start, s.end - chunk.start) for s in chunk.sentences]])
+    first = entry.sentences.index(chunk.sentences[0])
+    # (int8 quantization scales per batch: alone, the chunk's pass differs a little)
+    assert float(entry.sentence_vectors[first] @ parts[0][0]) > 0.98
+    assert float(entry.chunk_vectors[0] @ whole[0]) > 0.98
+    alone = counting.inner.encode([fresh.store.document(entry.doc.path).text[
+        chunk.sentences[0].start:chunk.sentences[0].end]])[0]
+    assert 0.5 < float(alone @ parts[0][0]) < 0.999  # related to, not the same as, its own pass
+
+
+def test_a_sentence_past_the_token_limit_gets_a_pass_of_its_own(embedder):
+    words = " ".join(f"word{i}" for i in range(400))
+    text = f"A short opening sentence. {words}."
+    whole, parts = embedder.encode_spans([text], [[(0, 25), (26, len(text))]])
+    assert parts[0][0] is not None and parts[0][1] is None  # cut off: embedded apart
+
+
+def test_span_vectors_agree_across_backends(embedder, torch_embedder):
+    """torch (fp32) and ONNX (int8) pool the same sentence vectors from a
+    chunk's pass within the int8 export's own tolerance: cosine >= 0.98."""
+    import numpy as np
+
+    from qa.assistant import BUNDLED
+    from qa.chunking import chunk_document, split_sentences
+    from qa.documents import Document
+
+    text = BUNDLED.read_text()
+    chunks = chunk_document(Document(text=text, source="a", path="a"), 600, 0,
+                            split_sentences(text))
+    texts = [c.text for c in chunks]
+    spans = [[(s.start - c.start, s.end - c.start) for s in c.sentences] for c in chunks]
+    onnx_whole, onnx_parts = embedder.encode_spans(texts, spans)
+    torch_whole, torch_parts = torch_embedder.encode_spans(texts, spans)
+    cosines = [float(a @ b) for x, y in zip(onnx_parts, torch_parts) for a, b in zip(x, y)]
+    assert len(cosines) == sum(len(s) for s in spans) and min(cosines) >= 0.98
+    assert float(np.min((onnx_whole * torch_whole).sum(1))) >= 0.98
+    assert float(np.min((torch_embedder.encode(texts) * torch_whole).sum(1))) > 0.9999

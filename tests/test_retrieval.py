@@ -1,6 +1,6 @@
 import numpy as np
 
-from qa.retrieval import fuse
+from qa.store.hybrid import fuse
 
 
 def test_rrf_rewards_agreement():
@@ -37,7 +37,7 @@ def test_bm25_document_frequencies_match_a_direct_count(bot):
     from collections import Counter
 
     from qa.chunking import terms
-    from qa.retrieval import Lexical
+    from qa.store.hybrid import Lexical
 
     lexical = Lexical(bot.store)
     counted = Counter(t for chunk in bot.store.chunks for t in set(terms(chunk.text)))

@@ -20,7 +20,7 @@ from typing import Any
 
 from ..config import Settings
 from ..errors import QAError
-from ..retrieval import Hit
+from ..store.records import Hit
 from ..store.records import Records as Store
 from . import Answer, Claim
 from .followup import text_of

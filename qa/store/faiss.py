@@ -122,7 +122,7 @@ class Store(Records):
                candidates: int, rrf_k: int, prefer: set[str] | None = None,
                only: set[str] | None = None) -> Found:
         """Hybrid search (FAISS + BM25 in memory, fused by RRF) for each query."""
-        from ..retrieval import Lexical, hybrid_search
+        from .hybrid import Lexical, hybrid_search
 
         if self._lexical is None:  # built once per snapshot; a race builds it twice, harmlessly
             self._lexical = Lexical(self)

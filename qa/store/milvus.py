@@ -53,8 +53,7 @@ import numpy as np
 from ..chunking import Chunk, Span, terms
 from ..documents import Document
 from ..errors import IndexMismatchError, IndexNotFoundError, QAError
-from ..retrieval import Hit
-from .records import Entry, Found, Records, TextWindow
+from .records import Entry, Found, Hit, Records, TextWindow
 
 logger = logging.getLogger(__name__)
 

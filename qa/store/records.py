@@ -86,9 +86,18 @@ class Records:
         }
 
 
+@dataclass
+class Hit:
+    """A retrieved chunk: its row in the store and its scores."""
+
+    row: int
+    score: float  # fused RRF score
+    dense: float  # cosine of the query to the chunk
+
+
 class Found(NamedTuple):
     """What a store's search returns: the records the hits point into, the
-    hits for each query (retrieval.Hit, best first), and the collection's
+    hits for each query (Hit, best first), and the collection's
     inverse document frequency for the queries' terms."""
 
     records: Records
