@@ -211,7 +211,7 @@ def _print_table(runs: dict[str, list[dict]], args: argparse.Namespace) -> None:
                 continue
             value = med[name][key]
             ratio = f" ({value / base[key]:.2f}x)" if name != "LangChain baseline" \
-                and base[key] else ""
+                and base.get(key) else ""
             cells.append(fmt.format(value) + ratio)
         print(f"| {label} | " + " | ".join(cells) + " |")
     print(f"\nBaseline returns 1,000-character chunks, not answers: the gold answer is in "
