@@ -16,8 +16,8 @@ from typing import Any
 from . import documents as loaders
 from . import indexing
 from .answering import Answer, Source, followup, generative
-from .answering.extractive import select, sentence_scores
-from .chunking import near_duplicates, terms
+from .answering.extractive import answer_type, has_type, select, sentence_scores
+from .chunking import near_duplicates, terms, words
 from .config import Settings, default_index_dir
 from .embeddings import Embedder, make_embedder
 from .errors import IndexNotFoundError, QuestionError
@@ -395,6 +395,7 @@ class Assistant:
             yield answer.text
             yield answer
             return
+        streamed = False
         asked, shown = (rewritten, found[1]) if rewritten else (question, hits)
 
         def answers(rows: list[int], said: str) -> bool:
@@ -405,12 +406,20 @@ class Assistant:
             best = max((scores.get(row, float("-inf")) for row in rows), default=float("-inf"))
             asked_terms = set(terms(asked if rewritten else query))
             taken = len(asked_terms & set(terms(said))) / max(1, len(asked_terms))
-            # and say something beyond the question (a yes/no question aside)
+            # and say something beyond the question (a yes/no question aside),
+            # holding the number or date the question asks for
             tells = bool(set(terms(said)) - asked_terms) or _YES_NO.match(question) is not None
-            return best >= s.min_score and taken >= s.claim_coverage and tells
+            kind = answer_type(question)
+            typed = kind not in ("number", "date") or has_type(kind, said, set(words(question)))
+            return best >= s.min_score and taken >= s.claim_coverage and tells and typed
 
-        yield from generative.generate(model[0], model[1], asked, history, records, shown,
-                                       self.embedder, s, extractive, answers)
+        for piece in generative.generate(model[0], model[1], asked, history, records, shown,
+                                         self.embedder, s, extractive, answers):
+            if isinstance(piece, str):
+                streamed = True
+            elif not streamed:  # nothing verified streamed: the answer's text is the piece
+                yield piece.text
+            yield piece
 
     def chat_model(self) -> tuple[Any, str] | None:
         """The chat model that answers, with its display name; None when extractive.

@@ -83,7 +83,7 @@ def test_upload_indexes_and_bad_files_lose_nothing(demo, bot, tmp_path):
                                  progress=lambda *a, **k: None)
     assert "Indexed 1 new" in status
     assert "no text layer" in status and "empty" in status and "unsupported" in status
-    assert ["garden_notes.txt", 1] in table and ["russia-warns-kosovo.txt", 6] in table
+    assert ["garden_notes.txt", 1] in table and ["russia-warns-kosovo.txt", 4] in table
     assert sorted(p.name for p in (tmp_path / "uploads").iterdir()
                   if not p.name.startswith(".")) == ["garden_notes.txt"]
     # Gradio's cached copies are gone: /gradio_api/file= cannot serve them any more.

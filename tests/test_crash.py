@@ -30,11 +30,11 @@ CHILD = textwrap.dedent("""
         real = qa.store.Store.save
         qa.store.Store.save = lambda self: (stop_here(), real(self))
     elif point == "mid-embedding":
-        real_encode = qa.embeddings.OnnxEmbedder.encode
-        def encode(self, texts, progress=False):
-            half = real_encode(self, texts[: len(texts) // 2])
+        real_encode = qa.embeddings.OnnxEmbedder.encode_spans
+        def encode(self, texts, spans):
+            half = real_encode(self, texts[: len(texts) // 2], spans[: len(texts) // 2])
             stop_here()
-        qa.embeddings.OnnxEmbedder.encode = encode
+        qa.embeddings.OnnxEmbedder.encode_spans = encode
     elif point == "mid-save":
         real_save = np.save
         def save(*args, **kwargs):

@@ -246,3 +246,17 @@ print(answer.found, answer.mode, len(pieces), tried)
                                            if not k.startswith("QA_LLM")})
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split() == ["True", "extractive", "2", "[]"]
+
+
+def test_a_supported_claim_without_the_number_asked_for_falls_back(bot):
+    """"What percentage ...?" answered with a true sentence that takes up the
+    question but holds no number is not an answer: the extractive one stands."""
+    q = "What percentage of Kosovo's population is ethnic Albanian?"
+    reply = ("The leaders of Kosovo's ethnic Albanian majority say they are within weeks "
+             "of declaring independence from Serbia [1].")
+    answer = scripted(bot, reply).ask(q)
+    assert answer.claims[0].supported and answer.mode == "fallback"
+    assert "90 percent" in answer.text
+    kept = scripted(bot, "Kosovo's ethnic Albanian majority make up 90 percent of the "
+                           "province's 2 million people [1].").ask(q)
+    assert kept.mode == "generated" and "90 percent" in kept.text

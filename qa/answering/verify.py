@@ -37,6 +37,7 @@ _NUMBER = re.compile(r"(?<![\w.,])(\d[\d,.\u00a0\u202f']*\d|\d)(?![\d])"
 _SCALE = {"thousand": 1e3, "million": 1e6, "billion": 1e9, "bn": 1e9, "trillion": 1e12}
 _WORD = re.compile(r"\w[\w'-]*")
 _BE = {"is", "are", "was", "were", "be", "been", "being"}
+ROLE_WINDOW = 3  # words either side of a verb that count as its participants
 
 # Support = COSINE_WEIGHT * cosine + (1 - COSINE_WEIGHT) * term share, compared
 # with Settings.support_threshold (benchmarks/verification.py, dev set and SQuAD
@@ -183,12 +184,14 @@ def _roles_differ(claim: str, sentence: str) -> bool:
     said_lower, own_lower = [w.lower() for w in said], [w.lower() for w in own]
     for pivot, word in enumerate(said):
         stem = said_stems[pivot]
+        # the participants: names right before and right after the verb
+        near = [n for n in names if 0 < abs(n - pivot) <= ROLE_WINDOW]
         if not stem or word[:1].isupper() or stem not in own_stems or \
-                not any(n < pivot for n in names) or not any(n > pivot for n in names):
+                not any(n < pivot for n in near) or not any(n > pivot for n in near):
             continue
         there = _nth(own_stems, stem, said_stems[:pivot].count(stem))
         flip = _passive(said, pivot) != _passive(own, there)
-        for n in names:
+        for n in near:
             # A name the sentence holds (as a name), but only on the other side.
             sides = {(i < there) != flip for i, w in enumerate(own)
                      if w.lower() == said_lower[n] and w[:1].isupper()}
