@@ -233,8 +233,12 @@ def _port(value: str) -> int:
 def main() -> None:
     import sys
 
+    import logging
+
     from qa.server import check_protection, parse_auth
 
+    # The first start's one-time model export says what it is doing, here too.
+    logging.basicConfig(level=logging.WARNING, format="qa: %(message)s")
     args = _arguments()
     try:
         auth = parse_auth(args.auth)

@@ -357,7 +357,7 @@ def quantized_model(target: str, cache_dir: str | None = None) -> Path:
         if not model.exists():
             # The one long silent wait of a first start: said, with its length.
             logger.warning("first start: preparing the embedding model (an int8 ONNX export, "
-                           "once; about a minute on 2 cores) in %s", folder)
+                           "once; 10 s to a minute on 2 cores) in %s", folder)
             started = time.perf_counter()
             config = pipeline_config(local)
             try:
