@@ -43,7 +43,11 @@ def paragraphs(shared: Path) -> list[str]:
 
 
 def pdf_bytes(text: str) -> bytes:
-    """A plain PDF of `text` in Helvetica, 60 lines of 90 characters a page."""
+    """A plain PDF of `text` (Helvetica, latin-1): 35 lines of 90 characters a page,
+    written by the tests' own minimal PDF writer."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from conftest import make_pdf
+
     words, lines, line = text.encode("latin-1", "replace").decode("latin-1").split(), [], ""
     for word in words:
         if len(line) + len(word) + 1 > 90:
@@ -52,32 +56,7 @@ def pdf_bytes(text: str) -> bytes:
         else:
             line = f"{line} {word}".strip()
     lines.append(line)
-    pages = [lines[i:i + 60] for i in range(0, len(lines), 60)] or [[""]]
-    objects = ["<< /Type /Catalog /Pages 2 0 R >>", "", "<< /Type /Font /Subtype /Type1 "
-               "/BaseFont /Helvetica >>"]
-    kids = []
-    for page in pages:
-        body = " ".join(f"BT /F1 10 Tf 40 {780 - 12 * n} Td ({_escape(t)}) Tj ET"
-                        for n, t in enumerate(page))
-        kids.append(f"{len(objects) + 1} 0 R")
-        objects.append(f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources "
-                       f"<< /Font << /F1 3 0 R >> >> /Contents {len(objects) + 2} 0 R >>")
-        objects.append(f"<< /Length {len(body.encode('latin-1'))} >>\nstream\n{body}\nendstream")
-    objects[1] = f"<< /Type /Pages /Kids [{' '.join(kids)}] /Count {len(pages)} >>"
-    out, offsets = b"%PDF-1.4\n", []
-    for number, obj in enumerate(objects, 1):
-        offsets.append(len(out))
-        out += f"{number} 0 obj\n{obj}\nendobj\n".encode("latin-1")
-    xref = len(out)
-    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
-    out += "".join(f"{o:010d} 00000 n \n" for o in offsets).encode()
-    out += (f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n"
-            f"%%EOF\n").encode()
-    return out
-
-
-def _escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
+    return make_pdf([lines[i:i + 35] for i in range(0, len(lines), 35)] or [""])
 
 
 def build(shared: Path, folder: Path, size_mb: float, seed: int = 0) -> list[Path]:
