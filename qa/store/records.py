@@ -64,12 +64,20 @@ class Records:
         empty = np.zeros((0, self.dimension), dtype=np.float32)
         self.chunk_vectors = np.vstack(chunk_vecs) if chunk_vecs else empty
         self.sentence_vectors = np.vstack(sent_vecs) if sent_vecs else empty
+        del chunk_vecs, sent_vecs
+        # Each entry's vectors become views into the flat arrays, so the corpus's
+        # vectors are held once, not once per entry and again flattened.
+        chunk_at = sentence_at = 0
+        for entry in self.entries.values():
+            entry.chunk_vectors = self.chunk_vectors[chunk_at:chunk_at + len(entry.chunks)]
+            entry.sentence_vectors = self.sentence_vectors[
+                sentence_at:sentence_at + len(entry.sentences)]
+            chunk_at += len(entry.chunks)
+            sentence_at += len(entry.sentences)
         # Unit mean of each chunk's sentence vectors (an answer-scoring feature).
-        totals = np.vstack([np.zeros((1, self.dimension), dtype=np.float64),
-                            np.cumsum(self.sentence_vectors, axis=0, dtype=np.float64)])
-        starts = np.array([r.start for r in self.chunk_sentence_rows], dtype=np.int64)
-        stops = np.array([r.stop for r in self.chunk_sentence_rows], dtype=np.int64)
-        self.chunk_means = (totals[stops] - totals[starts]).astype(np.float32)
+        self.chunk_means = np.zeros((len(self.chunks), self.dimension), dtype=np.float32)
+        for row, rows in enumerate(self.chunk_sentence_rows):
+            self.chunk_means[row] = self.sentence_vectors[rows.start:rows.stop].sum(axis=0)
         self.chunk_means /= np.maximum(
             np.linalg.norm(self.chunk_means, axis=1, keepdims=True), 1e-12)
 
