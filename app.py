@@ -231,9 +231,8 @@ def _port(value: str) -> int:
 
 
 def main() -> None:
-    import sys
-
     import logging
+    import sys
 
     from qa.server import check_protection, parse_auth
 

@@ -227,9 +227,7 @@ def evaluate(path: str | Path, index_dir: str | Path | None = None,
     JSONL sets run against `index_dir` (default: the bundled article's index).
     SQuAD sets index their articles into `index_dir` (default: a temporary folder).
     """
-    from .assistant import Assistant
-
-    from .assistant import BUNDLED
+    from .assistant import BUNDLED, Assistant
     from .config import default_index_dir
 
     eval_set = load_eval(path)

@@ -104,9 +104,8 @@ def test_ask_endpoint_with_gradio_client(server):
 @pytest.mark.skipif(not CHROMIUM and os.environ.get("CI") != "true",
                     reason="needs Debian's chromium (apt-get install -y chromium)")
 def test_chat_in_a_real_browser(server):
-    from playwright.sync_api import expect, sync_playwright
-
     from conftest import make_pdf
+    from playwright.sync_api import expect, sync_playwright
 
     url, workdir = server
     # A 3 MB PDF: over the API's 1 MB JSON limit, which must not apply to uploads.

@@ -111,7 +111,6 @@ def test_one_forward_pass_per_chunk_gives_its_sentences_vectors(bot, settings, c
                                                                  tmp_path):
     """Indexing runs the model once per chunk: sentences cost no pass of their
     own, and each sentence's vector is its chunk's token states pooled over it."""
-    import numpy as np
 
     from qa.assistant import BUNDLED
 

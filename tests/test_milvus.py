@@ -15,13 +15,12 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import DEV_SET
 
 from qa.assistant import BUNDLED, Assistant
 from qa.errors import IndexMismatchError, IndexNotFoundError, QAError
 from qa.store import collection_name, milvus_uri
 from qa.store.milvus import MilvusStore, StoreError
-
-from conftest import DEV_SET
 
 QA = [sys.executable, "-m", "qa.cli"]
 ENV = {"GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_DISABLE_TELEMETRY": "1", "HF_HUB_OFFLINE": "1"}

@@ -181,7 +181,7 @@ def _roles_differ(claim: str, sentence: str) -> bool:
     names = [i for i, w in enumerate(said) if w[:1].isupper() and w.lower() not in STOPWORDS]
     said_stems = [(terms(w) or [""])[0] for w in said]
     own_stems = [(terms(w) or [""])[0] for w in own]
-    said_lower, own_lower = [w.lower() for w in said], [w.lower() for w in own]
+    said_lower = [w.lower() for w in said]
     for pivot, word in enumerate(said):
         stem = said_stems[pivot]
         # the participants: names right before and right after the verb
