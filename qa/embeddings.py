@@ -13,8 +13,9 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -205,11 +206,14 @@ class OnnxEmbedder:
     def warm_up(self) -> None:
         self._load()
 
-    def encode(self, texts: list[str], progress: bool = False) -> np.ndarray:
+    def _passes(self, texts: list[str], progress: bool = False
+                ) -> Iterator[tuple[list[int], list[Any], np.ndarray, np.ndarray]]:
+        """The model over `texts` in batches sorted by length (little padding):
+        per batch, the texts' indices, their encodings, the token states and
+        the attention mask."""
         session, tokenizer = self._load()
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
-        batches = range(0, len(texts), self.batch_size)
+        batches: Iterable[int] = range(0, len(texts), self.batch_size)
         if progress:
             from tqdm import tqdm
 
@@ -217,32 +221,29 @@ class OnnxEmbedder:
         for start in batches:
             ids = order[start:start + self.batch_size]
             encoded = tokenizer.encode_batch([texts[i] for i in ids])
-            input_ids = np.array([e.ids for e in encoded], dtype=np.int64)
             mask = np.array([e.attention_mask for e in encoded], dtype=np.int64)
-            feed = {"input_ids": input_ids, "attention_mask": mask,
+            feed = {"input_ids": np.array([e.ids for e in encoded], dtype=np.int64),
+                    "attention_mask": mask,
                     "token_type_ids": np.array([e.type_ids for e in encoded], dtype=np.int64)}
             hidden = session.run(None, {k: v for k, v in feed.items() if k in self._inputs})[0]
+            yield ids, encoded, hidden, mask
+
+    def encode(self, texts: list[str], progress: bool = False) -> np.ndarray:
+        self._load()  # the model's own dimension, before allocating
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for ids, _, hidden, mask in self._passes(texts, progress):
             out[ids] = _pool(hidden, mask, self._pooling)
         return out
-
 
     def encode_spans(self, texts: list[str], spans: list[list[tuple[int, int]]]
                      ) -> tuple[np.ndarray, list[list[np.ndarray | None]]]:
         """One forward pass per text: its vector, and a vector per span of it
         (the mean of the token states inside the span; None for a span the
         token limit cut off). See `span_vectors`."""
-        session, tokenizer = self._load()
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        self._load()
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         parts: list[list[np.ndarray | None]] = [[] for _ in texts]
-        for start in range(0, len(texts), self.batch_size):
-            ids = order[start:start + self.batch_size]
-            encoded = tokenizer.encode_batch([texts[i] for i in ids])
-            mask = np.array([e.attention_mask for e in encoded], dtype=np.int64)
-            feed = {"input_ids": np.array([e.ids for e in encoded], dtype=np.int64),
-                    "attention_mask": mask,
-                    "token_type_ids": np.array([e.type_ids for e in encoded], dtype=np.int64)}
-            hidden = session.run(None, {k: v for k, v in feed.items() if k in self._inputs})[0]
+        for ids, encoded, hidden, mask in self._passes(texts):
             out[ids] = _pool(hidden, mask, self._pooling)
             for row, i in enumerate(ids):
                 real = np.array(encoded[row].attention_mask, dtype=bool) & \

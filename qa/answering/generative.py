@@ -174,6 +174,7 @@ def generate(model: Any, name: str, question: str, history: Sequence[dict[str, A
             answer (or abstention) stands.
     """
     shown = passages(store, hits, settings.llm_passages)
+    embedder = _Remembered(embedder)  # claims checked while streaming are not embedded again
     text, checked_to = "", 0
     used: dict[str, int] = {}
     if shown:
@@ -216,6 +217,23 @@ def generate(model: Any, name: str, question: str, history: Sequence[dict[str, A
 # Where a claim has surely ended: after . ! ? (and closing quotes or a [n]
 # mark), once the next sentence has begun.
 _ENDED = re.compile(r"(?:[.!?][\"'”’)\]]*(?:\s*\[\d+(?:\s*,\s*\d+)*\])*|\])\s+(?=[\"'“‘(]?[A-Z0-9])")
+
+
+class _Remembered:
+    """An embedder that embeds each text once per answer."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.known: dict[str, Any] = {}
+
+    def encode(self, texts: list[str]) -> Any:
+        import numpy as np
+
+        missing = list(dict.fromkeys(t for t in texts if t not in self.known))
+        if missing:
+            self.known.update(zip(missing, self.inner.encode(missing)))
+        return np.array([self.known[t] for t in texts], dtype=np.float32).reshape(
+            len(texts), -1)
 
 
 def _supported(text: str, shown: list[Passage], store: Store, embedder: Any,

@@ -107,8 +107,7 @@ def verify(answer: str, passages: list[Passage], store: Store, embedder, thresho
     sentence_terms = [set(terms(_sentence(store, row))) for row in rows]
     passage_text = normalize(" ".join(p.text for p in passages)).lower()
     tokens = re.findall(r"[\w'-]+", passage_text)
-    shown = {*tokens, *(part for t in tokens for part in re.split(r"[-']", t)),
-             *(n.rstrip(".,") for n in re.findall(r"\d[\d,.]*", passage_text))}
+    shown = {*tokens, *(part for t in tokens for part in re.split(r"[-']", t))}
     numbers = {v for found in _NUMBER.findall(passage_text) for v in _values(*found)}
     vectors = embedder.encode([text for text, _ in raw])
     cosines = vectors @ store.sentence_vectors[rows].T
