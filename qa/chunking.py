@@ -1,7 +1,9 @@
 """Split text into sentences and sentence-aware chunks, with char offsets.
 
-Pure text work: no model, no index. Sentences come from pysbd, which keeps
-abbreviations such as "U.S." and hyphenated names whole.
+Pure text work: no model, no index. Sentences come from nupunkt (Punkt,
+trained on legal and scientific text), which keeps abbreviations such as
+"U.S.", "et al.", "e.g." and "Fig. 14." inside their sentence, and is about 35
+times faster than pysbd with fewer bad breaks (benchmarks/splitting.py).
 """
 
 from __future__ import annotations
@@ -58,10 +60,15 @@ class Chunk:
 
 
 @functools.lru_cache(maxsize=1)
-def _segmenter():  # type: ignore[no-untyped-def]
-    import pysbd
+def _splitter():  # type: ignore[no-untyped-def]
+    """nupunkt's model without the function words it learned as abbreviations
+    from legal text ("so", "all", "at"), which end ordinary sentences;
+    "no" stays for "No. 3"."""
+    import nupunkt
 
-    return pysbd.Segmenter(language="en", clean=False)
+    model = nupunkt.load("default")
+    model._params.abbrev_types -= STOPWORDS - {"no"}
+    return model
 
 
 def split_sentences(text: str) -> list[Span]:
@@ -71,26 +78,16 @@ def split_sentences(text: str) -> list[Span]:
     trailing whitespace is not part of a sentence.
     """
     spans: list[Span] = []
-    for paragraph in _paragraphs(text):
-        start, end = paragraph
+    for start, end in _paragraphs(text):
         # Single line breaks inside a paragraph are soft wraps (PDFs, hard-wrapped
         # text); a space in their place keeps every offset.
         block = text[start:end].replace("\n", " ")
         cursor = 0
-        for piece in _segmenter().segment(block):
-            piece = piece.strip()
-            if not piece:
-                continue
-            found = block.find(piece, cursor)
-            if found < 0:  # pysbd altered the text; fall back to the rest of the block
-                found = cursor
-                piece = block[cursor:].strip()
-            spans.append(Span(start + found, start + found + len(piece)))
-            cursor = found + len(piece)
-        rest = block[cursor:].strip()
-        if rest:  # text pysbd dropped stays covered
-            found = block.find(rest, cursor)
-            spans.append(Span(start + found, start + found + len(rest)))
+        for _, (_, stop) in _splitter().tokenize_with_spans(block):
+            spans.append(Span(start + cursor, start + stop))
+            cursor = stop
+        if cursor < len(block):  # the spans cover the block to its end
+            spans.append(Span(start + cursor, end))
     return [trim(text, s) for s in spans if text[s.start:s.end].strip()]
 
 

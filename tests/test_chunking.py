@@ -11,6 +11,19 @@ def test_abbreviations_and_hyphenated_names_stay_whole():
                          "Alexander Botsan-Kharchenko said so.", "Dr. Smith agreed."]
 
 
+def test_papers_abbreviations_and_references_do_not_end_a_sentence():
+    # The breaks pysbd made in HistoryOfAlexnet.pdf (issue 18): each of these
+    # is one sentence, and a sentence ending in a function word still ends.
+    whole = ["The architecture of AlexNet is shown in Fig. 14. in detail.",
+             "Krizhevsky et al. [7] won the ImageNet challenge in 2012.",
+             "Activations, e.g. ReLU, and tricks, i.e. dropout, helped.",
+             "See Table No. 3 and Section 3.1.4 for the numbers.",
+             "Nobody else said so.",
+             "Hinton agreed."]
+    text = " ".join(whole)
+    assert [text[s.start:s.end] for s in split_sentences(text)] == whole
+
+
 def test_offsets_point_into_the_original_text():
     doc = load(BUNDLED)
     sentences = split_sentences(doc.text)
