@@ -244,14 +244,24 @@ def main() -> None:
         check_protection(args.api_key, not args.share, auth)
     except QAError as exc:
         sys.exit(f"app.py: error: {exc}")
+    from qa.api import Collections
+    from qa.server import build, run, starting
+
     try:
-        assistant = Assistant.bundled(args.index_dir, llm=args.llm, store=args.store)
-        assistant.embedder.warm_up()
-        assistant.chat_model()  # a bad model name fails here, in one line
+        # The browser shows what a first start is doing (up to a minute or two).
+        with starting(args.host, args.port):
+            assistant = Assistant.bundled(args.index_dir, llm=args.llm, store=args.store)
+            assistant.embedder.warm_up()
+            assistant.chat_model()  # a bad model name fails here, in one line
+            # Gradio refuses bigger uploads while they stream in, before they reach us.
+            limit = assistant.settings.max_file_bytes
+            if not args.share:
+                collections = Collections(assistant, args.collections_dir)
+                app = build(collections, args.api_key,
+                            create_app(assistant, collections=collections), auth, css=CSS,
+                            footer_links=[], max_file_size=limit)
     except (QAError, ValueError) as exc:  # ValueError: a bad QA_* setting
         sys.exit(f"app.py: error: {exc}")
-    # Gradio refuses bigger uploads while they stream in, before they reach us.
-    limit = assistant.settings.max_file_bytes
     if args.share:  # a gradio.live link needs Gradio's own launcher: the chat only
         print("app.py: --share publishes the chat only; the /v1 API stays local-only off",
               file=sys.stderr)
@@ -259,15 +269,6 @@ def main() -> None:
                                      share=True, auth=auth, css=CSS, footer_links=[],
                                      max_file_size=limit)
         return
-    from qa.api import Collections
-    from qa.server import build, run
-
-    collections = Collections(assistant, args.collections_dir)
-    try:
-        app = build(collections, args.api_key, create_app(assistant, collections=collections),
-                    auth, css=CSS, footer_links=[], max_file_size=limit)
-    except QAError as exc:
-        sys.exit(f"app.py: error: {exc}")
     run(app, args.host, args.port)
 
 

@@ -173,6 +173,7 @@ class Assistant:
         try:
             return cls.load(index_dir, settings, llm=llm)
         except IndexNotFoundError:
+            logger.warning("first start: indexing the bundled demo article")
             bot = cls._new(index_dir, settings, None, llm)
             bot.add([BUNDLED], progress=False, demo=True)
             return bot

@@ -255,7 +255,7 @@ def _serve(args: argparse.Namespace) -> int:
     from .api import Collections
     from .assistant import Assistant
     from .errors import QAError
-    from .server import build, check_protection, parse_auth, run
+    from .server import build, check_protection, parse_auth, run, starting
 
     auth = parse_auth(args.auth)
     check_protection(args.api_key, not args.no_ui, auth)  # before the model loads
@@ -270,16 +270,18 @@ def _serve(args: argparse.Namespace) -> int:
                           "serve the API alone with: qa serve --no-ui")
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
-    bot = Assistant.open(args.index_dir, llm=args.llm)
-    bot.embedder.warm_up()  # type: ignore[attr-defined]
-    bot.chat_model()
-    collections = Collections(bot, args.collections_dir)
-    options: dict = {}
-    if not args.no_ui:
-        ui = module.create_app(bot, collections=collections)
-        options = {"css": module.CSS, "footer_links": [],
-                   "max_file_size": bot.settings.max_file_bytes}
-    run(build(collections, args.api_key, ui, auth, **options), args.host, args.port)
+    with starting(args.host, args.port):  # says what a first start is doing
+        bot = Assistant.open(args.index_dir, llm=args.llm)
+        bot.embedder.warm_up()  # type: ignore[attr-defined]
+        bot.chat_model()
+        collections = Collections(bot, args.collections_dir)
+        options: dict = {}
+        if not args.no_ui:
+            ui = module.create_app(bot, collections=collections)
+            options = {"css": module.CSS, "footer_links": [],
+                       "max_file_size": bot.settings.max_file_bytes}
+        app = build(collections, args.api_key, ui, auth, **options)
+    run(app, args.host, args.port)
     return 0
 
 

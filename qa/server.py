@@ -13,9 +13,10 @@ answer, upload and remove for anyone.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 from typing import Any
 
 from .api import Collections
@@ -149,6 +150,95 @@ async def _refuse(send: Send, size: int | None, limit: int) -> None:
                             (b"content-length", str(len(body)).encode()),
                             (b"connection", b"close")]})
     await send({"type": "http.response.body", "body": body})
+
+
+STARTING_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>qa is starting</title>
+<style>body{font-family:system-ui,sans-serif;max-width:44em;margin:4em auto;padding:0 1em}
+pre{white-space:pre-wrap;background:#f4f4f4;padding:1em;border-radius:8px}</style></head>
+<body><h1>qa is starting</h1><p>Waiting <span id="elapsed">{elapsed}</span> s so far.
+The first start prepares the embedding model once (an int8 ONNX export, 10 s to a minute
+on 2 cores) and indexes the demo article; later starts take seconds.
+This page opens the chat by itself when it is ready.</p><pre id="log">{log}</pre>
+<script>
+async function poll() {
+  try {
+    const r = await fetch(location.href, {cache: "no-store"});
+    if (!r.headers.get("x-qa-starting")) { location.reload(); return; }
+    const page = new DOMParser().parseFromString(await r.text(), "text/html");
+    for (const id of ["elapsed", "log"])
+      document.getElementById(id).textContent = page.getElementById(id).textContent;
+  } catch (e) {}  // between the two servers: try again
+  setTimeout(poll, 1500);
+}
+setTimeout(poll, 1500);
+</script></body></html>"""
+
+
+@contextlib.contextmanager
+def starting(host: str, port: int) -> Iterator[None]:
+    """Serve a page that says what start-up is doing, until the block ends.
+
+    The first start's model export and demo index take up to a minute or
+    two; the browser shows the stages (qa's log lines) as they happen, then
+    opens the chat. `/v1` answers 503 with Retry-After meanwhile. The port is
+    taken here, so a busy port fails at once, not after the wait.
+
+    Raises:
+        QAError: the port cannot be taken.
+    """
+    import html
+    import http.server
+    import threading
+    import time
+
+    began = time.monotonic()
+    lines: list[str] = []
+
+    class Lines(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(record.getMessage())
+
+    class Page(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            if self.path.startswith("/v1") or self.path == "/healthz":
+                body = json.dumps({"error": {
+                    "message": "qa is starting (preparing the model or the demo index); "
+                               "try again in a few seconds", "type": "server_error",
+                    "param": None, "code": "starting"}}).encode()
+                self.send_response(503)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Retry-After", "5")
+            else:
+                body = STARTING_PAGE.replace("{elapsed}", f"{time.monotonic() - began:.0f}") \
+                    .replace("{log}", html.escape("\n".join(lines) or "loading…")).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("X-QA-Starting", "1")
+            self.send_header("Cache-Control", "no-store")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_POST = do_GET  # noqa: N815
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            pass  # quiet: the terminal has qa's own lines
+
+    try:
+        server = http.server.ThreadingHTTPServer((host, port), Page)
+    except OSError as exc:
+        raise QAError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    handler = Lines(logging.INFO)
+    log = logging.getLogger("qa")
+    log.addHandler(handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        log.removeHandler(handler)
+        server.shutdown()
+        server.server_close()
 
 
 def run(app: Any, host: str = "127.0.0.1", port: int = 7860) -> None:
