@@ -17,6 +17,7 @@ from . import documents as loaders
 from . import indexing
 from .answering import Answer, Source, followup, generative
 from .answering.extractive import answer_type, has_type, select, sentence_scores
+from .answering.span import short_answer
 from .chunking import near_duplicates, terms, words
 from .config import Settings, default_index_dir
 from .embeddings import Embedder, make_embedder
@@ -388,8 +389,11 @@ class Assistant:
         context = set(terms(previous)) if previous else None
 
         def extractive() -> Answer:
-            return select(question, vector, records, hits, idf, s.min_score,
-                          s.max_answer_chars, context)
+            answer = select(question, vector, records, hits, idf, s.min_score,
+                            s.max_answer_chars, context)
+            if answer.found:
+                answer.span = short_answer(question, answer.text)
+            return answer
 
         if model is None:
             answer = extractive()

@@ -50,10 +50,15 @@ def cited_text(answer: Answer, bold: bool = False, marks: bool = True) -> str:
 
     A quoted passage's own reference marks ("[7]") become "(ref. 7)", so that
     every [n] in a reply is ours; a passage that starts mid-sentence gets "…".
+    With `bold`, the short answer (`Answer.span`) is bold too.
     """
     if not answer.found or answer.mode == "generated" or not answer.sources:
         return answer.text
-    text = _OWN_MARK.sub(lambda m: f"(ref. {m.group(1)})", answer.text)
+    text = answer.text
+    if bold and answer.span:
+        start, end = answer.span
+        text = f"{text[:start]}**{text[start:end]}**{text[end:]}"
+    text = _OWN_MARK.sub(lambda m: f"(ref. {m.group(1)})", text)
     if text[:1].islower():
         text = "…" + text
     if not marks:

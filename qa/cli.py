@@ -211,6 +211,8 @@ def _ask(args: argparse.Namespace) -> int:
     if answer.note:
         print(f"({answer.note})")
     print(cited_text(answer, marks=False))
+    if answer.span:
+        print(f"  short answer: {answer.text[answer.span[0]:answer.span[1]]}")
     for claim in answer.claims:
         if not claim.supported:
             print(f"  unsupported, not shown as sourced: {claim.text}")

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .answering.span import kind_of
 from .documents import normalize
 from .errors import QAError
 
@@ -133,6 +134,11 @@ class Report:
     corrections: int = 0
     fallbacks: int = 0
     first_token_ms: list[float] = field(default_factory=list)
+    # Short answers: answerable questions asking for a date, number, name or
+    # place; how many got a marked span; how many spans match a gold exactly.
+    typed: int = 0
+    spans: int = 0
+    span_exact: int = 0
     note: str = ""  # why the scores may mislead (the index holds other documents)
 
     def summary(self) -> dict[str, Any]:
@@ -148,6 +154,10 @@ class Report:
             "latency_p95_ms": _percentile(self.latencies_ms, 0.95),
             "answerable": self.answerable,
             "unanswerable": self.unanswerable,
+            # of the answerable questions asking for a date, number, name or place:
+            "span_questions": self.typed,
+            "span_marked": _ratio(self.spans, self.typed),
+            "span_em": _ratio(self.span_exact, self.typed),
         }
         if self.first_token_ms:
             summary.update({
@@ -190,7 +200,8 @@ def run(eval_set: EvalSet, assistant: Any, k: int | None = None) -> Report:
             report.supported += sum(c.supported for c in answer.claims)
             report.corrections += answer.corrections
             report.fallbacks += answer.mode == "fallback"
-        prediction = answer.text if answer.found else ""
+        short = answer.text[answer.span[0]:answer.span[1]] if answer.span else ""
+        prediction = (short or answer.text) if answer.found else ""
         report.em += exact_match(prediction, item.answers)
         report.f1 += f1(prediction, item.answers)
         if item.answers:
@@ -199,6 +210,10 @@ def run(eval_set: EvalSet, assistant: Any, k: int | None = None) -> Report:
             report.answer_correct += ok
             retrieved = assistant.retrieve(item.question, k=k)
             report.hits += any(contains_gold(s.text, item.answers, 10**9) for s in retrieved)
+            if kind_of(item.question):
+                report.typed += 1
+                report.spans += bool(short)
+                report.span_exact += bool(short) and exact_match(short, item.answers) == 1
         else:
             report.unanswerable += 1
             ok = not answer.found

@@ -1,6 +1,7 @@
 import pytest
 
 from qa.answering.extractive import answer_type, has_type
+from qa.answering.span import short_answer
 from qa.evaluation import contains_gold
 
 
@@ -99,3 +100,46 @@ def test_sentence_that_leans_on_the_answer_joins_it(tmp_path, settings, embedder
     answer = bot.ask("What dispersed Richard's fleet?")
     assert answer.found and "But a storm dispersed the fleet." in answer.text
     assert answer.text.startswith("In April 1191") and len(answer.text) <= 300
+
+
+@pytest.mark.parametrize("question, sentence, short", [
+    ("When did NATO bomb Serbia?", "NATO bombed Serbia in March 1999 to halt killings.",
+     "March 1999"),
+    ("In what year did the war end?", "The war ended on 10 June 1999, after 78 days.",
+     "10 June 1999"),
+    ("How many people live in Kosovo?", "Kosovo has 2 million people, 90 percent Albanian.",
+     "2 million"),
+    ("How long did the bombing last?", "The bombing lasted 78 days in all.", "78 days"),
+    ("Who is Russia's Kosovo negotiator?",
+     "Russia’s Kosovo negotiator, Alexander Botsan-Kharchenko, declined.",
+     "Alexander Botsan-Kharchenko"),
+    ("Which organisation runs Kosovo?", "Since 1999 the United Nations has run Kosovo.",
+     "United Nations"),
+    ("Where would Serb refugees flow?", "Refugees would flow into Montenegro, he said.",
+     "Montenegro"),
+])
+def test_the_short_answer_is_the_value_of_the_asked_type(question, sentence, short):
+    span = short_answer(question, sentence)
+    assert span is not None and sentence[span[0]:span[1]] == short
+
+
+@pytest.mark.parametrize("question, sentence", [
+    ("Why did NATO bomb Serbia?", "NATO bombed Serbia in 1999 to halt killings."),
+    ("How many GPUs were used?", "The network was trained on GPUs for days."),
+    ("Who warned the West?", "The West was warned again."),  # its only name is in the question
+])
+def test_no_short_answer_without_a_value_the_question_lacks(question, sentence):
+    assert short_answer(question, sentence) is None
+
+
+def test_the_short_answer_is_marked_in_python_json_and_chat(bot):
+    from qa.chat import answer_markdown
+
+    answer = bot.ask("Who is Russia's Kosovo negotiator?")
+    assert answer.span and answer.text[answer.span[0]:answer.span[1]] == \
+        "Alexander Botsan-Kharchenko"
+    assert answer.to_dict()["span"] == {"start": answer.span[0], "end": answer.span[1],
+                                        "text": "Alexander Botsan-Kharchenko"}
+    assert "**Alexander Botsan-Kharchenko**" in answer_markdown(answer)
+    why = bot.ask("Why does Russia oppose Kosovo's independence?")
+    assert why.span is None and why.to_dict()["span"] is None

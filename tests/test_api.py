@@ -138,6 +138,8 @@ def test_ask_endpoint_and_sources_filter(server):
     with client(url) as http:
         answer = http.post("/v1/ask", json={"question": QUESTION}).json()
         assert answer["found"] and answer["mode"] == "extractive"
+        who = http.post("/v1/ask", json={"question": "Who is Russia's Kosovo negotiator?"})
+        assert who.json()["span"]["text"] == "Alexander Botsan-Kharchenko"
         missing = http.post("/v1/ask", json={"question": QUESTION, "sources": ["nope.txt"]})
         assert missing.status_code == 400 and "not in the index" in \
             missing.json()["error"]["message"]

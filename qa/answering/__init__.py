@@ -1,6 +1,7 @@
 """Answers and their citations; the answerers live in the modules beside this one.
 
     extractive.py   picks the supporting sentence(s) by score, or abstains (default)
+    span.py         marks the short answer (date, number, name, place) inside it
     generative.py   asks a LangChain chat model, streaming, over numbered passages
     verify.py       checks each generated sentence against the passages shown
     local.py        serves a local GGUF model with xllamacpp (gguf:/path/model.gguf)
@@ -88,6 +89,8 @@ class Answer:
         model: the chat model that answered, when one did.
         note: why the answer fell back, for display.
         corrections: citations the verifier moved to the passage that supports the claim.
+        span: [start, end) in `text` of the short answer (the date, number,
+            name or place the question asks for), when one is marked.
     """
 
     text: str
@@ -101,12 +104,15 @@ class Answer:
     corrections: int = 0
     # A chat model's own token counts ({"prompt_tokens", "completion_tokens"}), when it gave them.
     usage: dict[str, int] | None = None
+    span: tuple[int, int] | None = None
 
     def to_dict(self) -> dict[str, object]:
         out: dict[str, object] = {
             "answer": self.text, "found": self.found,
             "sources": [s.to_dict() for s in self.sources],
-            "mode": self.mode, "claims": [c.to_dict() for c in self.claims]}
+            "mode": self.mode, "claims": [c.to_dict() for c in self.claims],
+            "span": {"start": self.span[0], "end": self.span[1],
+                     "text": self.text[self.span[0]:self.span[1]]} if self.span else None}
         if self.model:
             out["model"] = self.model
         if self.note:

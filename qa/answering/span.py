@@ -1,0 +1,119 @@
+"""The short answer inside an answer sentence: the date, number, name or place
+the question asks for.
+
+`short_answer` finds the values of the question's type in the sentence (not
+already in the question), and picks the one nearest to the question's own
+words there, the way answer-extraction heuristics before neural readers did.
+Rules only; `qa eval` reports their exact match (span_em).
+"""
+
+from __future__ import annotations
+
+import re
+
+from ..chunking import STOPWORDS, terms
+from ..documents import normalize
+from .extractive import answer_type
+
+_MONTH = (r"(?:January|February|March|April|May|June|July|August|September|October|November|"
+          r"December|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)\.?")
+_DATE = re.compile("|".join([
+    rf"\b{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{3,4}}\b",
+    rf"\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH}\s*,?\s+\d{{3,4}}\b",
+    rf"\b{_MONTH}\s+\d{{3,4}}\b",
+    rf"\b{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?\b",
+    r"\b\d{1,2}(?:st|nd|rd|th)\s+century\b",
+    r"\b(?:1\d{3}|20\d{2})s?\b",
+    r"\b(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b",
+]))
+_WORD_NUMBER = (r"(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|"
+                r"fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|"
+                r"fifty|sixty|seventy|eighty|ninety|hundred|thousand|million|billion|dozen)")
+_SCALE = r"(?:\s(?:hundred|thousand|million|billion|trillion))?"
+_NUMBER = re.compile(
+    rf"(?:[$£€¥]\s?)?\b\d[\d,]*(?:\.\d+)?{_SCALE}(?:\s?(?:%|percent|per cent))?"
+    rf"|\b{_WORD_NUMBER}(?:[\s-]{_WORD_NUMBER})*\b", re.IGNORECASE)
+# How long/old/far/...: the unit after the number belongs to the answer ("40 km").
+_MEASURED = re.compile(r"\bhow (long|old|far|large|big|tall|high|often|wide|deep|heavy)\b")
+_UNIT = re.compile(r"\s([a-z]{1,12})\b")
+_NAME = re.compile(r"\b[A-Z][\w'’.-]*(?:\s+(?:(?:of|the|de|del|der|da|di|van|von|and|for|"
+                   r"on|la|le|du|al|bin)\s+)*[A-Z][\w'’.-]*)*")
+_ORGANISATION = re.compile(r"\b(?:what|which)\s+(?:organi[sz]ation|company|team|group|"
+                           r"university|agency|party|band|newspaper|institution|body|country|"
+                           r"city|state)\b")
+
+
+def kind_of(question: str) -> str | None:
+    """'number', 'date', 'name' or 'place' when the question asks for one."""
+    kind = answer_type(question)
+    if kind is None and _ORGANISATION.search(normalize(question).lower()):
+        return "name"
+    return kind
+
+
+def short_answer(question: str, sentence: str) -> tuple[int, int] | None:
+    """[start, end) of the short answer inside `sentence`, or None when the
+    question asks for no date, number, name or place, or the sentence has none
+    that the question does not already hold."""
+    kind = kind_of(question)
+    if kind is None:
+        return None
+    asked = normalize(question).lower()
+    sentence = normalize(sentence)  # one-to-one: the offsets hold
+    found = [(m.start(), m.end()) for m in _candidates(kind, sentence)
+             if sentence[m.start():m.end()].strip(" .,").lower() not in asked]
+    if kind == "number" and _MEASURED.search(asked):
+        found = [(a, _with_unit(sentence, b)) for a, b in found]
+    if kind in ("name", "place"):
+        found = [(a, b) for a, b in found if _new_name(sentence[a:b], asked, a == 0)]
+    if not found:
+        return None
+    return min(found, key=lambda span: (_distance(question, sentence, span), span[0]))
+
+
+def _candidates(kind: str, sentence: str) -> list[re.Match[str]]:
+    if kind == "date":
+        return _longest(_DATE.finditer(sentence))
+    if kind == "number":
+        dates = [(m.start(), m.end()) for m in _DATE.finditer(sentence)]
+        return [m for m in _NUMBER.finditer(sentence)
+                if not any(a <= m.start() < b for a, b in dates) or m.group(0)[:1] in "$£€¥"]
+    return list(_NAME.finditer(sentence))
+
+
+def _longest(matches: object) -> list[re.Match[str]]:
+    """Overlapping matches reduced to the longest."""
+    kept: list[re.Match[str]] = []
+    for m in sorted(matches, key=lambda m: (m.start(), -(m.end() - m.start()))):  # type: ignore[attr-defined]
+        if not kept or m.start() >= kept[-1].end():
+            kept.append(m)
+    return kept
+
+
+def _with_unit(sentence: str, end: int) -> int:
+    unit = _UNIT.match(sentence, end)
+    if unit and unit.group(1) not in STOPWORDS:
+        return unit.end()
+    return end
+
+
+def _new_name(name: str, asked: str, first: bool) -> bool:
+    """A name the question lacks; a sentence's capitalised first word counts
+    only when it is not a common word ("The", "In")."""
+    words = [w.lower().strip(".,'’") for w in name.split()]
+    if first and words[0] in STOPWORDS:
+        return len(words) > 1 and _new_name(" ".join(name.split()[1:]), asked, False)
+    return any(w not in asked and w not in STOPWORDS for w in words)
+
+
+def _distance(question: str, sentence: str, span: tuple[int, int]) -> int:
+    """Characters from the span to the nearest of the question's terms in the
+    sentence (the far end of the sentence when none is there)."""
+    wanted = set(terms(question))
+    nearest = len(sentence)
+    for match in re.finditer(r"\w+(?:[-'.]\w+)*", sentence):
+        if span[0] <= match.start() < span[1] or not set(terms(match.group(0))) & wanted:
+            continue
+        gap = span[0] - match.end() if match.end() <= span[0] else match.start() - span[1]
+        nearest = min(nearest, max(0, gap))
+    return nearest
