@@ -10,6 +10,7 @@ Rules only; `qa eval` reports their exact match (span_em).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 from ..chunking import STOPWORDS, terms
 from ..documents import normalize
@@ -81,10 +82,10 @@ def _candidates(kind: str, sentence: str) -> list[re.Match[str]]:
     return list(_NAME.finditer(sentence))
 
 
-def _longest(matches: object) -> list[re.Match[str]]:
+def _longest(matches: Iterable[re.Match[str]]) -> list[re.Match[str]]:
     """Overlapping matches reduced to the longest."""
     kept: list[re.Match[str]] = []
-    for m in sorted(matches, key=lambda m: (m.start(), -(m.end() - m.start()))):  # type: ignore[attr-defined]
+    for m in sorted(matches, key=lambda m: (m.start(), -(m.end() - m.start()))):
         if not kept or m.start() >= kept[-1].end():
             kept.append(m)
     return kept
