@@ -12,7 +12,8 @@ only keeps line breaks and hyphenation from deciding the score. hit@k: some pass
 Baseline: pypdf pages -> RecursiveCharacterTextSplitter(1000, 200) ->
 HuggingFaceEmbeddings (the same packaged model) -> FAISS similarity_search(k).
 It also counts retrieved passages that contain a page header repeated across
-pages. These sets are held out: measure on them, never tune to them.
+pages, and for qa's answers (`ask`) the share whose sentence lies inside a
+reference context (the same test), and the share abstained. These sets are held out: measure on them, never tune to them.
 """
 
 from __future__ import annotations
@@ -74,12 +75,20 @@ def score(questions, search, repeated: set[str]) -> tuple[float, int]:  # type: 
     return hits / len(questions), dirty
 
 
-def qa_hits(pdf: Path, questions, k: int, repeated: set[str]) -> tuple[float, int]:
+def qa_hits(pdf: Path, questions, k: int, repeated: set[str]
+            ) -> tuple[float, int, float, float]:
+    """hit@k, passages with a header, and of the answers `ask` gives: the share
+    whose sentence lies in a reference context, and the share abstained."""
     from qa import Assistant
 
     with tempfile.TemporaryDirectory() as scratch:
         bot = Assistant.from_paths([pdf], Path(scratch) / "index", progress=False)
-        return score(questions, lambda q: [s.text for s in bot.retrieve(q, k=k)], repeated)
+        hit, dirty = score(questions, lambda q: [s.text for s in bot.retrieve(q, k=k)],
+                           repeated)
+        answers = [(bot.ask(query), contexts) for query, contexts in questions]
+        inside_context = sum(a.found and inside(a.text, c) for a, c in answers)
+        abstained = sum(not a.found for a, _ in answers)
+        return hit, dirty, inside_context / len(answers), abstained / len(answers)
 
 
 def baseline_hits(pdf: Path, questions, k: int, repeated: set[str]) -> tuple[float, int]:
@@ -109,16 +118,17 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=0, help="questions per set (0: all)")
     args = parser.parse_args()
     print(f"| set | questions | LangChain hit@{args.k} | qa hit@{args.k} | "
-          f"passages with a page header (LangChain / qa) |")
-    print("|---|---|---|---|---|")
+          f"passages with a page header (LangChain / qa) | qa answer from a reference "
+          f"context | qa abstained |")
+    print("|---|---|---|---|---|---|---|")
     for folder in args.folders:
         pdf, questions = dataset(folder)
         questions = questions[:args.limit] if args.limit else questions
         repeated = headers(pdf)
         base, base_dirty = baseline_hits(pdf, questions, args.k, repeated)
-        ours, our_dirty = qa_hits(pdf, questions, args.k, repeated)
+        ours, our_dirty, answered, abstained = qa_hits(pdf, questions, args.k, repeated)
         print(f"| {pdf.name} | {len(questions)} | {base:.3f} | {ours:.3f} | "
-              f"{base_dirty} / {our_dirty} |", flush=True)
+              f"{base_dirty} / {our_dirty} | {answered:.3f} | {abstained:.3f} |", flush=True)
 
 
 if __name__ == "__main__":
