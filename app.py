@@ -38,6 +38,7 @@ CSS = """
 .qa-source-head {font-size:0.9em; opacity:0.8; margin-bottom:4px}
 .qa-source mark {background:#ffe58a; color:#222; padding:0 2px; border-radius:3px}
 .qa-empty {opacity:0.7; font-style:italic}
+.qa-page summary {cursor:pointer; margin-top:6px}
 """
 
 

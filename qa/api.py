@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import re
 import tempfile
 import threading
 import time
@@ -18,7 +19,7 @@ from typing import Any, Literal
 
 from fastapi import Depends, FastAPI, File, Form, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
@@ -26,7 +27,7 @@ from . import completions
 from .assistant import Assistant
 from .chat import cited_text, index_uploads, remove_document
 from .completions import ChatRequest, Message, Unsupported
-from .errors import QAError, QuestionError
+from .errors import DocumentError, QAError, QuestionError
 
 logger = logging.getLogger(__name__)
 
@@ -298,6 +299,28 @@ def create_api(collections: Collections, api_key: str | None = None,
         if not report or not (report.added or report.updated or report.unchanged):
             raise HTTPException(400, "; ".join(errors) or "no file was indexed")
         return {**report.to_dict(), "errors": errors}
+
+    @app.get("/v1/documents/{name}/pages/{page}.png", dependencies=guarded,
+             response_class=Response, responses={200: {"content": {"image/png": {}}}})
+    def page_image(name: str, page: int, highlight: str | None = None,
+                   collection: str | None = None) -> Response:
+        """A page of an indexed PDF as PNG; `highlight=START-END` (document
+        offsets, as a source's start and end) marks that passage on it."""
+        marked = None
+        if highlight:
+            match = re.fullmatch(r"(\d+)-(\d+)", highlight)
+            if not match:
+                raise HTTPException(400, f"highlight={highlight!r} is not START-END")
+            marked = (int(match.group(1)), int(match.group(2)))
+        try:
+            image = collections.get(collection).page_image(name, page, marked)
+        except QuestionError as exc:
+            raise HTTPException(404 if "not in the index" in str(exc) else 400, str(exc)) \
+                from None
+        except DocumentError as exc:  # no such page, the file gone or changed
+            raise HTTPException(409 if "changed since" in str(exc) else 404, str(exc)) \
+                from None
+        return Response(image, media_type="image/png")
 
     @app.delete("/v1/documents/{name}", dependencies=guarded)
     def delete(name: str, collection: str | None = None) -> dict[str, Any]:

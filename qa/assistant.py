@@ -211,6 +211,38 @@ class Assistant:
         return [{"source": info["source"], "path": path, "chunks": info["chunks"]}
                 for path, info in self._latest().files().items()]
 
+    def page_image(self, name: str, page: int, highlight: tuple[int, int] | None = None,
+                   image_format: str = "PNG") -> bytes:
+        """A page of an indexed PDF as an image, with the text at document
+        offsets `highlight` (as in `Source.start`/`end`) marked on it.
+
+        Raises:
+            QuestionError: `name` is not indexed, or not a PDF file of its own.
+            DocumentError: the file is gone, changed since it was indexed, or
+                has no such page.
+        """
+        from .documents.pages import render_page
+        from .errors import DocumentError
+
+        store = self._latest()
+        paths = sorted(self._only(store, [name]) or [])
+        info = store.files()[paths[0]]
+        if len(paths) != 1 or info["container"] not in ("", paths[0]) or \
+                Path(paths[0]).suffix.lower() != ".pdf":
+            raise QuestionError(f"{name}: not one PDF file; pages are shown for PDFs")
+        passage = ""
+        if highlight:
+            docs, _ = loaders.load_all(Path(paths[0]), self.settings.max_file_bytes)
+            if not docs or docs[0].sha256 != info["sha256"]:
+                raise DocumentError(f"{info['source']} changed since it was indexed; "
+                                    f"index it again (qa index)")
+            start, end = highlight
+            if not 0 <= start < end <= len(docs[0].text):
+                raise QuestionError(f"highlight {start}-{end} is outside {info['source']} "
+                                    f"(0-{len(docs[0].text)})")
+            passage = docs[0].text[start:end]
+        return render_page(paths[0], page, passage, image_format=image_format)
+
     # -- indexing ---------------------------------------------------------------
     def add(self, paths: Iterable[str | os.PathLike[str]],
             progress: bool | None = None, rebuild: bool = False,

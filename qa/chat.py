@@ -13,9 +13,9 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from .answering import Answer
+from .answering import Answer, Source
 from .documents import SUPPORTED, too_big, unsupported
-from .errors import DocumentError
+from .errors import DocumentError, QAError
 
 NOT_FOUND_MARK = "⚠️ **Not in the documents.**"
 
@@ -86,9 +86,31 @@ def sources_html(answer: Answer | None) -> str:
             f"<div class='qa-source'><div class='qa-source-head'>[{n}] "
             f"<b>{html.escape(s.source)}</b> · {where}score {s.score:.2f}</div>"
             f"<p>{html.escape(before)}<mark>{html.escape(s.text)}</mark>"
-            f"{html.escape(after)}</p></div>"
+            f"{html.escape(after)}</p>{_page_view(s)}</div>"
         )
     return "\n".join(cards)
+
+
+def _page_view(source: Source) -> str:
+    """For a PDF source: its page as a picture, the passage marked, behind a
+    "See it on page N" toggle."""
+    if not source.page or Path(source.path).suffix.lower() != ".pdf" or \
+            not Path(source.path).is_file():
+        return ""
+    import base64
+
+    from .documents.pages import render_page
+
+    try:
+        image = render_page(source.path, source.page, source.text, scale=1.2,
+                            image_format="JPEG")
+    except QAError:  # changed or gone since indexing: the text still stands
+        return ""
+    data = base64.b64encode(image).decode("ascii")
+    return (f"<details class='qa-page'><summary>See it on page "
+            f"{source.page}</summary><img alt='page {source.page} of "
+            f"{html.escape(source.source)}, the passage marked' "
+            f"style='width:100%' src='data:image/jpeg;base64,{data}'></details>")
 
 
 def safe_name(name: str) -> str:

@@ -145,6 +145,33 @@ def test_ask_endpoint_and_sources_filter(server):
             missing.json()["error"]["message"]
 
 
+def test_a_pdf_page_comes_back_as_png_with_the_passage_marked(server):
+    from conftest import make_pdf
+    from test_pages import marked
+
+    url, workdir = server
+    with client(url) as http:
+        pdf = make_pdf([["Cover"], ["The ferry Astra sank off Kelby in 1923, in a gale."]])
+        assert http.post("/v1/documents", files=[("files", ("astra.pdf", pdf))]).json()["added"]
+        answer = http.post("/v1/ask", json={"question": "When did the ferry Astra sink?",
+                                            "sources": ["astra.pdf"]}).json()
+        source = answer["sources"][0]
+        assert source["page"] == 2
+        page = http.get("/v1/documents/astra.pdf/pages/2.png",
+                        params={"highlight": f"{source['start']}-{source['end']}"})
+        assert page.status_code == 200 and page.headers["content-type"] == "image/png"
+        assert marked(page.content)
+        plain = http.get("/v1/documents/astra.pdf/pages/2.png")
+        assert plain.status_code == 200 and not marked(plain.content)
+        assert http.get("/v1/documents/astra.pdf/pages/9.png").status_code == 404
+        assert http.get("/v1/documents/nope.pdf/pages/1.png").status_code == 404
+        bad = http.get("/v1/documents/astra.pdf/pages/2.png", params={"highlight": "x"})
+        assert bad.status_code == 400 and "START-END" in bad.json()["error"]["message"]
+        text = http.get("/v1/documents/russia-warns-kosovo.txt/pages/1.png")
+        assert text.status_code == 400 and "PDF" in text.json()["error"]["message"]
+        assert http.delete("/v1/documents/astra.pdf").status_code == 200
+
+
 def test_upload_list_delete_round_trip(server):
     url, workdir = server
     note = workdir / "ferry notes.txt"
@@ -211,6 +238,7 @@ API_ROUTES = [
     ("GET", "/v1/documents", None),
     ("POST", "/v1/documents", None),
     ("DELETE", "/v1/documents/russia-warns-kosovo.txt", None),
+    ("GET", "/v1/documents/russia-warns-kosovo.txt/pages/1.png", None),
 ]
 CHAT_ROUTES = [
     ("POST", "/gradio_api/call/ask", {"data": [QUESTION, None]}),

@@ -134,6 +134,13 @@ def test_chat_in_a_real_browser(server):
         expect(chat).to_contain_text("national anthem", timeout=60_000)
         expect(page.locator("#sources mark")).to_contain_text("Kiwi")
         page.screenshot(path=str(shots / "upload.png"), full_page=True)
+        # The PDF's page, the passage marked, one click away.
+        page.locator("#sources summary", has_text="See it on page 1").click()
+        picture = page.locator("#sources details[open] img")
+        expect(picture).to_be_visible()
+        assert picture.evaluate("img => img.naturalWidth") > 500
+        picture.scroll_into_view_if_needed()
+        page.screenshot(path=str(shots / "page.png"), full_page=True)
         browser.close()
     assert (shots / "answer.png").stat().st_size > 10_000
 
