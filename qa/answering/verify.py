@@ -82,6 +82,8 @@ def split_claims(answer: str) -> list[tuple[str, list[int]]]:
         clean = clean[:1].upper() + clean[1:]
         if re.search(r"\w", clean):
             out.append((clean, cited))
+        elif out:  # marks the splitter cut off ('... it is." [1]'): the claim before's
+            out[-1][1].extend(cited)
     return out
 
 
