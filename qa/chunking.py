@@ -15,7 +15,15 @@ from dataclasses import dataclass
 from .documents import Document, normalize
 
 _PARAGRAPH = re.compile(r"\n\s*\n")
-_WORD = re.compile(r"\w+(?:[-'.]\w+)*")
+# Scripts written without spaces between words (Chinese, Japanese, Thai): a run
+# of them is one token to \w+, so it is cut into overlapping character pairs,
+# the usual BM25 terms for these scripts when no segmenter is at hand.
+_UNSPACED = "\u0e00-\u0e7f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_LETTER = rf"[^\W{_UNSPACED}]"
+_WORD = re.compile(rf"[{_UNSPACED}]+|{_LETTER}+(?:[-'.]{_LETTER}+)*")
+# Sentence ends Punkt does not know: the ideographic full stop and marks, the
+# Devanagari danda, the Arabic question mark (a break after them, kept whole).
+_FOREIGN_END = re.compile(r"(?<=[\u3002\uff01\uff1f\u0964\u061f])[\u300d\u300f\u201d\u2019\uff09)]*")
 
 STOPWORDS = frozenset("""
 a about above after again against all am an and any are as at be because been before being
@@ -84,7 +92,13 @@ def split_sentences(text: str) -> list[Span]:
         block = text[start:end].replace("\n", " ")
         cursor = 0
         for _, (_, stop) in _splitter().tokenize_with_spans(block):
-            spans.append(Span(start + cursor, start + stop))
+            piece = block[cursor:stop]
+            cuts = [m.end() for m in _FOREIGN_END.finditer(piece) if 0 < m.end() < len(piece)]
+            at = 0
+            for cut in cuts:  # "。" and its kin end a sentence too
+                spans.append(Span(start + cursor + at, start + cursor + cut))
+                at = cut
+            spans.append(Span(start + cursor + at, start + stop))
             cursor = stop
         if cursor < len(block):  # the spans cover the block to its end
             spans.append(Span(start + cursor, end))
@@ -148,8 +162,15 @@ def _stemmer():  # type: ignore[no-untyped-def]
 
 
 def words(text: str) -> list[str]:
-    """Lower-cased word tokens of the normalised text ("U.S." stays one word)."""
-    return [w.lower().strip(".") for w in _WORD.findall(normalize(text))]
+    """Lower-cased word tokens of the normalised text ("U.S." stays one word;
+    a run of Chinese, Japanese or Thai gives its overlapping character pairs)."""
+    out: list[str] = []
+    for token in _WORD.findall(normalize(text)):
+        if "\u0e00" <= token[0] <= "\u0e7f" or token[0] >= "\u3040":
+            out.extend([token[i:i + 2] for i in range(len(token) - 1)] or [token])
+        else:
+            out.append(token.lower().strip("."))
+    return out
 
 
 def terms(text: str) -> list[str]:

@@ -1,5 +1,5 @@
 from qa.assistant import BUNDLED
-from qa.chunking import chunk_document, split_sentences, terms
+from qa.chunking import chunk_document, split_sentences, terms, words
 from qa.documents import Document, load
 
 
@@ -58,3 +58,19 @@ def test_pages_follow_offsets():
 def test_terms_are_stemmed_content_words():
     assert terms("Why did NATO bomb in 1999?") == terms("NATO bombing 1999")
     assert "the" not in terms("the bombing")
+
+
+def test_scripts_without_spaces_give_character_pairs_as_terms():
+    # A Chinese question and passage share terms only if the run is cut up.
+    assert words("俄罗斯警告美国") == ["俄罗", "罗斯", "斯警", "警告", "告美", "美国"]
+    assert set(terms("俄罗斯警告谁？")) & set(terms("俄罗斯警告美国和欧盟。"))
+    assert words("AI模型 U.S. Kosovo-based") == ["ai", "模型", "u.s", "kosovo-based"]
+    assert terms("Russia warns the U.S.") == terms("russia warned the u.s.")
+
+
+def test_sentence_ends_of_other_scripts_end_sentences():
+    text = ("俄罗斯警告美国和欧盟。科索沃独立将导致灾难！他说：“不行。”然后离开。 "
+            "यह एक वाक्य है। यह दूसरा है। Russia warns U.S. and EU over Kosovo.")
+    assert [text[s.start:s.end] for s in split_sentences(text)] == [
+        "俄罗斯警告美国和欧盟。", "科索沃独立将导致灾难！", "他说：“不行。”", "然后离开。",
+        "यह एक वाक्य है।", "यह दूसरा है।", "Russia warns U.S. and EU over Kosovo."]
