@@ -76,10 +76,11 @@ def load(index: Path, clients: int, questions: int) -> dict:
     try:
         for _ in range(300):
             try:
-                httpx.get(url + "/healthz", timeout=1)
-                break
+                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                    break  # not the start-up page's 503
             except httpx.HTTPError:
-                time.sleep(0.2)
+                pass
+            time.sleep(0.2)
         out = {}
         for route in ("/v1/ask", "/v1/chat/completions"):
             def client(n: int) -> list[float]:

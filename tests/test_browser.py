@@ -47,8 +47,9 @@ def launch(bundled_index: Path, tmp_path: Path, *extra: str):
             deadline = time.time() + 120
             while True:
                 try:
-                    urllib.request.urlopen(url, timeout=2)
-                    break
+                    if not urllib.request.urlopen(url, timeout=2).headers.get("X-QA-Starting"):
+                        break  # the chat itself, not the start-up page
+                    time.sleep(0.5)
                 except urllib.error.HTTPError:
                     break  # up, but asks for a login
                 except OSError:
