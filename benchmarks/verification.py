@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 from qa import Assistant  # noqa: E402
 from qa.answering import generative  # noqa: E402
-from qa.answering.verify import verify  # noqa: E402
+from qa.answering.verify import split_claims, verify  # noqa: E402
 from qa.assistant import BUNDLED  # noqa: E402
 from qa.chunking import terms  # noqa: E402
 from qa.evaluation import contains_gold, load_eval, write_documents  # noqa: E402
@@ -144,9 +144,12 @@ def fake_model_target(bot: Assistant, dev, foreign: list[str]) -> None:
         fake = Assistant(bot.store, bot.settings, bot.embedder, llm=model)
         answer = fake.ask(item.question)
         claims = answer.claims
+        # The copy can be several sentences, and a swap changes one of them:
+        # the copy's claims must all hold, and some claim of the invention fail.
+        copied = len(split_claims(extractive))
         total += 1
-        copied_ok += bool(claims) and claims[0].supported
-        invented_ok += len(claims) > 1 and not claims[-1].supported
+        copied_ok += len(claims) >= copied and all(c.supported for c in claims[:copied])
+        invented_ok += len(claims) > copied and not all(c.supported for c in claims[copied:])
     print(json.dumps({"fake_model_questions": total,
                       "copied_marked_supported": round(copied_ok / total, 3),
                       "invented_marked_unsupported": round(invented_ok / total, 3)}))
