@@ -20,6 +20,7 @@ _PARAGRAPH = re.compile(r"\n\s*\n")
 # the usual BM25 terms for these scripts when no segmenter is at hand.
 _UNSPACED = "\u0e00-\u0e7f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _LETTER = rf"[^\W{_UNSPACED}]"
+_UNSPACED_CHAR = re.compile(f"[{_UNSPACED}]")
 _WORD = re.compile(rf"[{_UNSPACED}]+|{_LETTER}+(?:[-'.]{_LETTER}+)*")
 # Sentence ends Punkt does not know: the ideographic full stop and marks, the
 # Devanagari danda, the Arabic question mark (a break after them, kept whole).
@@ -166,7 +167,7 @@ def words(text: str) -> list[str]:
     a run of Chinese, Japanese or Thai gives its overlapping character pairs)."""
     out: list[str] = []
     for token in _WORD.findall(normalize(text)):
-        if "\u0e00" <= token[0] <= "\u0e7f" or token[0] >= "\u3040":
+        if _UNSPACED_CHAR.match(token):
             out.extend([token[i:i + 2] for i in range(len(token) - 1)] or [token])
         else:
             out.append(token.lower().strip("."))

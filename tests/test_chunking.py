@@ -87,3 +87,8 @@ def test_english_is_told_from_other_languages():
     assert not looks_english(german)
     assert not looks_english("俄罗斯警告美国和欧盟不要承认科索沃独立。" * 5)
     assert looks_english("Kosovo")  # too short to tell
+
+
+def test_other_letters_above_the_cjk_block_stay_words():
+    # Math italic letters (U+1D400...) and Hangul are not cut into pairs.
+    assert words("𝑧𝑡 and 한국어 text") == ["𝑧𝑡", "and", "한국어", "text"]
