@@ -21,7 +21,7 @@ _PARAGRAPH = re.compile(r"\n\s*\n")
 _UNSPACED = "\u0e00-\u0e7f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _LETTER = rf"[^\W{_UNSPACED}]"
 _UNSPACED_CHAR = re.compile(f"[{_UNSPACED}]")
-_WORD = re.compile(rf"[{_UNSPACED}]+|{_LETTER}+(?:[-'.]{_LETTER}+)*")
+WORD = re.compile(rf"[{_UNSPACED}]+|{_LETTER}+(?:[-'.]{_LETTER}+)*")
 # Sentence ends Punkt does not know: the ideographic full stop and marks, the
 # Devanagari danda, the Arabic question mark (a break after them, kept whole).
 _FOREIGN_END = re.compile(r"(?<=[\u3002\uff01\uff1f\u0964\u061f])[\u300d\u300f\u201d\u2019\uff09)]*")
@@ -166,7 +166,7 @@ def words(text: str) -> list[str]:
     """Lower-cased word tokens of the normalised text ("U.S." stays one word;
     a run of Chinese, Japanese or Thai gives its overlapping character pairs)."""
     out: list[str] = []
-    for token in _WORD.findall(normalize(text)):
+    for token in WORD.findall(normalize(text)):
         if _UNSPACED_CHAR.match(token):
             out.extend([token[i:i + 2] for i in range(len(token) - 1)] or [token])
         else:

@@ -11,6 +11,7 @@ sentence that only restates the question answers nothing).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Sequence
 
@@ -96,16 +97,6 @@ def coverage(question_terms: set[str], sentence_terms: set[str],
     return sum(idf(t) for t in question_terms & sentence_terms) / total
 
 
-def _memo(idf: Callable[[str], float]) -> Callable[[str], float]:
-    known: dict[str, float] = {}
-
-    def weight(term: str) -> float:
-        if term not in known:
-            known[term] = idf(term)
-        return known[term]
-    return weight
-
-
 def features(question: str, query_vector: np.ndarray, store: Store, hits: Sequence[Hit],
              idf: Callable[[str], float],
              context_terms: set[str] | None = None) -> tuple[list[int], np.ndarray]:
@@ -121,7 +112,7 @@ def features(question: str, query_vector: np.ndarray, store: Store, hits: Sequen
     if not rows:
         return rows, np.zeros((0, len(FEATURES)), dtype=np.float32)
     q_terms = set(terms(question))
-    idf = _memo(idf)  # the same few question terms, weighed for every candidate
+    idf = functools.cache(idf)  # the same few question terms, weighed for every candidate
     q_words = set(words(question)) | q_terms
     q_names = set(terms(" ".join(m.group(0) for m in _CAPITALIZED.finditer(question))))
     kind = answer_type(question)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from ..chunking import STOPWORDS, terms
+from ..chunking import STOPWORDS, WORD, terms
 from ..documents import normalize
 from .extractive import answer_type
 
@@ -69,7 +69,10 @@ def short_answer(question: str, sentence: str) -> tuple[int, int] | None:
         found = [(a, b) for a, b in found if _new_name(sentence[a:b], asked, a == 0)]
     if not found:
         return None
-    return min(found, key=lambda span: (_distance(question, sentence, span), span[0]))
+    wanted = set(terms(question))
+    anchors = [(m.start(), m.end()) for m in WORD.finditer(sentence)
+               if set(terms(m.group(0))) & wanted]
+    return min(found, key=lambda span: (_distance(anchors, len(sentence), span), span[0]))
 
 
 def _candidates(kind: str, sentence: str) -> list[re.Match[str]]:
@@ -107,14 +110,9 @@ def _new_name(name: str, asked: str, first: bool) -> bool:
     return any(w not in asked and w not in STOPWORDS for w in words)
 
 
-def _distance(question: str, sentence: str, span: tuple[int, int]) -> int:
-    """Characters from the span to the nearest of the question's terms in the
-    sentence (the far end of the sentence when none is there)."""
-    wanted = set(terms(question))
-    nearest = len(sentence)
-    for match in re.finditer(r"\w+(?:[-'.]\w+)*", sentence):
-        if span[0] <= match.start() < span[1] or not set(terms(match.group(0))) & wanted:
-            continue
-        gap = span[0] - match.end() if match.end() <= span[0] else match.start() - span[1]
-        nearest = min(nearest, max(0, gap))
-    return nearest
+def _distance(anchors: list[tuple[int, int]], far: int, span: tuple[int, int]) -> int:
+    """Characters from the span to the nearest anchor (a question term in the
+    sentence) outside it; `far` when there is none."""
+    gaps = [span[0] - end if end <= span[0] else start - span[1]
+            for start, end in anchors if not span[0] <= start < span[1]]
+    return max(0, min(gaps, default=far))
