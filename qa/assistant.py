@@ -16,7 +16,7 @@ from typing import Any
 from . import documents as loaders
 from . import indexing
 from .answering import Answer, Source, followup, generative
-from .answering.extractive import answer_type, has_type, select, sentence_scores
+from .answering.extractive import Ranker, answer_type, has_type, select, sentence_scores
 from .answering.span import short_answer
 from .chunking import looks_english, near_duplicates, terms, words
 from .config import Settings, default_index_dir
@@ -427,8 +427,11 @@ class Assistant:
         hits = found[0]
         context = set(terms(previous)) if previous else None
 
+        ranker = Ranker.for_model(s.model)
+        min_score = ranker.threshold if s.min_score < 0 else s.min_score
+
         def extractive() -> Answer:
-            answer = select(question, vector, records, hits, idf, s.min_score,
+            answer = select(question, vector, records, hits, idf, ranker, min_score,
                             s.max_answer_chars, context)
             if answer.found:
                 answer.span = short_answer(question, answer.text)
@@ -446,7 +449,7 @@ class Assistant:
             """The supporting sentences score as answers (the extractive abstention
             threshold), and the claims themselves take up the question's terms."""
             union = list({h.row: h for h in [*hits, *shown]}.values())
-            scores = sentence_scores(question, vector, records, union, idf, context)
+            scores = sentence_scores(question, vector, records, union, idf, ranker, context)
             best = max((scores.get(row, float("-inf")) for row in rows), default=float("-inf"))
             asked_terms = set(terms(asked if rewritten else query))
             taken = len(asked_terms & set(terms(said))) / max(1, len(asked_terms))
@@ -455,7 +458,7 @@ class Assistant:
             tells = bool(set(terms(said)) - asked_terms) or _YES_NO.match(question) is not None
             kind = answer_type(question)
             typed = kind not in ("number", "date") or has_type(kind, said, set(words(question)))
-            return best >= s.min_score and taken >= s.claim_coverage and tells and typed
+            return best >= min_score and taken >= s.claim_coverage and tells and typed
 
         for piece in generative.generate(model[0], model[1], asked, history, records, shown,
                                          self.embedder, s, extractive, answers):

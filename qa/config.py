@@ -44,15 +44,11 @@ class Settings:
     rrf_k: int = 60
 
     # Answering: longest answer in characters, and the abstention threshold on
-    # the answer score. 1.25 keeps SQuAD-sample answerable accuracy near its
-    # plateau while abstaining on all three unanswerable dev questions
-    # (benchmarks/tune.py). Re-checked on the tuning data with sentence vectors
-    # from the chunk pass: dev 16/16, SQuAD sample overall 0.404 (1.1: 0.383,
-    # and an unanswerable dev question answered). A refit that weighed the
-    # chunk cosine against (-0.25) scored 0.420 there but dropped follow-ups
-    # such as "Why?" under the threshold, so the weights stay.
+    # the ranker's probability that its best sentence answers; below 0, the
+    # threshold cross-validated with the ranker on the tuning data
+    # (qa/answering/rankers/, benchmarks/fit_ranker.py).
     max_answer_chars: int = 300
-    min_score: float = 1.25
+    min_score: float = -1.0
 
     # Answers from a chat model (off unless set): a LangChain "provider:model"
     # string for init_chat_model, or gguf:/path/model.gguf for a local model.

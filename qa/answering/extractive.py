@@ -12,8 +12,11 @@ sentence that only restates the question answers nothing).
 from __future__ import annotations
 
 import functools
+import json
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -23,9 +26,8 @@ from ..store.records import Hit
 from ..store.records import Records as Store
 from . import NOT_FOUND, Answer, Source
 
-# Sentence-score features and their weights. Weights were fitted on the bundled
-# dev set and the SQuAD 2.0 sample only (benchmarks/tune.py), never on XQuAD or
-# the PDF sets, then rounded.
+# Sentence-score features. A model fitted on the tuning data weighs them
+# (`Ranker`, benchmarks/fit_ranker.py).
 FEATURES = (
     "dense",     # cosine(question, sentence)
     "cover",     # IDF-weighted share of question terms in the sentence
@@ -35,10 +37,60 @@ FEATURES = (
     "stale",     # the sentence adds (almost) nothing to the question's own words
     "entity",    # share of the question's names found in the sentence or the one before
 )
-# The fit gave type and stale ~0 on SQuAD; they stay as tie-breakers at weights
-# that leave the SQuAD sample and dev scores unchanged.
-WEIGHTS = np.array([1.0, 1.0, 0.6, 0.05, 0.3, -0.1, 0.2], dtype=np.float32)
-ADJACENT_MARGIN = 0.25  # a neighbour this close joins the answer (SQuAD sample: 0.08 -> 0.25 gave +1 point)
+RANKERS = Path(__file__).with_name("rankers")
+
+
+@dataclass(frozen=True)
+class Ranker:
+    """A conditional logit over one question's candidate sentences and a "not in
+    the documents" option: P(sentence i answers) = exp(s_i) / (exp(none) +
+    sum_j exp(s_j)), with s = features @ weights. Fitted by
+    benchmarks/fit_ranker.py on the dev set and the SQuAD 2.0 sample only (the
+    project's tuning data; XQuAD and the PDF sets are held out), per embedding
+    model, since each model's cosines sit at its own level.
+
+    Attributes:
+        weights: one per FEATURES entry, on the raw features.
+        none: the utility of "not in the documents".
+        threshold: the cross-validated probability below which qa abstains.
+    """
+
+    weights: np.ndarray
+    none: float
+    threshold: float
+
+    @classmethod
+    @functools.cache
+    def for_model(cls, model: str) -> Ranker:
+        """The ranker fitted with this embedding model's vectors (the packaged
+        model's for any model without one of its own)."""
+        path = RANKERS / f"{ranker_name(model)}.json"
+        fitted = json.loads(path.read_text(encoding="utf-8"))
+        if fitted["features"] != list(FEATURES):
+            raise ValueError(f"{path.name} was fitted on other features: "
+                             f"re-run benchmarks/fit_ranker.py")
+        return cls(np.array(fitted["weights"], dtype=np.float32), float(fitted["none"]),
+                   float(fitted["threshold"]))
+
+    def probabilities(self, matrix: np.ndarray) -> np.ndarray:
+        """P(each candidate answers), given the candidates' FEATURES rows."""
+        scores = matrix.astype(np.float64) @ self.weights
+        top = max(float(scores.max(initial=self.none)), self.none)
+        odds = np.exp(scores - top)
+        return odds / (odds.sum() + np.exp(self.none - top))
+
+
+def ranker_name(model: str) -> str:
+    """The ranker file's name for an embedding model."""
+    from ..embeddings import MULTILINGUAL_NAMES
+
+    return "multilingual-e5-small" if model in MULTILINGUAL_NAMES else "default"
+
+
+# A neighbouring sentence at least this likely, relative to the best, joins the
+# answer (0.25 on the hand-set score scale, SQuAD sample: +1 point, carried
+# over to the fitted scale, about 3.8 times wider).
+ADJACENT_RATIO = 0.4
 
 
 # -- expected answer type ------------------------------------------------------
@@ -111,7 +163,9 @@ def features(question: str, query_vector: np.ndarray, store: Store, hits: Sequen
     rows = sorted(best_chunk)
     if not rows:
         return rows, np.zeros((0, len(FEATURES)), dtype=np.float32)
-    q_terms = set(terms(question))
+    # A follow-up with no content words of its own ("Why?") asks about the
+    # conversation's terms.
+    q_terms = set(terms(question)) or set(context_terms or ())
     idf = functools.cache(idf)  # the same few question terms, weighed for every candidate
     q_words = set(words(question)) | q_terms
     q_names = set(terms(" ".join(m.group(0) for m in _CAPITALIZED.finditer(question))))
@@ -134,16 +188,17 @@ def features(question: str, query_vector: np.ndarray, store: Store, hits: Sequen
 
 
 def sentence_scores(question: str, query_vector: np.ndarray, store: Store,
-                    hits: Sequence[Hit], idf: Callable[[str], float],
+                    hits: Sequence[Hit], idf: Callable[[str], float], ranker: Ranker,
                     context_terms: set[str] | None = None) -> dict[int, float]:
-    """Every candidate sentence's answer score, by store row (what `select` ranks by)."""
+    """Every candidate sentence's probability of answering, by store row (what
+    `select` ranks by)."""
     rows, matrix = features(question, query_vector, store, hits, idf, context_terms)
-    return dict(zip(rows, (matrix @ WEIGHTS).tolist()))
+    return dict(zip(rows, ranker.probabilities(matrix).tolist())) if rows else {}
 
 
 def select(question: str, query_vector: np.ndarray, store: Store, hits: Sequence[Hit],
-           idf: Callable[[str], float], min_score: float, max_chars: int = 300,
-           context_terms: set[str] | None = None) -> Answer:
+           idf: Callable[[str], float], ranker: Ranker, min_score: float,
+           max_chars: int = 300, context_terms: set[str] | None = None) -> Answer:
     """Pick the answer sentence(s) among the retrieved chunks, or abstain.
 
     Args:
@@ -152,22 +207,23 @@ def select(question: str, query_vector: np.ndarray, store: Store, hits: Sequence
         store: the index snapshot the hits come from.
         hits: retrieved chunks, best first.
         idf: inverse document frequency of a term in the collection.
-        min_score: answers scoring below this abstain.
+        ranker: weighs the candidates' features.
+        min_score: answers less likely than this abstain.
         max_chars: longest answer text.
         context_terms: terms from the conversation (follow-ups), weighted lower.
     """
     rows, matrix = features(question, query_vector, store, hits, idf, context_terms)
     if not rows:
         return Answer(NOT_FOUND, False)
-    scores = matrix @ WEIGHTS
-    order = np.argsort(-scores)
+    scores = ranker.probabilities(matrix)
+    order = np.argsort(-scores, kind="stable")
     best, best_score = rows[order[0]], float(scores[order[0]])
     if best_score < min_score:
         return Answer(NOT_FOUND, False, score=best_score)
     first = last = best
     for i in order[1:3]:
         other = rows[i]
-        if abs(other - best) == 1 and best_score - scores[i] < ADJACENT_MARGIN \
+        if abs(other - best) == 1 and scores[i] >= ADJACENT_RATIO * best_score \
                 and store.sentence_doc[other] == store.sentence_doc[best]:
             lo, hi = min(best, other), max(best, other)
             gap = store.document(store.sentence_doc[best]).text[

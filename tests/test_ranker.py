@@ -1,0 +1,64 @@
+"""The shipped answer ranker is what benchmarks/fit_ranker.py fits, on the
+features qa computes today."""
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qa.answering import extractive
+from qa.answering.extractive import Ranker
+from qa.evaluation import load_eval
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import fit_ranker  # noqa: E402
+
+SHIPPED = extractive.RANKERS / "default.json"
+TABLE = fit_ranker.TABLES / "default.npz"
+
+
+def test_shipped_weights_are_what_the_script_fits():
+    shipped = json.loads(SHIPPED.read_text())
+    table = dict(np.load(TABLE))
+    refit = fit_ranker.fit(table, np.ones(len(table["y"]), bool), shipped["l2"])
+    assert shipped["features"] == list(extractive.FEATURES)
+    np.testing.assert_allclose(refit["weights"], shipped["weights"], rtol=1e-4, atol=1e-4)
+    assert refit["none"] == pytest.approx(shipped["none"], abs=1e-3)
+
+
+@pytest.mark.slow
+def test_shipped_threshold_is_the_cross_validated_one(capsys):
+    shipped = json.loads(SHIPPED.read_text())
+    chosen = fit_ranker.fit_and_report(dict(np.load(TABLE)))
+    assert (chosen["l2"], chosen["threshold"]) == (shipped["l2"], shipped["threshold"])
+    assert "ECE" in capsys.readouterr().out
+
+
+def test_table_holds_todays_features(bot):
+    """The dev-set rows of the fitting table are the features `ask` computes now:
+    a change to the features, the chunking or the vectors needs a refit."""
+    table = dict(np.load(TABLE))
+    now = fit_ranker.collect(bot, load_eval(fit_ranker.DEV).items)
+    saved = table["x"][table["dev"]]
+    assert saved.shape == np.array(now["x"]).shape, "re-run benchmarks/fit_ranker.py"
+    np.testing.assert_allclose(np.array(now["x"]), saved, atol=2e-3,
+                               err_msg="re-run benchmarks/fit_ranker.py")
+    assert np.array_equal(np.array(now["y"]), table["y"][table["dev"]])
+
+
+def test_probabilities_leave_room_for_not_in_the_documents():
+    ranker = Ranker(np.array([1.0, 0, 0, 0, 0, 0, 0], np.float32), none=0.0, threshold=0.5)
+    p = ranker.probabilities(np.array([[2.0] + [0] * 6, [0.0] * 7], np.float32))
+    assert p.argmax() == 0 and p.sum() < 1
+    # e^2 / (e^2 + e^0 + e^0 for "none")
+    assert p[0] == pytest.approx(np.exp(2) / (np.exp(2) + 2))
+
+
+def test_each_model_has_its_own_ranker():
+    assert extractive.ranker_name("multilingual") == "multilingual-e5-small"
+    assert extractive.ranker_name("sentence-transformers/all-MiniLM-L6-v2") == "default"
+    other = Ranker.for_model("some/online-model")  # no ranker of its own: the default one
+    assert np.array_equal(other.weights, Ranker.for_model("packaged").weights)
