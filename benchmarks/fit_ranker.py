@@ -271,13 +271,22 @@ def main() -> None:
         TABLES.mkdir(exist_ok=True)
         np.savez_compressed(table, **t)
     shipped = fit_and_report(t)
+    if name != "default":  # a multilingual model answers across languages
+        # Such a question shares no terms with the passages: the same data, with
+        # the term features blanked, fits its ranker. Its threshold is 0: the
+        # tuning data holds no question in another language to set one.
+        print(f"\n-- across languages: {', '.join(extractive.ACROSS)} only --")
+        blank = [i for i, f in enumerate(extractive.FEATURES) if f not in extractive.ACROSS]
+        across = dict(t, x=t["x"].copy())
+        across["x"][:, blank] = 0.0
+        shipped["across"] = {k: v for k, v in fit_and_report(across).items()
+                             if k in ("weights", "none", "l2")} | {"threshold": 0.0}
     out = extractive.RANKERS / f"{name}.json"
-    out.write_text(json.dumps(shipped, indent=1) + "\n", encoding="utf-8")
+    out.write_text(json.dumps(shipped) + "\n", encoding="utf-8")
     print(f"\nwrote {out.relative_to(ROOT)}:")
-    for feature, weight in zip(extractive.FEATURES, shipped["weights"]):
-        print(f"  {feature:<8} {weight:+.3f}")
-    print(f"  none     {shipped['none']:+.3f}   threshold {shipped['threshold']:.2f}")
-
+    for i, feature in enumerate(extractive.FEATURES):
+        print(f"  {feature:<8} {shipped['weights'][i]:+8.3f}")
+    print(f"  none     {shipped['none']:+8.3f}   threshold {shipped['threshold']:.2f}")
 
 if __name__ == "__main__":
     main()

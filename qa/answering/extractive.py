@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..chunking import STOPWORDS, Span, terms, trim, words
+from ..chunking import STOPWORDS, Span, language, terms, trim, words
 from ..documents import normalize
 from ..store.records import Hit
 from ..store.records import Records as Store
@@ -37,6 +37,9 @@ FEATURES = (
     "stale",     # the sentence adds (almost) nothing to the question's own words
     "entity",    # share of the question's names found in the sentence or the one before
 )
+# The features that still tell when the question and the passages are in
+# different languages (no shared terms): meaning, and the answer type.
+ACROSS = ("dense", "type", "chunk")
 RANKERS = Path(__file__).with_name("rankers")
 
 
@@ -53,11 +56,17 @@ class Ranker:
         weights: one per FEATURES entry, on the raw features.
         none: the utility of "not in the documents".
         threshold: the cross-validated probability below which qa abstains.
+        across: for a multilingual model, the ranker for a question in
+            another language than the passages, fitted on the ACROSS features
+            only. It never abstains: the tuning data has no question in another
+            language to set its threshold, and English pairs' cosines sit
+            higher than a translation's.
     """
 
     weights: np.ndarray
     none: float
     threshold: float
+    across: Ranker | None = None
 
     @classmethod
     @functools.cache
@@ -65,12 +74,24 @@ class Ranker:
         """The ranker fitted with this embedding model's vectors (the packaged
         model's for any model without one of its own)."""
         path = RANKERS / f"{ranker_name(model)}.json"
+        if not path.exists():
+            path = RANKERS / "default.json"
         fitted = json.loads(path.read_text(encoding="utf-8"))
         if fitted["features"] != list(FEATURES):
             raise ValueError(f"{path.name} was fitted on other features: "
                              f"re-run benchmarks/fit_ranker.py")
+        across = fitted.get("across")
         return cls(np.array(fitted["weights"], dtype=np.float32), float(fitted["none"]),
-                   float(fitted["threshold"]))
+                   float(fitted["threshold"]),
+                   across and cls(np.array(across["weights"], dtype=np.float32),
+                                  float(across["none"]), float(across["threshold"])))
+
+    def choose(self, question: str, store: Store, hits: Sequence[Hit]) -> Ranker:
+        """This ranker, or its `across` one when the question is in another
+        language than the best retrieved passage."""
+        if self.across is not None and crosses_languages(question, store, hits):
+            return self.across
+        return self
 
     def probabilities(self, matrix: np.ndarray) -> np.ndarray:
         """P(each candidate answers), given the candidates' FEATURES rows."""
@@ -78,6 +99,13 @@ class Ranker:
         top = max(float(scores.max(initial=self.none)), self.none)
         odds = np.exp(scores - top)
         return odds / (odds.sum() + np.exp(self.none - top))
+
+
+def crosses_languages(question: str, store: Store, hits: Sequence[Hit]) -> bool:
+    """Whether the question is in another language than the best retrieved passage."""
+    if not hits:
+        return False
+    return language(words(question)) != language(words(store.chunks[hits[0].row].text))
 
 
 def ranker_name(model: str) -> str:
