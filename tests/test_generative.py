@@ -260,3 +260,25 @@ def test_a_supported_claim_without_the_number_asked_for_falls_back(bot):
     kept = scripted(bot, "Kosovo's ethnic Albanian majority make up 90 percent of the "
                            "province's 2 million people [1].").ask(q)
     assert kept.mode == "generated" and "90 percent" in kept.text
+
+
+def test_the_verifier_reads_other_languages(tmp_path, settings, embedder):
+    (tmp_path / "de.txt").write_text(
+        "Russland warnte am Montag die Vereinigten Staaten und die Europäische Union. "
+        "Der Gesandte Botsan-Kharchenko sprach von einer humanitären Katastrophe in der "
+        "Provinz.", encoding="utf-8")
+    german = Assistant.from_paths([tmp_path / "de.txt"], tmp_path / "ix", settings, embedder)
+    q = "Wovor warnte der Gesandte Botsan-Kharchenko?"
+    said = "Der Gesandte Botsan-Kharchenko sprach {}von einer humanitären Katastrophe{} [1]."
+    assert scripted(german, said.format("", " in der Provinz")).ask(q).claims[0].supported
+    # a German negation, and a name in another script the passages lack
+    for claim in (said.format("nicht ", " in der Provinz"), said.format("", " in Москва")):
+        assert not scripted(german, claim).ask(q).claims[0].supported, claim
+
+
+def test_follow_ups_are_told_in_other_languages():
+    from qa.answering.followup import is_follow_up
+
+    assert is_follow_up("Warum hat er das gesagt?") and is_follow_up("¿Y ella?")
+    assert is_follow_up("Что он сказал потом?") and is_follow_up("为什么？")
+    assert not is_follow_up("Wie viele Einwohner hatte Berlin im Jahr 1900?")

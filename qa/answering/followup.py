@@ -11,10 +11,15 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-_PRONOUN = re.compile(
-    r"\b(he|she|him|his|her|hers|they|them|their|it|its|this|that|these|those|there|then)\b",
-    re.I,
-)
+# Third-person pronouns and "there"/"then", in English and the main European
+# languages qa stems (Chinese, Japanese and Thai questions that lean on the
+# conversation are short, and _SHORT catches them).
+_PRONOUN = re.compile(r"(?<!\w)(?:%s)(?!\w)" % "|".join("""
+he she him his her hers they them their it its this that these those there then
+er sie ihm ihn ihr ihnen dort damals dieser diese dieses él ella ellos ellas allí entonces
+il elle ils elles lui leur là alors lei loro allora ele ela eles elas dele dela lá então
+el ea ei ele lui acolo atunci hij zij hem haar daar toen он она оно они его её ее их там тогда
+""".split()), re.I)
 _SHORT = 3  # "Since when?", "Why?", "And Serbia?": too short to stand alone
 
 

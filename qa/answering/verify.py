@@ -24,12 +24,23 @@ from . import Claim, Source
 
 _PREAMBLE = re.compile(r"^(?:(?:the |my )?answer(?: to (?:this|the|your) question)? is|"
                        r"answer|according to (?:the )?passages?(?: \[?\d+\]?)?)\s*[:,]?\s*", re.I)
-_NEGATION = re.compile(r"\b(?:not|no|never|neither|nor|cannot|none|nobody|nothing)\b|n't\b",
-                       re.I)
+# Negation words of the languages qa stems (chunking._SNOWBALL) and English;
+# Chinese, Japanese and Thai ones stand inside words, so they match anywhere.
+_NEGATION_WORDS = """
+not no never neither nor cannot none nobody nothing
+nicht kein keine keinen keinem keiner keines nie niemals niemand nichts weder
+nunca jamás ningún ninguna ninguno nadie nada ni tampoco
+ne pas jamais aucun aucune rien non mai nessuno nessuna niente nulla né
+não nenhum nenhuma ninguém nem nu niciodată niciun nicio nimeni nimic nici
+не нет никогда никто ничто ничего δεν μη μην ποτέ κανένας καμία τίποτα ούτε
+değil yok hiç asla hiçbir không chưa chẳng chả đừng لا لم لن ليس ليست غير
+नहीं मत niet geen nooit niemand niets inte ikke ej aldrig aldri ingen nie nigdy
+żaden nikt nic nem soha senki semmi ei koskaan tidak bukan belum jangan cap ningú res
+""".split()
+_NEGATION = re.compile(r"(?<!\w)(?:%s)(?!\w)|n't\b|[不没沒未无無非别別]|ไม่|ない|ません"
+                       % "|".join(map(re.escape, _NEGATION_WORDS)), re.I)
 _AFTER_MARK = re.compile(r"(?<=\])\s+(?=[\"'“‘(]?[A-Z0-9])")
 _MARK = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
-_SPECIFIC = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+(?:[-'][A-Za-z]+)*\b"
-                       r"|\b[A-Z]{2,}\b")  # names, acronyms (numbers: _numbers)
 # A number as written: digits with group separators or a decimal part, then
 # an optional scale word ("1,250,000", "1.25 million", "1250000").
 _NUMBER = re.compile(r"(?<![\w.,])(\d[\d,.\u00a0\u202f']*\d|\d)(?![\d])"
@@ -124,7 +135,7 @@ def verify(answer: str, passages: list[Passage], store: Store, embedder, thresho
         scores = COSINE_WEIGHT * cos + (1 - COSINE_WEIGHT) * share
         best = int(np.argmax(scores))
         score = float(scores[best])
-        invented = [s for s in _SPECIFIC.findall(text)
+        invented = [s for s in _specifics(text)
                     if normalize(s).lower().rstrip(".,") not in shown]
         invented += [n for n in _NUMBER.findall(text) if not _values(*n) & numbers]
         row = rows[best]
@@ -142,6 +153,20 @@ def verify(answer: str, passages: list[Passage], store: Store, embedder, thresho
             sources.append(_source(store, row, score))
         claims.append(Claim(text, [where[row]], True, score))
     return Verified(claims, sources, list(where), corrections)
+
+
+def _specifics(text: str) -> list[str]:
+    """Names and acronyms in any cased script ("Putin", "Путин", "NATO"): a
+    capitalised word that does not open a sentence, or a word in capitals.
+    Numbers are checked apart (_values)."""
+    found = []
+    for match in _WORD.finditer(text):
+        word = re.split(r"['’]", match.group(0))[0].rstrip("-")  # "EU's": EU
+        before = text[:match.start()].rstrip(" \"'“‘(«¿¡")
+        if len(word) >= 2 and word.isupper() or word[:1].isupper() and \
+                word[1:2].islower() and before and before[-1] not in ".!?":
+            found.append(word)
+    return found
 
 
 def _values(written: str, scale: str = "") -> set[float]:
