@@ -434,8 +434,8 @@ class Assistant:
         hits = found[0]
         context = set(terms(previous)) if previous else None
 
-        ranker = Ranker.for_model(s.model).choose(question, records, hits)
-        min_score = ranker.threshold if s.min_score < 0 else s.min_score
+        ranker, threshold = Ranker.for_model(s.model).choose(question, records, hits)
+        min_score = threshold if s.min_score < 0 else s.min_score
 
         def extractive() -> Answer:
             answer = select(question, vector, records, hits, idf, ranker, min_score,

@@ -194,6 +194,8 @@ def _terms(text: str) -> tuple[str, ...]:
     if lang == "en":
         stem = _stemmer("en")
         return tuple(stem(w) for w in tokens if w not in STOPWORDS and w)
+    if lang not in _SNOWBALL:  # character pairs (Chinese, Japanese, Thai), Korean words
+        return tuple(tokens)
     stem, stop = _stemmer(lang), _stopwords(lang)
     return tuple(stem(w) for w in tokens if w not in stop and w)
 
@@ -209,7 +211,11 @@ _SNOWBALL = {"ar": "arabic", "ca": "catalan", "cs": "czech", "da": "danish", "de
 _SCRIPTS = [(re.compile("[\u0370-\u03ff\u1f00-\u1fff]"), "el"),
             (re.compile("[\u0400-\u04ff]"), "ru"),
             (re.compile("[\u0600-\u06ff]"), "ar"),
-            (re.compile("[\u0900-\u097f]"), "hi")]
+            (re.compile("[\u0900-\u097f]"), "hi"),
+            (re.compile("[\u3040-\u30ff]"), "ja"),
+            (re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]"), "zh"),
+            (re.compile("[\u0e00-\u0e7f]"), "th"),
+            (re.compile("[\uac00-\ud7af\u1100-\u11ff]"), "ko")]
 
 _LETTERS = [(re.compile("[ığ]"), "tr"), (re.compile("[ơưđ]"), "vi"), (re.compile("[ășțţ]"), "ro"),
             (re.compile("[ßäöü]"), "de")]
@@ -217,7 +223,7 @@ _LETTERS = [(re.compile("[ığ]"), "tr"), (re.compile("[ơưđ]"), "vi"), (re.co
 
 def language(tokens: list[str]) -> str:
     """The ISO 639-1 code of the language the words are in: by script for
-    Greek, Cyrillic, Arabic and Devanagari; else from the function words
+    Greek, Cyrillic, Arabic, Devanagari, Chinese, Japanese, Thai and Korean; else from the function words
     (another language wins with more of its own, not English, function words
     than English has); else, with no English function word either, from letters
     only one language uses ("ı", "ơ", "ț", "ß"), then from any function word of

@@ -66,17 +66,35 @@ def test_each_model_has_its_own_ranker():
 
 
 def test_a_question_in_another_language_gets_the_ranker_without_terms():
-    from types import SimpleNamespace
-
     ranker = Ranker.for_model("multilingual")
-    store = SimpleNamespace(chunks=[SimpleNamespace(
-        text="Russia warned the United States and the European Union on Monday.")])
-    hits = [SimpleNamespace(row=0)]
-    assert ranker.choose("Wovor hat Russland die USA gewarnt?", store, hits) is ranker.across
-    assert ranker.choose("What did Russia warn the United States about?", store, hits) is ranker
+    store, hits = passage("Russia warned the United States and the European Union on Monday.")
+    assert ranker.choose("Wovor hat Russland die USA gewarnt?", store, hits) == \
+        (ranker.across, 0.0)
+    assert ranker.choose("What did Russia warn the United States about?", store, hits) == \
+        (ranker, ranker.threshold)
     blank = [i for i, f in enumerate(extractive.FEATURES) if f not in extractive.ACROSS]
     assert ranker.across is not None and not ranker.across.weights[blank].any()
-    # the English-only default has no such ranker: it keeps its own
+    # the English-only default has no such ranker: it keeps its own, and its threshold
     default = Ranker.for_model("packaged")
     assert default.across is None
-    assert default.choose("Wovor hat Russland die USA gewarnt?", store, hits) is default
+    assert default.choose("Wovor hat Russland die USA gewarnt?", store, hits) == \
+        (default, default.threshold)
+
+
+def test_the_threshold_holds_in_the_language_it_was_fitted_in():
+    ranker = Ranker.for_model("packaged")
+    assert ranker.threshold > 0
+    english = passage("NATO has 16,000 troops in Kosovo.")
+    assert ranker.choose("How many NATO troops are in Kosovo?", *english)[1] == ranker.threshold
+    for question, text in [("Wie viele NATO-Soldaten sind im Kosovo?",
+                            "Die NATO hat 16.000 Soldaten im Kosovo."),
+                           ("科索沃有多少北约士兵？", "北约在科索沃有一万六千名士兵。"),
+                           ("Сколько солдат НАТО в Косово?", "В Косово находятся 16 000 солдат НАТО.")]:
+        assert ranker.choose(question, *passage(text)) == (ranker, 0.0), question
+
+
+def passage(text: str):
+    """A store holding one chunk, and the hit on it."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(chunks=[SimpleNamespace(text=text)]), [SimpleNamespace(row=0)]

@@ -55,12 +55,14 @@ class Ranker:
     Attributes:
         weights: one per FEATURES entry, on the raw features.
         none: the utility of "not in the documents".
-        threshold: the cross-validated probability below which qa abstains.
+        threshold: the cross-validated probability below which qa abstains,
+            for questions in the tuning data's language (English). In other
+            languages the probabilities sit lower (fewer shared terms, other
+            cosine levels) and no data sets a threshold, so qa answers there.
         across: for a multilingual model, the ranker for a question in
             another language than the passages, fitted on the ACROSS features
             only. It never abstains: the tuning data has no question in another
-            language to set its threshold, and English pairs' cosines sit
-            higher than a translation's.
+            language to set its threshold.
     """
 
     weights: np.ndarray
@@ -86,12 +88,21 @@ class Ranker:
                    across and cls(np.array(across["weights"], dtype=np.float32),
                                   float(across["none"]), float(across["threshold"])))
 
-    def choose(self, question: str, store: Store, hits: Sequence[Hit]) -> Ranker:
-        """This ranker, or its `across` one when the question is in another
-        language than the best retrieved passage."""
-        if self.across is not None and crosses_languages(question, store, hits):
-            return self.across
-        return self
+    def choose(self, question: str, store: Store, hits: Sequence[Hit]) -> tuple[Ranker, float]:
+        """The ranker for this question and its abstention threshold.
+
+        A question in another language than the best retrieved passage gets the
+        `across` ranker, which never abstains; with a model that has none (an
+        English-only one), the fitted threshold stays. A question in English gets
+        the fitted threshold; one in another language, the passages' too, gets
+        none: no tuning data sets one there.
+        """
+        crossing = crosses_languages(question, store, hits)
+        if crossing and self.across is not None:
+            return self.across, self.across.threshold
+        if crossing or language(words(question)) == "en":
+            return self, self.threshold
+        return self, 0.0
 
     def probabilities(self, matrix: np.ndarray) -> np.ndarray:
         """P(each candidate answers), given the candidates' FEATURES rows."""
