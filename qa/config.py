@@ -45,8 +45,9 @@ class Settings:
 
     # Answering: longest answer in characters, and the abstention threshold on
     # the ranker's probability that its best sentence answers; below 0, the
-    # threshold cross-validated with the ranker on the tuning data
-    # (qa/answering/rankers/, benchmarks/fit_ranker.py).
+    # threshold cross-validated with the ranker on the tuning data for English
+    # questions, none for other languages (Ranker.choose; rankers/,
+    # benchmarks/fit_ranker.py). 0 never abstains.
     max_answer_chars: int = 300
     min_score: float = -1.0
 
