@@ -31,7 +31,7 @@ def answer_markdown(answer: Answer) -> str:
     footer = ""
     if answer.mode == "generated":
         footer = f"\n\n<sub>Written by {answer.model}; each sentence checked against its source.</sub>"
-    elif answer.mode == "fallback":
+    elif answer.note:  # why it fell back, or why it could not read the question
         footer = f"\n\n<sub>ℹ️ {answer.note}</sub>"
     if not answer.found:
         return f"{NOT_FOUND_MARK} _{answer.text}_{footer}"

@@ -29,6 +29,9 @@ def test_a_german_question_over_an_english_article(multilingual, bot):
     assert english.found and "humanitarian catastrophe" in english.text
     default = bot.ask(GERMAN)  # the English-only default abstains, and says why
     assert not default.found and "QA_MODEL=multilingual" in default.note
+    from qa.chat import answer_markdown
+
+    assert "QA_MODEL=multilingual" in answer_markdown(default)  # the chat shows it too
 
 
 def test_the_index_remembers_its_model(multilingual):
