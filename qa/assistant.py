@@ -16,14 +16,7 @@ from typing import Any
 from . import documents as loaders
 from . import indexing
 from .answering import Answer, Source, followup, generative
-from .answering.extractive import (
-    Ranker,
-    answer_type,
-    crosses_languages,
-    has_type,
-    select,
-    sentence_scores,
-)
+from .answering.extractive import Ranker, answer_type, has_type, select, sentence_scores
 from .answering.span import short_answer
 from .chunking import looks_english, near_duplicates, terms, words
 from .config import Settings, default_index_dir
@@ -434,7 +427,8 @@ class Assistant:
         hits = found[0]
         context = set(terms(previous)) if previous else None
 
-        ranker, threshold = Ranker.for_model(s.model).choose(question, records, hits)
+        fitted = Ranker.for_model(s.model)
+        ranker, threshold, crossing = fitted.choose(question, records, hits)
         min_score = threshold if s.min_score < 0 else s.min_score
 
         def extractive() -> Answer:
@@ -442,7 +436,7 @@ class Assistant:
                             s.max_answer_chars, context)
             if answer.found:
                 answer.span = short_answer(question, answer.text)
-            elif ranker.across is None and crosses_languages(question, records, hits):
+            elif crossing and fitted.across is None:  # an English-only model
                 answer.note = ("the question is in another language than the documents: "
                                "QA_MODEL=multilingual answers across languages")
             return answer

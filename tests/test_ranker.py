@@ -69,16 +69,16 @@ def test_a_question_in_another_language_gets_the_ranker_without_terms():
     ranker = Ranker.for_model("multilingual")
     store, hits = passage("Russia warned the United States and the European Union on Monday.")
     assert ranker.choose("Wovor hat Russland die USA gewarnt?", store, hits) == \
-        (ranker.across, 0.0)
+        (ranker.across, 0.0, True)
     assert ranker.choose("What did Russia warn the United States about?", store, hits) == \
-        (ranker, ranker.threshold)
+        (ranker, ranker.threshold, False)
     blank = [i for i, f in enumerate(extractive.FEATURES) if f not in extractive.ACROSS]
     assert ranker.across is not None and not ranker.across.weights[blank].any()
     # the English-only default has no such ranker: it keeps its own, and its threshold
     default = Ranker.for_model("packaged")
     assert default.across is None
     assert default.choose("Wovor hat Russland die USA gewarnt?", store, hits) == \
-        (default, default.threshold)
+        (default, default.threshold, True)
 
 
 def test_the_threshold_holds_in_the_language_it_was_fitted_in():
@@ -90,7 +90,7 @@ def test_the_threshold_holds_in_the_language_it_was_fitted_in():
                             "Die NATO hat 16.000 Soldaten im Kosovo."),
                            ("科索沃有多少北约士兵？", "北约在科索沃有一万六千名士兵。"),
                            ("Сколько солдат НАТО в Косово?", "В Косово находятся 16 000 солдат НАТО.")]:
-        assert ranker.choose(question, *passage(text)) == (ranker, 0.0), question
+        assert ranker.choose(question, *passage(text)) == (ranker, 0.0, False), question
 
 
 def passage(text: str):

@@ -88,21 +88,23 @@ class Ranker:
                    across and cls(np.array(across["weights"], dtype=np.float32),
                                   float(across["none"]), float(across["threshold"])))
 
-    def choose(self, question: str, store: Store, hits: Sequence[Hit]) -> tuple[Ranker, float]:
-        """The ranker for this question and its abstention threshold.
+    def choose(self, question: str, store: Store, hits: Sequence[Hit]
+               ) -> tuple[Ranker, float, bool]:
+        """The ranker for this question, its abstention threshold, and whether
+        the question is in another language than the best retrieved passage.
 
-        A question in another language than the best retrieved passage gets the
-        `across` ranker, which never abstains; with a model that has none (an
-        English-only one), the fitted threshold stays. A question in English gets
-        the fitted threshold; one in another language, the passages' too, gets
-        none: no tuning data sets one there.
+        Such a question gets the `across` ranker, which never abstains; with a
+        model that has none (an English-only one), the fitted threshold stays.
+        A question in English gets the fitted threshold; one in another
+        language, the passages' too, gets none: no tuning data sets one there.
         """
-        crossing = crosses_languages(question, store, hits)
+        asked = _language_of(question)
+        crossing = bool(hits) and asked != _language_of(store.chunks[hits[0].row].text)
         if crossing and self.across is not None:
-            return self.across, self.across.threshold
-        if crossing or language(words(question)) == "en":
-            return self, self.threshold
-        return self, 0.0
+            return self.across, self.across.threshold, crossing
+        if crossing or asked == "en":
+            return self, self.threshold, crossing
+        return self, 0.0, crossing
 
     def probabilities(self, matrix: np.ndarray) -> np.ndarray:
         """P(each candidate answers), given the candidates' FEATURES rows."""
@@ -112,11 +114,9 @@ class Ranker:
         return odds / (odds.sum() + np.exp(self.none - top))
 
 
-def crosses_languages(question: str, store: Store, hits: Sequence[Hit]) -> bool:
-    """Whether the question is in another language than the best retrieved passage."""
-    if not hits:
-        return False
-    return language(words(question)) != language(words(store.chunks[hits[0].row].text))
+@functools.lru_cache(maxsize=4096)
+def _language_of(text: str) -> str:
+    return language(words(text))
 
 
 def ranker_name(model: str) -> str:
