@@ -1,6 +1,6 @@
 """Gradio chat over your documents: cited answers, highlighted sources, uploads.
 
-    python app.py [--host 127.0.0.1] [--port 7860] [--index-dir DIR] [--share] [--auth user:pw]
+    python app.py [--host 127.0.0.1] [--port 7860] [--index-dir DIR] [--share [--share-open]] [--auth user:pw]
 
 Gradio wiring only; the work happens in qa/.
 """
@@ -49,6 +49,7 @@ def create_app(assistant: Assistant, uploads_dir: str | Path | None = None,
     `collections` (qa.api.Collections) adds a collection picker to the chat.
     """
     uploads = Path(uploads_dir) if uploads_dir else assistant.index_dir.parent / "uploads"
+    links = collections.page_links if collections else None  # pages need the /v1 routes
     chat_model = assistant.chat_model()
     model = chat_model[1] if chat_model else ""
 
@@ -69,7 +70,7 @@ def create_app(assistant: Assistant, uploads_dir: str | Path | None = None,
                               f"once the documents support it…</sub>", \
                             sources_html(None)
                 else:
-                    yield answer_markdown(piece), sources_html(piece)
+                    yield answer_markdown(piece), sources_html(piece, links, collection)
         except QAError as exc:
             yield f"⚠️ {exc}", sources_html(None)
         except HTTPException as exc:  # an unknown collection
@@ -205,6 +206,10 @@ def _arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--share", action="store_true",
                         default=env("QA_SHARE", "").lower() in ("1", "true", "yes"),
                         help="also publish a public gradio.live link ($QA_SHARE; off by default)")
+    parser.add_argument("--share-open", action="store_true",
+                        default=env("QA_SHARE_OPEN", "").lower() in ("1", "true", "yes"),
+                        help="allow --share without --auth: anyone with the link may ask, "
+                             "upload and remove ($QA_SHARE_OPEN; off by default)")
     parser.add_argument("--auth", default=env("QA_AUTH"), metavar="USER:PASSWORD",
                         help="require this login for the chat, its Gradio API and /v1 "
                              "($QA_AUTH)")
@@ -242,7 +247,9 @@ def main() -> None:
     args = _arguments()
     try:
         auth = parse_auth(args.auth)
-        check_protection(args.api_key, not args.share, auth)
+        # The chat is served either way (--share serves it alone), so a key needs a login.
+        check_protection(args.api_key, True, auth, share=args.share,
+                         open_share=args.share_open)
     except QAError as exc:
         sys.exit(f"app.py: error: {exc}")
     from qa.api import Collections
@@ -250,7 +257,7 @@ def main() -> None:
 
     try:
         # The browser shows what a first start is doing (up to a minute or two).
-        with starting(args.host, args.port):
+        with starting(args.host, args.port, private=bool(args.api_key or auth)):
             assistant = Assistant.bundled(args.index_dir, llm=args.llm, store=args.store)
             assistant.embedder.warm_up()
             assistant.chat_model()  # a bad model name fails here, in one line

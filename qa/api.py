@@ -25,7 +25,7 @@ from starlette.exceptions import HTTPException
 
 from . import completions
 from .assistant import Assistant
-from .chat import cited_text, index_uploads, remove_document
+from .chat import PageLinks, cited_text, index_uploads, remove_document
 from .completions import ChatRequest, Message, Unsupported
 from .errors import DocumentError, QAError, QuestionError
 
@@ -82,6 +82,7 @@ class Collections:
         self.folder = Path(folder) if folder else None
         self._open: dict[str, Assistant] = {}
         self._lock = threading.Lock()
+        self.page_links = PageLinks()  # the chat writes them, /v1/page-views draws them
 
     def names(self) -> list[str]:
         found = sorted(p.name for p in self.folder.iterdir()
@@ -161,8 +162,12 @@ def create_api(collections: Collections, api_key: str | None = None,
         auth: (user, password): every /v1 route also takes this login as HTTP Basic
             (and needs it when there is no key).
     """
+    protected = bool(api_key or auth)
+    # A protected server's schema and docs need the credentials too (routes below).
     app = FastAPI(title="qa", version="1", description="Ask questions about your documents; "
-                  "answers cite their sources.", docs_url="/docs", redoc_url=None)
+                  "answers cite their sources.", redoc_url=None,
+                  docs_url=None if protected else "/docs",
+                  openapi_url=None if protected else "/openapi.json")
     uploads = Path(uploads_dir) if uploads_dir else \
         collections.default.index_dir.parent / "uploads"
 
@@ -215,10 +220,25 @@ def create_api(collections: Collections, api_key: str | None = None,
                       "internal_error")
 
     @app.get("/healthz")
-    def healthz() -> dict[str, Any]:
-        """The index is loaded: its documents and chunks."""
+    def healthz(request: Request) -> dict[str, Any]:
+        """The index is loaded (and, to a caller with credentials, its size)."""
+        try:
+            authorize(request)
+        except APIError:
+            return {"status": "ok"}
         store = collections.default.store
         return {"status": "ok", "documents": len(store.files()), "chunks": store.count()}
+
+    if protected:
+        from fastapi.openapi.docs import get_swagger_ui_html
+
+        @app.get("/openapi.json", dependencies=guarded, include_in_schema=False)
+        def schema() -> dict[str, Any]:
+            return app.openapi()
+
+        @app.get("/docs", dependencies=guarded, include_in_schema=False)
+        def docs() -> Any:
+            return get_swagger_ui_html(openapi_url="/openapi.json", title="qa API")
 
     @app.post("/v1/ask", dependencies=guarded,
               responses={200: {"model": AnswerOut, "description": "the answer"}})
@@ -308,19 +328,23 @@ def create_api(collections: Collections, api_key: str | None = None,
         offsets, as a source's start and end) marks that passage on it."""
         marked = None
         if highlight:
-            match = re.fullmatch(r"(\d+)-(\d+)", highlight)
+            match = re.fullmatch(r"(\d{1,12})-(\d{1,12})", highlight)
             if not match:
-                raise HTTPException(400, f"highlight={highlight!r} is not START-END")
+                raise HTTPException(400, f"highlight={highlight[:40]!r} is not START-END")
             marked = (int(match.group(1)), int(match.group(2)))
+        bot = collections.get(collection)
+        return Response(_picture(bot, name, page, marked, "PNG"), media_type="image/png")
+
+    @app.get(PageLinks.ROUTE + "{token}", response_class=Response, include_in_schema=False)
+    def page_view(token: str) -> Response:
+        """The chat's "See it on page N": a link signed by this server is the credential."""
         try:
-            image = collections.get(collection).page_image(name, page, marked)
-        except QuestionError as exc:
-            raise HTTPException(404 if "not in the index" in str(exc) else 400, str(exc)) \
-                from None
-        except DocumentError as exc:  # no such page, the file gone or changed
-            raise HTTPException(409 if "changed since" in str(exc) else 404, str(exc)) \
-                from None
-        return Response(image, media_type="image/png")
+            path, page, start, end, collection = collections.page_links.open(token)
+        except (ValueError, TypeError, UnicodeDecodeError):
+            raise HTTPException(404, "no such page link") from None
+        picture = _picture(collections.get(collection), path, page, (start, end), "JPEG")
+        return Response(picture, media_type="image/jpeg",
+                        headers={"Cache-Control": "private, max-age=3600"})
 
     @app.delete("/v1/documents/{name}", dependencies=guarded)
     def delete(name: str, collection: str | None = None) -> dict[str, Any]:
@@ -335,6 +359,20 @@ def create_api(collections: Collections, api_key: str | None = None,
         return report.to_dict()
 
     return app
+
+
+def _picture(bot: Assistant, name: str, page: int, marked: tuple[int, int] | None,
+             image_format: str) -> bytes:
+    """A page picture, or the 4xx that says why there is none (never a 5xx)."""
+    try:
+        return bot.page_image(name, page, marked, image_format=image_format)
+    except QuestionError as exc:
+        raise HTTPException(404 if "not in the index" in str(exc) else 400, str(exc)) \
+            from None
+    except DocumentError as exc:  # no such page, the file gone or changed, cannot be drawn
+        status = 409 if "changed since" in str(exc) else \
+            422 if "cannot be drawn" in str(exc) else 404
+        raise HTTPException(status, str(exc)) from None
 
 
 def _login(token: str, auth: tuple[str, str]) -> bool:

@@ -90,6 +90,8 @@ class Assistant:
         self._write_lock = threading.Lock()
         self._store = store  # replaced whole on each write; readers keep their snapshot
         self._state_lock = threading.Lock()
+        # A missing or damaged ranker file fails here, in one line, not every question.
+        Ranker.for_model(self.settings.model)
 
     # -- construction -------------------------------------------------------
     @classmethod
@@ -236,15 +238,15 @@ class Assistant:
             raise QuestionError(f"{name}: not one PDF file; pages are shown for PDFs")
         passage = ""
         if highlight:
-            docs, _ = loaders.load_all(Path(paths[0]), self.settings.max_file_bytes)
-            if not docs or docs[0].sha256 != info["sha256"]:
+            # Freshness from the file's hash and the passage from the stored
+            # text: a page request never reads (or OCRs) the whole document.
+            if _file_sha256(Path(paths[0])) != info["sha256"]:
                 raise DocumentError(f"{info['source']} changed since it was indexed; "
                                     f"index it again (qa index)")
             start, end = highlight
-            if not 0 <= start < end <= len(docs[0].text):
-                raise QuestionError(f"highlight {start}-{end} is outside {info['source']} "
-                                    f"(0-{len(docs[0].text)})")
-            passage = docs[0].text[start:end]
+            passage = store.passage(paths[0], start, end) if 0 <= start < end else ""
+            if not passage or len(passage) != end - start:
+                raise QuestionError(f"highlight {start}-{end} is outside {info['source']}")
         return render_page(paths[0], page, passage, image_format=image_format)
 
     # -- indexing ---------------------------------------------------------------
@@ -564,3 +566,17 @@ def _within(path: str, scope: list[str] | None) -> bool:
     if scope is None:
         return True
     return any(path == root or path.startswith(root.rstrip(os.sep) + os.sep) for root in scope)
+
+
+def _file_sha256(path: Path) -> str:
+    """The hash of a file's bytes, as documents record it ("" if unreadable)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as f:
+            while block := f.read(1 << 20):
+                digest.update(block)
+    except OSError:
+        return ""
+    return digest.hexdigest()

@@ -3,12 +3,15 @@ and safe storage of uploaded files. Used by app.py; no Gradio import here."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 import html
 import json
 import os
 import re
 import shutil
+import uuid
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -70,8 +73,13 @@ def cited_text(answer: Answer, bold: bool = False, marks: bool = True) -> str:
 _OWN_MARK = re.compile(r"\[(\d+(?:\s*[,–-]\s*\d+)*)\]")
 
 
-def sources_html(answer: Answer | None) -> str:
-    """The sources panel: each cited passage highlighted inside its context."""
+def sources_html(answer: Answer | None, links: PageLinks | None = None,
+                 collection: str | None = None) -> str:
+    """The sources panel: each cited passage highlighted inside its context.
+
+    With `links`, a PDF source gets "See it on page N": its page as a picture,
+    the passage marked, drawn only when the reader opens it.
+    """
     if answer is None:
         return "<p class='qa-empty'>Ask a question to see where the answer comes from.</p>"
     if not answer.found:
@@ -82,35 +90,66 @@ def sources_html(answer: Answer | None) -> str:
         before = s.context[:max(0, s.start - s.context_start)]
         after = s.context[max(0, s.end - s.context_start):]
         where = f"page {s.page} · " if s.page else ""
+        view = _page_view(s, links, collection) if links else ""
         cards.append(
             f"<div class='qa-source'><div class='qa-source-head'>[{n}] "
             f"<b>{html.escape(s.source)}</b> · {where}score {s.score:.2f}</div>"
             f"<p>{html.escape(before)}<mark>{html.escape(s.text)}</mark>"
-            f"{html.escape(after)}</p>{_page_view(s)}</div>"
+            f"{html.escape(after)}</p>{view}</div>"
         )
     return "\n".join(cards)
 
 
-def _page_view(source: Source) -> str:
-    """For a PDF source: its page as a picture, the passage marked, behind a
-    "See it on page N" toggle."""
-    if not source.page or Path(source.path).suffix.lower() != ".pdf" or \
-            not Path(source.path).is_file():
+def _page_view(source: Source, links: PageLinks, collection: str | None) -> str:
+    """For a PDF source: "See it on page N", a picture the browser fetches only
+    once the reader opens it (a lazy image inside closed <details>)."""
+    if not source.page or Path(source.path).suffix.lower() != ".pdf":
         return ""
-    import base64
-
-    from .documents.pages import render_page
-
-    try:
-        image = render_page(source.path, source.page, source.text, scale=1.2,
-                            image_format="JPEG")
-    except QAError:  # changed or gone since indexing: the text still stands
-        return ""
-    data = base64.b64encode(image).decode("ascii")
+    url = html.escape(links.url(source.path, source.page, source.start, source.end,
+                                collection))
     return (f"<details class='qa-page'><summary>See it on page "
-            f"{source.page}</summary><img alt='page {source.page} of "
+            f"{source.page}</summary><img loading='lazy' alt='page {source.page} of "
             f"{html.escape(source.source)}, the passage marked' "
-            f"style='width:100%' src='data:image/jpeg;base64,{data}'></details>")
+            f"style='width:100%' src='{url}'></details>")
+
+
+class PageLinks:
+    """Signed links to page pictures of cited sources.
+
+    The chat's sources panel carries them and the page route draws them: the
+    signature (a key made per process) is the credential, so a picture is
+    reachable only through a link the server wrote into an answer its reader
+    was allowed to see, and the chat's login never has to reach /v1.
+    """
+
+    ROUTE = "/v1/page-views/"
+
+    def __init__(self, key: bytes | None = None) -> None:
+        self._key = key or os.urandom(32)
+
+    def url(self, path: str, page: int, start: int, end: int,
+            collection: str | None = None) -> str:
+        payload = json.dumps([path, page, start, end, collection or ""],
+                             ensure_ascii=False).encode()
+        body = base64.urlsafe_b64encode(payload).decode().rstrip("=")
+        return f"{self.ROUTE}{body}.{self._sign(body)}.jpg"
+
+    def open(self, token: str) -> tuple[str, int, int, int, str | None]:
+        """(path, page, start, end, collection) of a link this process signed.
+
+        Raises:
+            ValueError: not such a link (bad form or signature).
+        """
+        body, _, rest = token.partition(".")
+        signature = rest.removesuffix(".jpg")
+        if not body or not hmac.compare_digest(signature.encode(), self._sign(body).encode()):
+            raise ValueError("not a page link of this server")
+        path, page, start, end, collection = json.loads(
+            base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+        return str(path), int(page), int(start), int(end), collection or None
+
+    def _sign(self, body: str) -> str:
+        return hmac.new(self._key, body.encode(), hashlib.sha256).hexdigest()[:32]
 
 
 def safe_name(name: str) -> str:
@@ -205,19 +244,42 @@ def store_upload(temp_path: str | Path, original_name: str, folder: Path,
         raise DocumentError(too_big(name, size, max_bytes))
     folder.mkdir(parents=True, exist_ok=True)
     uploads = uploads or Uploads(folder)
-    target = folder / name
     digest = _digest(source)
-    for candidate in (name, f"{Path(name).stem}-{digest[:8]}{Path(name).suffix}",
-                      f"{Path(name).stem}-{digest[:24]}{Path(name).suffix}"):
-        target = folder / candidate
-        if not target.exists() or (uploads.ours(target) and _digest(target) == digest):
-            break
-    else:
-        raise DocumentError(f"{original_name}: a file of this name is already in {folder}")
-    if target.resolve().parent != folder.resolve():
-        raise DocumentError(f"{original_name}: not a valid file name")
-    shutil.copyfile(source, target)
-    return target
+    incoming = folder / f".incoming-{os.getpid()}-{uuid.uuid4().hex}"
+    shutil.copyfile(source, incoming)  # the slow copy, outside the lock
+    try:
+        # Choosing a free name and taking it is one step, across threads and
+        # processes: under the folder's lock, and by a hard link that fails
+        # rather than replace a file that appeared meanwhile.
+        with uploads._lock():
+            for candidate in (name, f"{Path(name).stem}-{digest[:8]}{Path(name).suffix}",
+                              f"{Path(name).stem}-{digest[:24]}{Path(name).suffix}"):
+                target = folder / candidate
+                if target.resolve().parent != folder.resolve():
+                    raise DocumentError(f"{original_name}: not a valid file name")
+                if _take(incoming, target):
+                    return target
+                if uploads.ours(target) and _digest(target) == digest:
+                    return target  # these very bytes, stored before
+    finally:
+        incoming.unlink(missing_ok=True)
+    raise DocumentError(f"{original_name}: a file of this name is already in {folder}")
+
+
+def _take(incoming: Path, target: Path) -> bool:
+    """Give `incoming`'s bytes the name `target` unless that name exists."""
+    try:
+        os.link(incoming, target)
+        return True
+    except FileExistsError:
+        return False
+    except OSError:  # a file system without hard links: exclusive create, then copy
+        try:
+            with open(target, "xb") as out, open(incoming, "rb") as data:
+                shutil.copyfileobj(data, out)
+            return True
+        except FileExistsError:
+            return False
 
 
 def index_uploads(assistant, files: Iterable[tuple[str | Path, str]],  # type: ignore[no-untyped-def]

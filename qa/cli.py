@@ -279,7 +279,8 @@ def _serve(args: argparse.Namespace) -> int:
                           "serve the API alone with: qa serve --no-ui")
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
-    with starting(args.host, args.port):  # says what a first start is doing
+    # says what a first start is doing (only that it is starting, to a protected server's users)
+    with starting(args.host, args.port, private=bool(args.api_key or auth)):
         bot = Assistant.open(args.index_dir, llm=args.llm)
         bot.embedder.warm_up()  # type: ignore[attr-defined]
         bot.chat_model()

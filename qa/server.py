@@ -47,12 +47,23 @@ def parse_auth(value: str | None) -> tuple[str, str] | None:
     return user, password
 
 
-def check_protection(api_key: str | None, ui: bool, auth: tuple[str, str] | None) -> None:
-    """Raises QAError for an API key with the chat mounted and no login."""
+def check_protection(api_key: str | None, ui: bool, auth: tuple[str, str] | None,
+                     share: bool = False, open_share: bool = False) -> None:
+    """Refuse a configuration that would serve documents to people it was told to keep out.
+
+    Raises:
+        QAError: an API key with the chat mounted and no login (the chat's own
+            Gradio API would answer, upload and remove for anyone), or a public
+            share link with no login and no explicit opt-in.
+    """
     if api_key and ui and not auth:
         raise QAError("--api-key protects /v1 only, and the chat's own Gradio API would "
                       "answer, upload and remove for anyone; add a login with --auth "
                       "USER:PASSWORD ($QA_AUTH), or serve the API alone with --no-ui")
+    if share and not auth and not open_share:
+        raise QAError("--share publishes the chat (answers, uploads, removal) to anyone with "
+                      "the link; add a login with --auth USER:PASSWORD ($QA_AUTH), or pass "
+                      "--share-open ($QA_SHARE_OPEN=1) to publish it without one")
 
 
 def build(collections: Collections, api_key: str | None = None, ui: Any = None,
@@ -175,8 +186,11 @@ setTimeout(poll, 1500);
 
 
 @contextlib.contextmanager
-def starting(host: str, port: int) -> Iterator[None]:
+def starting(host: str, port: int, private: bool = False) -> Iterator[None]:
     """Serve a page that says what start-up is doing, until the block ends.
+
+    `private` (a key or a login is set): the page says only that qa is
+    starting; qa's log lines (paths, model names) are for the terminal.
 
     The first start's model export and demo index take up to a minute or
     two; the browser shows the stages (qa's log lines) as they happen, then
@@ -188,6 +202,7 @@ def starting(host: str, port: int) -> Iterator[None]:
     """
     import html
     import http.server
+    import socket
     import threading
     import time
 
@@ -210,7 +225,8 @@ def starting(host: str, port: int) -> Iterator[None]:
                 self.send_header("Retry-After", "5")
             else:
                 body = STARTING_PAGE.replace("{elapsed}", f"{time.monotonic() - began:.0f}") \
-                    .replace("{log}", html.escape("\n".join(lines) or "loading…")).encode()
+                    .replace("{log}", "starting…" if private else
+                             html.escape("\n".join(lines) or "loading…")).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "text/html; charset=utf-8")
                 self.send_header("X-QA-Starting", "1")
@@ -224,8 +240,12 @@ def starting(host: str, port: int) -> Iterator[None]:
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
             pass  # quiet: the terminal has qa's own lines
 
+    class Server(http.server.ThreadingHTTPServer):
+        # "::1" and other IPv6 hosts need their own address family
+        address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
+
     try:
-        server = http.server.ThreadingHTTPServer((host, port), Page)
+        server = Server((host.strip("[]"), port), Page)
     except OSError as exc:
         raise QAError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     handler = Lines(logging.INFO)

@@ -87,9 +87,11 @@ def dev_set() -> list[dict]:
     return [json.loads(line) for line in DEV_SET.read_text().splitlines() if line.strip()]
 
 
-def make_pdf(pages: list[str | list[str]], padding: int = 0) -> bytes:
+def make_pdf(pages: list[str | list[str]], padding: int = 0,
+             size: tuple[int, int] = (612, 792)) -> bytes:
     """A minimal PDF in Helvetica: each page one line of text, or a list of lines.
-    `padding` adds an unused stream of that many bytes (a big file, little text)."""
+    `padding` adds an unused stream of that many bytes (a big file, little text);
+    `size` is every page's width and height in points."""
     objects = ["<< /Type /Catalog /Pages 2 0 R >>", ""]
     kids = []
     for page in pages:
@@ -101,7 +103,7 @@ def make_pdf(pages: list[str | list[str]], padding: int = 0) -> bytes:
             escaped = text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
             shown.append(f"BT /F1 12 Tf 72 {720 - 20 * n} Td ({escaped}) Tj ET")
         stream = " ".join(shown)
-        objects.append(f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
+        objects.append(f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 {size[0]} {size[1]}] "
                        f"/Resources << /Font << /F1 {{font}} 0 R >> >> /Contents {content_id} 0 R >>")
         objects.append(f"<< /Length {len(stream)} >>\nstream\n{stream}\nendstream")
     font_id = len(objects) + 1

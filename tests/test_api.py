@@ -360,6 +360,18 @@ def test_bad_requests_get_4xx_json_errors(server):
 
 def test_openapi_lists_the_routes(server):
     url, _ = server
-    paths = httpx.get(url + "/openapi.json").json()["paths"]
+    with client(url) as http:
+        paths = http.get("/openapi.json").json()["paths"]
+        assert http.get("/docs").status_code == 200
+        assert http.get("/healthz").json()["documents"] >= 1
     assert {"/v1/ask", "/v1/chat/completions", "/v1/documents", "/v1/models",
             "/healthz"} <= set(paths)
+
+
+def test_a_stranger_learns_only_that_the_server_is_up(server):
+    """With a key set, the schema, the docs and the index's size need it too."""
+    url, _ = server
+    with client(url, None) as http:
+        assert http.get("/openapi.json").status_code == 401
+        assert http.get("/docs").status_code == 401
+        assert http.get("/healthz").json() == {"status": "ok"}

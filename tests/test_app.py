@@ -161,3 +161,37 @@ def test_a_quoted_passage_keeps_its_own_reference_marks_apart_from_ours():
     assert cited_text(answer) == "…dropout was used in the first two layers (ref. 7), " \
                                  "(ref. 8-9). [1]"
     assert cited_text(answer, marks=False).endswith("(ref. 8-9).")
+
+
+def test_same_name_uploads_at_the_same_moment_keep_both_files(demo, bot, tmp_path):
+    """Two people upload "minutes.txt" at once: both files are kept and indexed,
+    and each is told about its own bytes."""
+    import threading
+
+    upload = handler(demo, "upload")
+    incoming = tmp_path / "incoming"
+    incoming.mkdir()
+    pairs, statuses = 6, []
+    for n in range(pairs):
+        barrier = threading.Barrier(2)
+        files = []
+        for who in ("Ana", "Ben"):
+            f = incoming / f"{who}-{n}" / "minutes.txt"
+            f.parent.mkdir()
+            f.write_text(f"Meeting {n}: {who} took the minutes and chaired item {n} alone.")
+            files.append(f)
+
+        def send(f):  # type: ignore[no-untyped-def]
+            barrier.wait()
+            statuses.append(upload([str(f)], progress=lambda *a, **k: None)[0])
+
+        threads = [threading.Thread(target=send, args=(f,)) for f in files]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    stored = [p.read_text() for p in (tmp_path / "uploads").glob("minutes*.txt")]
+    assert len(stored) == 2 * pairs and len(set(stored)) == 2 * pairs
+    assert all("Indexed 1 new" in s for s in statuses), statuses
+    indexed = [d["source"] for d in bot.documents() if d["source"].startswith("minutes")]
+    assert len(indexed) == 2 * pairs

@@ -3,13 +3,18 @@ facade, the HTTP route and the chat's sources panel."""
 
 from __future__ import annotations
 
+import html
 import io
+import re
 
 import pytest
 from conftest import make_pdf
 from PIL import Image
 
+from fastapi.testclient import TestClient
+
 from qa import Assistant
+from qa.api import Collections, create_api
 from qa.chat import sources_html
 from qa.documents.pages import render_page
 from qa.errors import DocumentError, QuestionError
@@ -27,6 +32,15 @@ def marked(png: bytes) -> list[tuple[int, int]]:
     return [(x, y) for y in range(0, height, 2) for x in range(0, width, 2)
             if pixels[x, y][0] > 245 and 225 < pixels[x, y][1] < 248
             and 120 < pixels[x, y][2] < 170]
+
+
+def marked_jpeg(data: bytes) -> bool:
+    """Some pixels near the highlight colour (JPEG shifts colours a little)."""
+    import numpy as np
+
+    rgb = np.asarray(Image.open(io.BytesIO(data)).convert("RGB")).astype(int)
+    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    return bool(((r > 235) & (g > 210) & (g < 250) & (b > 100) & (b < 190)).any())
 
 
 @pytest.fixture()
@@ -57,8 +71,18 @@ def test_the_assistant_marks_a_cited_source_on_its_page(pdf, tmp_path, settings)
     assert answer.found and source.page == 2 and "four hundred" in source.text
     png = bot.page_image("keeper.pdf", source.page, (source.start, source.end))
     assert marked(png) and marked(png) == marked(render_page(pdf, 2, source.text))
-    panel = sources_html(answer)
-    assert "See it on page 2" in panel and "data:image/jpeg;base64," in panel
+    assert "See it on page" not in sources_html(answer)  # no page route, no link
+    # The chat's link: drawn only when fetched, through the signed route.
+    collections = Collections(bot)
+    panel = sources_html(answer, collections.page_links)
+    assert "See it on page 2" in panel and "base64" not in panel and "loading='lazy'" in panel
+    link = html.unescape(re.search(r"src='([^']+)'", panel).group(1))
+    client = TestClient(create_api(collections, api_key="k"))
+    got = client.get(link)
+    assert got.status_code == 200 and got.headers["content-type"] == "image/jpeg"
+    assert marked_jpeg(got.content)
+    forged = link.replace(link.split(".")[-2], "0" * 32)
+    assert client.get(forged).status_code == 404
     with pytest.raises(QuestionError, match="not in the index"):
         bot.page_image("other.pdf", 1)
     with pytest.raises(QuestionError, match="outside keeper.pdf"):
@@ -72,3 +96,61 @@ def test_a_text_source_shows_no_page(bot):
     assert "See it on page" not in sources_html(bot.ask("What did Botsan-Kharchenko warn?"))
     with pytest.raises(QuestionError, match="pages are shown for PDFs"):
         bot.page_image("russia-warns-kosovo.txt", 1)
+
+
+def test_an_oversized_page_is_drawn_small_and_fast(tmp_path):
+    """A 1 kB PDF with a 100,000-point page: its picture is bounded in pixels
+    (it would be 10^10 pixels at scale 1), and the passage is still marked."""
+    import time
+
+    from qa.documents.pdf import MAX_PIXELS
+
+    big = tmp_path / "poster.pdf"
+    big.write_bytes(make_pdf([LINES], size=(100_000, 100_000)))
+    started = time.perf_counter()
+    png = render_page(big, 1, LINES[1])
+    took = time.perf_counter() - started
+    picture = Image.open(io.BytesIO(png))
+    assert picture.width * picture.height <= MAX_PIXELS and picture.width > 1000
+    assert took < 20  # unbounded, this page raised MemoryError (about 40 GB)
+
+
+def test_concurrent_page_views_and_reading_do_not_crash(tmp_path):
+    """PDFium is not thread-safe: eight threads drawing pages while others read
+    PDFs once killed the server (double free). Run apart, so a crash is a failure
+    here, not the end of the test run."""
+    import subprocess
+    import sys
+
+    pdf = tmp_path / "many.pdf"
+    pdf.write_bytes(make_pdf([[f"Page {n} line {i} of the almanac." for i in range(30)]
+                              for n in range(6)]))
+    code = f"""
+import threading
+from pathlib import Path
+from qa.documents.pages import render_page
+from qa.documents.pdf import pdf_text
+data = Path({str(pdf)!r}).read_bytes()
+errors = []
+def view(n):
+    try:
+        for i in range(12):
+            render_page({str(pdf)!r}, 1 + (n + i) % 6, "line 3 of the almanac", scale=0.6)
+    except Exception as exc:
+        errors.append(exc)
+def read():
+    try:
+        for i in range(12):
+            pdf_text(data, "many.pdf")
+    except Exception as exc:
+        errors.append(exc)
+threads = [threading.Thread(target=view, args=(n,)) for n in range(8)]
+threads += [threading.Thread(target=read) for _ in range(2)]
+for t in threads: t.start()
+for t in threads: t.join()
+assert not errors, errors
+print("ok")
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-1500:]

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import QAError
 from ..chunking import STOPWORDS, Span, language, terms, trim, words
 from ..documents import normalize
 from ..store.records import Hit
@@ -78,15 +79,24 @@ class Ranker:
         path = RANKERS / f"{ranker_name(model)}.json"
         if not path.exists():
             path = RANKERS / "default.json"
-        fitted = json.loads(path.read_text(encoding="utf-8"))
-        if fitted["features"] != list(FEATURES):
-            raise ValueError(f"{path.name} was fitted on other features: "
-                             f"re-run benchmarks/fit_ranker.py")
-        across = fitted.get("across")
-        return cls(np.array(fitted["weights"], dtype=np.float32), float(fitted["none"]),
-                   float(fitted["threshold"]),
-                   across and cls(np.array(across["weights"], dtype=np.float32),
-                                  float(across["none"]), float(across["threshold"])))
+        fix = ("reinstall qa (pip install -e .) or refit it with: python "
+               "benchmarks/fit_ranker.py PATH/squad_v2_dev_sample/small.json")
+        try:
+            fitted = json.loads(path.read_text(encoding="utf-8"))
+            if fitted["features"] != list(FEATURES):
+                raise QAError(f"the answer ranker {path} was fitted on other features; {fix}")
+            across = fitted.get("across")
+            ranker = cls(np.array(fitted["weights"], dtype=np.float32), float(fitted["none"]),
+                         float(fitted["threshold"]),
+                         across and cls(np.array(across["weights"], dtype=np.float32),
+                                        float(across["none"]), float(across["threshold"])))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            reason = "is missing" if isinstance(exc, FileNotFoundError) else \
+                f"is damaged ({type(exc).__name__})"
+            raise QAError(f"the answer ranker {path} {reason}; {fix}") from None
+        if ranker.weights.shape != (len(FEATURES),) or not np.isfinite(ranker.weights).all():
+            raise QAError(f"the answer ranker {path} is damaged (bad weights); {fix}")
+        return ranker
 
     def choose(self, question: str, store: Store, hits: Sequence[Hit]
                ) -> tuple[Ranker, float, bool]:

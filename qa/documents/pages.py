@@ -12,7 +12,7 @@ import io
 from pathlib import Path
 
 from ..errors import DocumentError
-from .pdf import _LIGATURES
+from .pdf import _LIGATURES, PDFIUM, bounded_scale
 
 HIGHLIGHT = (255, 214, 0, 110)  # translucent yellow, as the chat's <mark>
 
@@ -25,24 +25,16 @@ def render_page(path: str | Path, page: int, passage: str = "", scale: float = 1
     Raises:
         DocumentError: not a readable PDF, or no such page.
     """
-    import pypdfium2 as pdfium
     from PIL import Image, ImageDraw
 
     try:
-        document = pdfium.PdfDocument(str(path))
-    except (pdfium.PdfiumError, OSError) as exc:
-        raise DocumentError(f"{Path(path).name}: cannot open this PDF ({exc})") from None
-    try:
-        if not 1 <= page <= len(document):
-            raise DocumentError(f"{Path(path).name} has pages 1 to {len(document)}, "
-                                f"not {page}")
-        pdf_page = document[page - 1]
-        image = pdf_page.render(scale=scale).to_pil().convert("RGBA")
-        boxes = _boxes(pdf_page, passage) if passage.strip() else []
-        height = pdf_page.get_height()
-        pdf_page.close()
-    finally:
-        document.close()
+        with PDFIUM:
+            image, boxes, height, scale = _draw(path, page, passage, scale)
+    except DocumentError:
+        raise
+    except (MemoryError, ValueError, OSError, Image.DecompressionBombError) as exc:
+        raise DocumentError(f"{Path(path).name}: page {page} cannot be drawn "
+                            f"({type(exc).__name__})") from None
     if boxes:
         layer = Image.new("RGBA", image.size, (0, 0, 0, 0))
         draw = ImageDraw.Draw(layer)
@@ -54,6 +46,39 @@ def render_page(path: str | Path, page: int, passage: str = "", scale: float = 1
     image.convert("RGB").save(out, format=image_format, **(
         {"quality": 80} if image_format.upper() == "JPEG" else {"optimize": True}))
     return out.getvalue()
+
+
+def _draw(path: str | Path, page: int, passage: str, scale: float):  # type: ignore[no-untyped-def]
+    """The page as a PIL image, the passage's boxes, the page height and the
+    scale used (bounded: see pdf.MAX_PIXELS). Call with PDFIUM held."""
+    import pypdfium2 as pdfium
+
+    try:
+        document = pdfium.PdfDocument(str(path))
+    except (pdfium.PdfiumError, OSError) as exc:
+        raise DocumentError(f"{Path(path).name}: cannot open this PDF ({exc})") from None
+    try:
+        if not 1 <= page <= len(document):
+            raise DocumentError(f"{Path(path).name} has pages 1 to {len(document)}, "
+                                f"not {page}")
+        pdf_page = document[page - 1]
+        try:
+            width, height = pdf_page.get_size()
+            scale = bounded_scale(width, height, scale)
+            bitmap = pdf_page.render(scale=scale)
+            try:
+                image = bitmap.to_pil().convert("RGBA")  # a copy: the bitmap can go
+            finally:
+                bitmap.close()
+            boxes = _boxes(pdf_page, passage) if passage.strip() else []
+        finally:
+            pdf_page.close()
+    except pdfium.PdfiumError as exc:
+        raise DocumentError(f"{Path(path).name}: page {page} cannot be drawn ({exc})") \
+            from None
+    finally:
+        document.close()
+    return image, boxes, height, scale
 
 
 def _boxes(pdf_page, passage: str) -> list[tuple[float, float, float, float]]:  # type: ignore[no-untyped-def]

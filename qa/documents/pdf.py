@@ -17,12 +17,30 @@ The stored text is the cleaned text, so citation offsets are exact into it.
 from __future__ import annotations
 
 import logging
+import math
 import re
+import threading
 from collections import Counter
 
 from ..errors import DocumentError
 
 logger = logging.getLogger(__name__)
+
+# PDFium is not thread-safe, "not even with different documents": every call
+# into it (reading text, rendering pages for OCR or for the page view) holds
+# this lock, so at most one is in flight per process.
+PDFIUM = threading.RLock()
+# The most pixels any page picture may have (a page of 10,000 points at scale
+# 1 would be 100 million): larger pages are drawn at a smaller scale.
+MAX_PIXELS = 4_000_000
+
+
+def bounded_scale(width: float, height: float, scale: float,
+                  max_pixels: int = MAX_PIXELS) -> float:
+    """`scale`, or less, so that a page of width x height points stays within
+    `max_pixels` when drawn."""
+    area = max(width, 1.0) * max(height, 1.0) * scale * scale
+    return scale if area <= max_pixels else scale * math.sqrt(max_pixels / area)
 
 _LIGATURES = str.maketrans({"\ufb00": "ff", "\ufb01": "fi", "\ufb02": "fl", "\ufb03": "ffi",
                             "\ufb04": "ffl", "\ufb05": "st", "\ufb06": "st"})
@@ -57,6 +75,11 @@ def pdf_text(data: bytes, name: str, max_pages: int = 1_000) -> tuple[str, list[
 
 
 def _raw_pages(data: bytes, name: str, max_pages: int) -> list[str]:
+    with PDFIUM:
+        return _read_pages(data, name, max_pages)
+
+
+def _read_pages(data: bytes, name: str, max_pages: int) -> list[str]:
     import pypdfium2 as pdfium
 
     try:
@@ -93,16 +116,23 @@ def _ocr_pages(data: bytes, pages: list[int], name: str) -> list[str]:
 
     from . import ocr
 
-    document = pdfium.PdfDocument(data)
+    with PDFIUM:
+        document = pdfium.PdfDocument(data)
     out, started = [], time.perf_counter()
     try:
         for n, index in enumerate(pages, 1):
-            page = document[index]
-            out.append(ocr.read(page.render(scale=ocr.SCALE).to_numpy()))
-            page.close()
+            with PDFIUM:  # the page is drawn under the lock; OCR runs outside it
+                page = document[index]
+                scale = bounded_scale(*page.get_size(), ocr.SCALE)
+                bitmap = page.render(scale=scale)
+                pixels = bitmap.to_numpy().copy()
+                bitmap.close()
+                page.close()
+            out.append(ocr.read(pixels))
             logger.info("%s: OCR page %d (%d of %d)", name, index + 1, n, len(pages))
     finally:
-        document.close()
+        with PDFIUM:
+            document.close()
     logger.info("%s: OCR read %d pages in %.1f s", name, len(pages),
                 time.perf_counter() - started)
     return out

@@ -290,6 +290,19 @@ class MilvusStore:
             raise StoreError(f"Milvus at {self.uri} did not answer ({_reason(exc)}); "
                              f"try again once it is back") from None
 
+    def passage(self, path: str, start: int, end: int) -> str:
+        """The stored text of `path` at [start, end), from its sentence rows
+        (each holds its sentence and the space after it)."""
+        doc = doc_id(path)
+        rows = sorted(self._rows(self._alias("sentences"),
+                                 f"doc == {_quote(doc)} and start < {int(end)} and "
+                                 f"end > {int(start)}", ["start", "piece"]),
+                      key=lambda r: r["start"])
+        if not rows:
+            return ""
+        text = TextWindow("".join(r["piece"] for r in rows), rows[0]["start"])
+        return text[max(start, rows[0]["start"]):end]
+
     def count(self) -> int:
         """Chunks held."""
         return sum(info["chunks"] for info in self.files().values())

@@ -87,6 +87,10 @@ class Records:
     def document(self, key: str) -> Document:
         return self.entries[key].doc
 
+    def passage(self, key: str, start: int, end: int) -> str:
+        """The stored text of document `key` at [start, end)."""
+        return self.entries[key].doc.text[start:end]
+
     def files(self) -> dict[str, dict[str, Any]]:
         """Per indexed file: display name, sha256, chunk count, and the file on
         disk it was read from (itself, or the mail an attachment came in)."""
