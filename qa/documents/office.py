@@ -5,7 +5,8 @@ Each returns the document text and the offsets where its pages start. Zip
 containers are checked before parsing: a password-protected file (an OLE
 container, not a zip), a zip bomb (more than MAX_UNZIPPED bytes inside) and
 a small file holding more markup than the parser can read in seconds (over
-MAX_MARKUP bytes of XML/XHTML) get a one-line reason.
+MAX_MARKUP bytes of XML/XHTML, told by name or by content, so a main part
+named ".bin" counts too) get a one-line reason.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ MAX_UNZIPPED = 200 * 1024 * 1024  # bytes a zip container may expand to
 # tiny paragraphs in 8 s and 330 MB here (60 MB took 337 s and 1.35 GB); a
 # 1,000-page plain-text document is about 10 MB of markup.
 MAX_MARKUP = 10 * 1024 * 1024
+MAX_MEMBERS = 20_000  # parts in one container (each part's first bytes are read)
 MAX_SHEET_MARKUP = 100 * 1024 * 1024  # .xlsx is read streaming, rows and cells capped
 MAX_ROWS = 200_000  # rows read from a table, in all sheets
 MAX_CELLS = 2_000_000  # cells read from a workbook, in all sheets
@@ -40,16 +42,33 @@ def check_zip(data: bytes, name: str, max_markup: int = MAX_MARKUP) -> None:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             members = archive.infolist()
-    except (zipfile.BadZipFile, ValueError, OSError):
+            if len(members) > MAX_MEMBERS:
+                raise DocumentError(f"{name}: holds {len(members):,} parts, over the "
+                                    f"{MAX_MEMBERS:,}-part limit")
+            total = sum(info.file_size for info in members)
+            if total > MAX_UNZIPPED:
+                raise DocumentError(f"{name}: expands to {total / 1e6:,.0f} MB, over the "
+                                    f"{MAX_UNZIPPED / 1e6:.0f} MB limit (a zip bomb?)")
+            markup = sum(i.file_size for i in members if _is_markup(archive, i))
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError):
         raise DocumentError(f"{name}: not a valid Office file (not a zip archive)") from None
-    total = sum(info.file_size for info in members)
-    if total > MAX_UNZIPPED:
-        raise DocumentError(f"{name}: expands to {total / 1e6:,.0f} MB, over the "
-                            f"{MAX_UNZIPPED / 1e6:.0f} MB limit (a zip bomb?)")
-    markup = sum(i.file_size for i in members if i.filename.lower().endswith(_MARKUP))
     if markup > max_markup:
         raise DocumentError(f"{name}: holds {markup / 1e6:,.1f} MB of text markup, over the "
                             f"{max_markup / 1e6:.0f} MB limit; split the document")
+
+
+def _is_markup(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bool:
+    """Whether a part is XML/XHTML, by its first bytes as well as its name: a
+    parser reads the parts the package's relationships name, whatever they are
+    called ("document.bin" is read as the main part if the package says so)."""
+    if info.filename.lower().endswith(_MARKUP):
+        return True
+    if info.is_dir() or info.file_size == 0:
+        return False
+    with archive.open(info) as part:
+        head = part.read(64)
+    head = head.removeprefix(b"\xef\xbb\xbf").lstrip(b" \t\r\n")
+    return head.startswith((b"<", b"\xff\xfe<", b"\xfe\xff\x00<"))
 
 
 def paged(pages: list[str]) -> tuple[str, list[int]]:
