@@ -543,7 +543,10 @@ class Assistant:
                 f"the question is {len(question):,} characters; the limit is {limit:,}; "
                 f"ask about one thing at a time"
             )
-        question = "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in question)
+        # The documents' normal form (no soft hyphens, NFC), then other
+        # control characters as spaces.
+        question = "".join(ch if unicodedata.category(ch)[0] != "C" else " "
+                           for ch in loaders.clean(question))
         question = " ".join(question.split())
         if not question:
             raise QuestionError("the question is empty; type a question about your documents")

@@ -116,3 +116,35 @@ def test_terms_use_the_stemmer_of_the_text_language():
 def test_hindi_words_keep_their_vowel_signs():
     # Python's \w does not match combining marks: every Hindi word fell apart.
     assert words("बर्लिन में कितने लोग रहते हैं?") == ["बर्लिन", "में", "कितने", "लोग", "रहते", "हैं"]
+
+
+def test_text_without_sentence_marks_is_cut_into_bounded_sentences():
+    """A log is one line a sentence; a Chinese run without 。 is cut by length."""
+    from qa.chunking import MAX_SENTENCE
+
+    log = "\n".join(f"2026-12-03 10:{i:02d} worker-{i} restarted after timeout code {i * 7}"
+                    for i in range(112))
+    spans = split_sentences(log)
+    assert len(spans) == 112
+    assert log[spans[80].start:spans[80].end] == \
+        "2026-12-03 10:80 worker-80 restarted after timeout code 560"
+    chinese = "北京是中国的首都城市人口众多" * 400
+    spans = split_sentences(chinese)
+    assert max(s.end - s.start for s in spans) <= MAX_SENTENCE
+    assert "".join(chinese[s.start:s.end] for s in spans) == chinese
+    chunks = chunk_document(Document(text=chinese, source="zh.txt", path="/zh.txt"))
+    assert max(len(c.text) for c in chunks) <= 600 and len(chunks) >= 10
+
+
+def test_a_line_of_a_log_is_the_answer(tmp_path, settings, embedder):
+    from qa import Assistant
+
+    log = tmp_path / "service-log.txt"
+    log.write_text("\n".join(
+        f"2026-12-03 10:{i:02d} worker-{i} restarted after timeout code {i * 7}"
+        for i in range(112)) + "\n2026-12-03 11:55 the backup of the billing database "
+                               "finished in 14 minutes\n")
+    bot = Assistant.from_paths([log], tmp_path / "index", settings, embedder)
+    answer = bot.ask("How long did the backup of the billing database take?")
+    assert answer.found and answer.text.endswith("finished in 14 minutes")
+    assert len(answer.text) < 200

@@ -84,3 +84,35 @@ def test_pdf_soft_hyphens_wraps_and_ligatures_are_joined():
     raw = "A block\ufffe\r\nchain keeps a ledger that is \r\nshared.\r\nThe \ufb01le is signed."
     assert _join(_lines(raw)) == \
         "A blockchain keeps a ledger that is shared.\nThe file is signed."
+
+
+def test_invisible_characters_and_decomposed_letters_do_not_cut_words(tmp_path, settings,
+                                                                       embedder, dev_set):
+    """Soft hyphens (as browsers and e-books hyphenate), zero-width spaces and
+    NFD letters: the article reads as itself and the dev set is answered."""
+    import re
+    import unicodedata
+
+    from qa import Assistant
+    from qa.assistant import BUNDLED
+
+    original = BUNDLED.read_text(encoding="utf-8")
+    soft = re.sub(r"\w{7,}", lambda m: m.group(0)[:3] + "\u00ad" + m.group(0)[3:], original)
+    soft = soft.replace(" the ", " the\u200b ")
+    path = tmp_path / "soft.txt"
+    path.write_text(soft, encoding="utf-8")
+    assert load(path).text == original
+    nfd = tmp_path / "ecole.txt"
+    nfd.write_text(unicodedata.normalize("NFD", "L'école de Pristina a rouvert en mars."),
+                   encoding="utf-8")
+    assert load(nfd).text == "L'école de Pristina a rouvert en mars."
+    bot = Assistant.from_paths([path], tmp_path / "index", settings, embedder)
+    right = 0
+    for item in dev_set:
+        answer = bot.ask(item["question"])
+        gold = item.get("answers") or []
+        right += (answer.found == bool(gold)) and (not gold or any(
+            g.lower() in answer.text.lower() for g in gold))
+    assert right >= 15
+    asked = bot.ask("What did Botsan\u00ad-Khar\u00adchenko warn?")
+    assert "humanitarian catastrophe" in asked.text

@@ -12,6 +12,7 @@ from __future__ import annotations
 import bisect
 import hashlib
 import logging
+import unicodedata
 import os
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -32,6 +33,35 @@ _LOOKALIKES = str.maketrans({
     "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"', "\u2033": '"',
     "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-", "\u2212": "-",
 })
+
+
+# Characters that are no part of any word and only cut words apart for a
+# program: soft hyphens (browsers and e-books hyphenate with them), zero-width
+# spaces, word joiners, byte-order marks. Zero-width (non-)joiners stay: they
+# shape Persian and Indic words and emoji.
+_INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u2060\ufeff\u180e"), None)
+
+
+def clean(text: str) -> str:
+    """`text` in the one normal form documents and questions share: Unicode
+    NFC ("école" whether typed composed or decomposed) without invisible
+    characters. Applied when a document is read, so stored offsets are exact."""
+    text = text.translate(_INVISIBLE)
+    return text if unicodedata.is_normalized("NFC", text) else \
+        unicodedata.normalize("NFC", text)
+
+
+def _clean_pages(text: str, starts: list[int]) -> tuple[str, list[int]]:
+    """`clean` page by page, so each page's start still points at its start."""
+    if not starts:
+        return clean(text), []
+    bounds = [*starts, len(text)]
+    parts = [clean(text[:starts[0]])] + [clean(text[a:b]) for a, b in zip(bounds, bounds[1:])]
+    out, offset = [], len(parts[0])
+    for part in parts[1:]:
+        out.append(offset)
+        offset += len(part)
+    return "".join(parts), out
 
 
 def normalize(text: str) -> str:
@@ -219,7 +249,8 @@ def read_bytes(suffix: str, data: bytes, name: str) -> tuple[str, list[int], int
             and never stops a whole run.
     """
     try:
-        return _read(suffix, data, name)
+        text, starts, ocr_pages = _read(suffix, data, name)
+        return (*_clean_pages(text, starts), ocr_pages)
     except DocumentError:
         raise
     except MemoryError:
