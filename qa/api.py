@@ -68,6 +68,8 @@ class AnswerOut(BaseModel):
 
 
 class DocumentOut(BaseModel):
+    id: str = Field(description="reaches this document in /v1/documents/{name} routes, "
+                                "also where several files share a name")
     source: str
     path: str
     chunks: int

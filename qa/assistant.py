@@ -21,9 +21,9 @@ from .answering.span import short_answer
 from .chunking import looks_english, near_duplicates, terms, words
 from .config import Settings, default_index_dir
 from .embeddings import MULTILINGUAL_NAMES, Embedder, encode_queries, make_embedder
-from .errors import IndexNotFoundError, QuestionError
+from .errors import IndexMismatchError, IndexNotFoundError, QuestionError
 from .retrieval import QARetriever
-from .store import Entry, IndexOptions, new_store, open_store
+from .store import Entry, IndexOptions, demo_only, milvus_uri, new_store, open_store
 
 logger = logging.getLogger(__name__)
 
@@ -181,9 +181,18 @@ class Assistant:
             return cls.load(index_dir, settings, llm=llm)
         except IndexNotFoundError:
             logger.warning("first start: indexing the bundled demo article")
+        except IndexMismatchError:
+            folder = Path(index_dir) if index_dir else default_index_dir()
+            if milvus_uri(settings.store) is not None or not demo_only(folder):
+                raise  # the user's own documents: the message names them and the command
+            logger.warning("the demo index was built by another version or model; "
+                           "indexing the bundled demo article again")
             bot = cls._new(index_dir, settings, None, llm)
-            bot.add([BUNDLED], progress=False, demo=True)
+            bot.add([BUNDLED], progress=False, rebuild=True, demo=True)
             return bot
+        bot = cls._new(index_dir, settings, None, llm)
+        bot.add([BUNDLED], progress=False, demo=True)
+        return bot
 
     @classmethod
     def open(cls, index_dir: str | os.PathLike[str] | None = None,
@@ -214,7 +223,8 @@ class Assistant:
     def documents(self) -> list[dict[str, Any]]:
         """The indexed files: name, path and chunk count (as the index is now,
         whoever wrote to it last)."""
-        return [{"source": info["source"], "path": path, "chunks": info["chunks"]}
+        return [{"id": document_id(path), "source": info["source"], "path": path,
+                 "chunks": info["chunks"]}
                 for path, info in self._latest().files().items()]
 
     def page_image(self, name: str, page: int, highlight: tuple[int, int] | None = None,
@@ -273,6 +283,12 @@ class Assistant:
         # Files are read before the writers' lock is taken: a slow file holds
         # up nobody else's upload.
         read, report.errors = indexing.read(paths, self.settings.max_file_bytes)
+        # So is embedding (a 5 MB text takes minutes): what the index as it is
+        # now lacks is embedded here, and only the commit waits for other writers.
+        before = {} if rebuild else self._latest().files()
+        ready = {(e.doc.path, e.doc.sha256): e for e in indexing.embed(
+            [d for d in read if before.get(d.path, {}).get("sha256") != d.sha256],
+            self.settings, self.embedder, progress)}
         with self._write_lock, self.store.lock():
             store = self.store.empty() if rebuild else self._latest()
             # A rebuild reads nothing of the old index: every file is new to it.
@@ -304,7 +320,12 @@ class Assistant:
                 gone.append(demo_path)  # the user's own files replace the demo article
             report.removed = len(gone)
             if fresh or gone:
-                new_entries = indexing.embed(fresh, self.settings, self.embedder, progress)
+                # Another writer may have changed the index meanwhile: embed what it needs now.
+                late = {(e.doc.path, e.doc.sha256): e for e in indexing.embed(
+                    [d for d in fresh if (d.path, d.sha256) not in ready],
+                    self.settings, self.embedder, False)}
+                new_entries = [ready.get((d.path, d.sha256)) or late[(d.path, d.sha256)]
+                               for d in fresh]
                 self._commit(store, gone, new_entries, demo)
                 report.files = [{"source": e.doc.source, "pages": len(e.doc.page_starts) or 1,
                                  "chunks": len(e.chunks), "ocr_pages": e.doc.ocr_pages}
@@ -330,9 +351,9 @@ class Assistant:
             files = store.files()
             gone: list[str] = []
             for wanted in (str(p) for p in paths):
-                resolved = str(Path(wanted).expanduser().resolve())
-                match = [p for p in files if p in (wanted, resolved)] or \
-                    [p for p, info in files.items() if info["source"] == wanted]
+                resolved = _resolved(wanted)
+                match = [p for p in files if p in (wanted, resolved) or document_id(p) == wanted] \
+                    or [p for p, info in files.items() if info["source"] == wanted]
                 if len(match) == 1:  # a mail takes its attachments with it
                     match += [p for p, info in files.items() if info["container"] == match[0]
                               and p != match[0]]
@@ -341,7 +362,8 @@ class Assistant:
                 elif len({files[p]["container"] for p in match}) > 1:
                     # a bare name shared by files in several folders
                     report.errors.append(f"{wanted}: {len(match)} documents have this name; "
-                                         f"give the path: {', '.join(match)}")
+                                         f"give the path or the id: " + ", ".join(
+                                             f"{p} (id {document_id(p)})" for p in match))
                 else:
                     gone.extend(p for p in match if p not in gone)
             if gone:
@@ -522,12 +544,13 @@ class Assistant:
             return None
         wanted = [str(name) for name in sources]
         files = store.files()
-        resolved = {str(Path(w).expanduser().resolve()) for w in wanted}
+        resolved = {_resolved(w) for w in wanted}
         paths = {p for p, info in files.items()
-                 if p in wanted or info["source"] in wanted or str(Path(p)) in resolved}
-        known = {info["source"] for info in files.values()} | set(files)
-        missing = [w for w in wanted if w not in known
-                   and str(Path(w).expanduser().resolve()) not in known]
+                 if p in wanted or info["source"] in wanted or p in resolved
+                 or document_id(p) in wanted}
+        known = {info["source"] for info in files.values()} | set(files) | \
+            {document_id(p) for p in files}
+        missing = [w for w in wanted if w not in known and _resolved(w) not in known]
         if missing or not wanted:
             names = ", ".join(sorted(info["source"] for info in files.values())[:10])
             raise QuestionError(f"not in the index: {', '.join(missing) or '(no document)'}; "
@@ -569,6 +592,23 @@ def _within(path: str, scope: list[str] | None) -> bool:
     if scope is None:
         return True
     return any(path == root or path.startswith(root.rstrip(os.sep) + os.sep) for root in scope)
+
+
+def document_id(path: str) -> str:
+    """A document's short identifier: stable for its path, safe in a URL, and
+    distinct where two files share a name (2025/minutes.txt, 2026/minutes.txt)."""
+    import hashlib
+
+    return hashlib.sha256(path.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+def _resolved(name: str) -> str:
+    """`name` as an absolute path, or itself when it cannot be one (a NUL byte,
+    an unknown "~user")."""
+    try:
+        return str(Path(name).expanduser().resolve())
+    except (ValueError, RuntimeError, OSError):
+        return name
 
 
 def _file_sha256(path: Path) -> str:

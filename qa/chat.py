@@ -321,7 +321,7 @@ def remove_document(assistant, name: str, folder: Path,  # type: ignore[no-untyp
     """Remove a document by file name or path. The app's own copy of an upload
     is deleted too, once no index holds it (`held_elsewhere(path)` asks the
     other indexes); a file the app did not store is never deleted."""
-    paths = [d["path"] for d in assistant.documents() if name in (d["source"], d["path"])]
+    paths = [d["path"] for d in assistant.documents() if name in (d["id"], d["source"], d["path"])]
     report = assistant.remove([name])
     if not report.errors:
         uploads = Uploads(folder)

@@ -218,6 +218,17 @@ def test_remove_deletes_only_the_apps_own_copy_once_no_index_holds_it(server):
             "question": "Where are the spare ferry tickets kept?"}).json()["answer"]
         assert http.delete("/v1/documents/tickets.txt").status_code == 200
         assert not stored.exists()  # ours, and no index holds it any more
+        # The other order: removed from the default index while a collection
+        # still holds the file, which the record of uploads does not know.
+        memo = b"The harbour master's office moved to the old customs house."
+        assert http.post("/v1/documents", files=[("files", ("memo.txt", memo))]).is_success
+        kept = workdir / "uploads" / "memo.txt"
+        Assistant.from_paths([kept], workdir / "collections" / "harbour")
+        assert http.delete("/v1/documents/memo.txt").status_code == 200
+        assert kept.read_bytes() == memo  # the collection's only copy stays
+        assert "customs house" in http.post("/v1/ask", json={
+            "question": "Where did the harbour master's office move?",
+            "collection": "harbour"}).json()["answer"]
         # A name taken by a file the app did not store gets another name.
         clash = http.post("/v1/documents", files=[("files", ("diary.txt", b"Rain all day."))])
         assert clash.status_code == 200
@@ -375,3 +386,50 @@ def test_a_stranger_learns_only_that_the_server_is_up(server):
         assert http.get("/openapi.json").status_code == 401
         assert http.get("/docs").status_code == 401
         assert http.get("/healthz").json() == {"status": "ok"}
+
+
+def test_every_document_has_an_id_that_reaches_it(tmp_path, settings, embedder):
+    """Two files named minutes.txt: listed with distinct ids, each shown and
+    removed by its id."""
+    from fastapi.testclient import TestClient
+
+    from qa import Assistant
+    from qa.api import Collections, create_api
+
+    for year, city in (("2025", "Oslo"), ("2026", "Lisbon")):
+        text = (f"Minutes of the {year} meeting. The members chose {city} as the city for "
+                f"the summer retreat. The treasurer presented the budget, which was approved.")
+        (tmp_path / year).mkdir()
+        (tmp_path / year / "minutes.txt").write_text(text)
+    bot = Assistant.from_paths([tmp_path / "2025", tmp_path / "2026"], tmp_path / "index",
+                               settings, embedder)
+    http = TestClient(create_api(Collections(bot)))
+    listed = http.get("/v1/documents").json()
+    ids = {Path(d["path"]).parent.name: d["id"] for d in listed}
+    assert len(set(ids.values())) == 2
+    assert http.delete("/v1/documents/minutes.txt").status_code == 400  # ambiguous
+    asked = http.post("/v1/ask", json={"question": "Which city did the members choose for the summer retreat?",
+                                       "sources": [ids["2026"]]}).json()
+    assert "Lisbon" in asked["answer"]
+    assert http.delete(f"/v1/documents/{ids['2025']}").status_code == 200
+    left = http.get("/v1/documents").json()
+    assert [Path(d["path"]).parent.name for d in left] == ["2026"]
+
+
+@pytest.mark.parametrize("request_", [
+    ("post", "/v1/ask", {"json": {"question": "Who warned?", "sources": ["a\x00b.pdf"]}}),
+    ("post", "/v1/ask", {"json": {"question": "Who warned?", "sources": ["~nosuchuser/a.pdf"]}}),
+    ("delete", "/v1/documents/a%00b.txt", {}),
+    ("delete", "/v1/documents/~nosuchuser", {}),
+    ("get", "/v1/documents/a.pdf/pages/1.png?highlight=" + "9" * 4400 + "-1", {}),
+    ("get", "/v1/documents/a%00.pdf/pages/1.png", {}),
+])
+def test_odd_client_input_gets_a_4xx(bot, request_):
+    from fastapi.testclient import TestClient
+
+    from qa.api import Collections, create_api
+
+    method, path, options = request_
+    response = getattr(TestClient(create_api(Collections(bot))), method)(path, **options)
+    assert 400 <= response.status_code < 500, response.text
+    assert response.json()["error"]["message"]

@@ -212,3 +212,62 @@ def test_a_slow_file_is_read_before_the_writers_lock(bot, tmp_path, monkeypatch)
     reader.join(timeout=60)
     assert waited < 15, f"the quick upload waited {waited:.0f} s for the slow read"
     assert {"slow.txt", "quick.txt"} <= {d["source"] for d in bot.documents()}
+
+
+def test_an_old_demo_index_is_rebuilt_and_a_users_index_names_its_files(tmp_path, settings,
+                                                                        embedder):
+    """After an upgrade (here: another format version in the manifest), the
+    demo-only index is simply built again; a user's index is kept, and the
+    message names the files to rebuild it from."""
+    import json
+
+    from qa.errors import IndexMismatchError
+
+    def age(folder: Path) -> None:
+        manifest = folder / "manifest.json"
+        data = json.loads(manifest.read_text())
+        manifest.write_text(json.dumps({**data, "format_version": -1}))
+
+    demo = Assistant.bundled(tmp_path / "demo", settings)
+    age(demo.index_dir)
+    again = Assistant.bundled(tmp_path / "demo", settings)
+    assert "humanitarian catastrophe" in again.ask("What did Botsan-Kharchenko warn?").text
+    notes = tmp_path / "my docs" / "notes.txt"
+    notes.parent.mkdir()
+    notes.write_text("The spare key is under the third flower pot.")
+    Assistant.from_paths([notes], tmp_path / "mine", settings, embedder)
+    age(tmp_path / "mine")
+    with pytest.raises(IndexMismatchError) as raised:
+        Assistant.bundled(tmp_path / "mine", settings)
+    assert f"qa index '{notes.resolve()}' --rebuild --index-dir" in str(raised.value)
+    assert (tmp_path / "mine" / "manifest.json").exists()  # nothing was replaced
+
+
+def test_a_slow_embedding_holds_up_no_other_upload(bot, tmp_path, monkeypatch):
+    """Embedding runs before the writers' lock: while one upload's text is
+    being embedded, another upload is indexed and committed."""
+    import threading
+
+    slow, quick = tmp_path / "slow.txt", tmp_path / "quick.txt"
+    slow.write_text("The slow file says the bakery opens at seven.")
+    quick.write_text("The quick file says the pharmacy closes at six.")
+    quick_done = threading.Event()
+    real = bot.embedder.encode_spans
+
+    def encode_spans(texts, spans):  # type: ignore[no-untyped-def]
+        if any("bakery" in t for t in texts):
+            quick_done.wait(timeout=20)  # still embedding while the other upload runs
+        return real(texts, spans)
+
+    monkeypatch.setattr(bot.embedder, "encode_spans", encode_spans)
+    writer = threading.Thread(target=bot.add, args=([slow],), kwargs={"progress": False})
+    writer.start()
+    time.sleep(0.5)
+    started = time.perf_counter()
+    bot.add([quick], progress=False)
+    waited = time.perf_counter() - started
+    quick_done.set()
+    writer.join(timeout=60)
+    assert waited < 15, f"the quick upload waited {waited:.0f} s for the slow embedding"
+    assert {"slow.txt", "quick.txt"} <= {d["source"] for d in bot.documents()}
+    assert "seven" in bot.ask("When does the bakery open?").text

@@ -186,6 +186,14 @@ def test_ingestion_report_and_watch(tmp_path):
         (docs / "bus.txt").write_text("The valley bus to Ostby runs on Sundays only.")
         assert "is back" in _wait(said, "is back")
         assert "watching" in _wait(said, "watching")
+        # With no further change, the index follows the returned folder.
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            listed = json.loads(qa("list", "--index-dir", str(tmp_path / "ix"), "--json").stdout)
+            if sorted(d["source"] for d in listed) == ["bus.txt"]:
+                break
+            time.sleep(1)
+        assert sorted(d["source"] for d in listed) == ["bus.txt"]
         time.sleep(1.5)
         (docs / "boat.txt").write_text("The rowing boat can be hired at the jetty.")
         deadline = time.time() + 60

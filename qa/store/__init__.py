@@ -31,11 +31,11 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import QAError
-from .faiss import IndexOptions, Store, build_faiss, check_folder
+from .faiss import IndexOptions, Store, build_faiss, check_folder, demo_only
 from .records import Entry, Found, Records, TextWindow
 
 __all__ = ["Entry", "Found", "IndexOptions", "Records", "Store", "TextWindow", "build_faiss",
-           "check_folder", "collection_name", "milvus_uri", "open_store", "new_store"]
+           "check_folder", "collection_name", "demo_only", "milvus_uri", "open_store", "new_store"]
 
 
 def milvus_uri(spec: str) -> str | None:

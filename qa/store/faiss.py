@@ -19,6 +19,7 @@ that race anyway re-reads the manifest and retries. No pickle.
 from __future__ import annotations
 
 import json
+import shlex
 import os
 import shutil
 import time
@@ -259,7 +260,7 @@ class Store(Records):
               options: IndexOptions | None = None) -> Store:
         import faiss
 
-        fix = f"rebuild it with: qa index PATH... --rebuild --index-dir {directory}"
+        fix = rebuild_command(directory)
         try:
             manifest = json.loads((directory / MANIFEST).read_text(encoding="utf-8"))
         except FileNotFoundError:
@@ -335,6 +336,32 @@ def check_folder(directory: str | os.PathLike[str]) -> None:
             f"{directory}/ holds files that are not an index ({', '.join(other[:3])}"
             f"{', ...' if len(other) > 3 else ''}); give --index-dir a new or empty folder"
         )
+
+
+def demo_only(directory: str | os.PathLike[str]) -> bool:
+    """Whether the index in `directory` holds only the bundled demo article
+    (so it can be rebuilt without asking anyone)."""
+    return bool(_manifest(Path(directory)).get("demo", False))
+
+
+def rebuild_command(directory: Path, most: int = 8) -> str:
+    """'rebuild it with: qa index FILES... --rebuild --index-dir DIR', naming the
+    files the index holds (their folders, when there are more than `most`), as
+    far as its records can still be read."""
+    paths: list[str] = []
+    try:
+        data = directory / str(_manifest(directory).get("data", ""))
+        for doc in _read_jsonl(data / "documents.jsonl"):
+            held = doc.get("container") or doc.get("path") or ""
+            if held and held not in paths:
+                paths.append(held)
+    except (OSError, ValueError, TypeError, AttributeError):
+        paths = []
+    if len(paths) > most:
+        folders = list(dict.fromkeys(str(Path(p).parent) for p in paths))
+        paths = folders if len(folders) <= most else []
+    named = " ".join(shlex.quote(p) for p in paths) or "PATH..."
+    return f"rebuild it with: qa index {named} --rebuild --index-dir {shlex.quote(str(directory))}"
 
 
 def _manifest(directory: Path) -> dict[str, Any]:
