@@ -307,6 +307,12 @@ def _stopwords(lang: str) -> frozenset[str]:
     return frozenset(stopwordsiso.stopwords(lang))
 
 
+def stemmer_for(text: str) -> Callable[[str], str]:
+    """The stemmer of the language `text` is in (identity where there is none)."""
+    lang = language(words(text))
+    return _stemmer(lang) if lang == "en" or lang in _SNOWBALL else str
+
+
 @functools.cache
 def _stemmer(lang: str) -> Callable[[str], str]:
     """The Snowball stemmer of a language (none for Vietnamese)."""

@@ -282,3 +282,50 @@ def test_follow_ups_are_told_in_other_languages():
     assert is_follow_up("Warum hat er das gesagt?") and is_follow_up("¿Y ella?")
     assert is_follow_up("Что он сказал потом?") and is_follow_up("为什么？")
     assert not is_follow_up("Wie viele Einwohner hatte Berlin im Jahr 1900?")
+
+
+FACTS = ("The Osk dam cost 900,000 dollars and the Varne dam cost 1,200,000 dollars. "
+         "The new road to the Osk dam is 40 km long. "
+         "The Varne quarry shipped four hundred tonnes of stone. "
+         "The Lorne council failed to approve the budget for the bridge. "
+         "The Tarn ferry crossed the strait without a pilot.")
+
+
+@pytest.mark.parametrize("claim,right", [
+    ("The Osk dam cost 900,000 dollars [1].", True),
+    ("The Varne dam cost 900,000 dollars [1].", False),  # the other half's number
+    ("The Varne dam cost 1,200,000 dollars [1].", True),
+    ("The new road to the Osk dam is 40 km long [1].", True),
+    ("The new road to the Osk dam is 40 miles long [1].", False),  # unit swapped
+    ("The Varne quarry shipped four hundred tonnes of stone [1].", True),
+    ("The Varne quarry shipped 400 tonnes of stone [1].", True),
+    ("The Varne quarry shipped four tonnes of stone [1].", False),  # scale word dropped
+    ("The Lorne council failed to approve the budget for the bridge [1].", True),
+    ("The Lorne council approved the budget for the bridge [1].", False),  # "failed to"
+    ("The Tarn ferry crossed the strait without a pilot [1].", True),
+    ("The Tarn ferry crossed the strait with a pilot [1].", False),  # "without"
+])
+def test_numbers_units_scales_and_negations_must_match_their_thing(tmp_path, settings,
+                                                                    embedder, claim, right):
+    (tmp_path / "works.txt").write_text(FACTS)
+    works = Assistant.from_paths([tmp_path / "works.txt"], tmp_path / "ix", settings, embedder)
+    answer = scripted(works, claim).ask("What do we know about the public works?")
+    assert answer.claims[0].supported is right, claim
+
+
+@pytest.mark.parametrize("text,claim,right", [
+    ("Das Projekt kostete 1,25 Millionen Euro.", "Das Projekt kostete 1,25 Millionen Euro [1].",
+     True),
+    ("Das Projekt kostete 1,25 Millionen Euro.", "Das Projekt kostete 1,25 Euro [1].", False),
+    ("Russland warnte die Vereinigten Staaten vor der Anerkennung.",
+     "Russland warnte die Vereinigten Staaten vor der Anerkennung [1].", True),
+    ("Russland warnte die Vereinigten Staaten vor der Anerkennung.",
+     "Die Vereinigten Staaten warnten Russland vor der Anerkennung [1].", False),
+    ("这座桥不长，只有三百米。", "这座桥不长，只有三百米 [1]。", True),
+    ("这座桥不长，只有三百米。", "这座桥非常长，只有三百米 [1]。", False),  # 非常: "very"
+])
+def test_the_checks_hold_in_other_languages(tmp_path, settings, embedder, text, claim, right):
+    (tmp_path / "doc.txt").write_text(text, encoding="utf-8")
+    bot = Assistant.from_paths([tmp_path / "doc.txt"], tmp_path / "ix", settings, embedder)
+    answer = scripted(bot, claim).ask("Was wissen wir? 我们知道什么？")
+    assert answer.claims[0].supported is right, claim

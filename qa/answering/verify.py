@@ -17,10 +17,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..chunking import split_sentences, terms
+from ..chunking import split_sentences, stemmer_for, terms
 from ..documents import normalize
 from ..store.records import Records as Store
-from . import Claim, Source
+from . import Claim, Source, quantities
 
 _PREAMBLE = re.compile(r"^(?:(?:the |my )?answer(?: to (?:this|the|your) question)? is|"
                        r"answer|according to (?:the )?passages?(?: \[?\d+\]?)?)\s*[:,]?\s*", re.I)
@@ -36,16 +36,17 @@ não nenhum nenhuma ninguém nem nu niciodată niciun nicio nimeni nimic nici
 değil yok hiç asla hiçbir không chưa chẳng chả đừng لا لم لن ليس ليست غير
 नहीं मत niet geen nooit niemand niets inte ikke ej aldrig aldri ingen nie nigdy
 żaden nikt nic nem soha senki semmi ei koskaan tidak bukan belum jangan cap ningú res
+without failed fail fails unable refused refuses lacks lacked lacking absent
+ohne sans sin senza sem zonder без
 """.split()
-_NEGATION = re.compile(r"(?<!\w)(?:%s)(?!\w)|n't\b|[不没沒未无無非别別]|ไม่|ない|ません"
-                       % "|".join(map(re.escape, _NEGATION_WORDS)), re.I)
+# Chinese negation characters, but not inside the common words they begin
+# (非常 "very", 未来 "future", 不仅 "not only", 无论 "whatever", 别人 "others").
+_CJK_NEGATION = r"不(?![仅僅过過断斷同久少管论論])|没|沒|未(?![来來])|无(?![论論])|無(?![論论])|" \
+    r"非(?![常])|别(?![人的])|別(?![人的])"
+_NEGATION = re.compile(r"(?<!\w)(?:%s)(?!\w)|n't\b|%s|ไม่|ない|ません"
+                       % ("|".join(map(re.escape, _NEGATION_WORDS)), _CJK_NEGATION), re.I)
 _AFTER_MARK = re.compile(r"(?<=\])\s+(?=[\"'“‘(]?[A-Z0-9])")
 _MARK = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
-# A number as written: digits with group separators or a decimal part, then
-# an optional scale word ("1,250,000", "1.25 million", "1250000").
-_NUMBER = re.compile(r"(?<![\w.,])(\d[\d,.\u00a0\u202f']*\d|\d)(?![\d])"
-                     r"(?:\s*(thousand|million|billion|trillion|bn)\b)?", re.I)
-_SCALE = {"thousand": 1e3, "million": 1e6, "billion": 1e9, "bn": 1e9, "trillion": 1e12}
 _WORD = re.compile(r"\w[\w'-]*")
 _BE = {"is", "are", "was", "were", "be", "been", "being"}
 ROLE_WINDOW = 3  # words either side of a verb that count as its participants
@@ -121,7 +122,6 @@ def verify(answer: str, passages: list[Passage], store: Store, embedder, thresho
     passage_text = normalize(" ".join(p.text for p in passages)).lower()
     tokens = re.findall(r"[\w'-]+", passage_text)
     shown = {*tokens, *(part for t in tokens for part in re.split(r"[-']", t))}
-    numbers = {v for found in _NUMBER.findall(passage_text) for v in _values(*found)}
     vectors = embedder.encode([text for text, _ in raw])
     cosines = vectors @ store.sentence_vectors[rows].T
     claims: list[Claim] = []
@@ -135,11 +135,12 @@ def verify(answer: str, passages: list[Passage], store: Store, embedder, thresho
         scores = COSINE_WEIGHT * cos + (1 - COSINE_WEIGHT) * share
         best = int(np.argmax(scores))
         score = float(scores[best])
-        invented = [s for s in _specifics(text)
-                    if normalize(s).lower().rstrip(".,") not in shown]
-        invented += [n for n in _NUMBER.findall(text) if not _values(*n) & numbers]
+        names = _specifics(text)
+        invented = [s for _, s in names if normalize(s).lower().rstrip(".,") not in shown]
         row = rows[best]
         said = _sentence(store, row)
+        # each number as the sentence states it: value, scale, unit, and thing
+        invented += quantities.unsupported(text, said, names)
         if score < threshold or share[best] < MIN_SHARE or invented or \
                 _negation_differs(text, said) or _roles_differ(text, said) or \
                 _tautology(text):
@@ -155,43 +156,18 @@ def verify(answer: str, passages: list[Passage], store: Store, embedder, thresho
     return Verified(claims, sources, list(where), corrections)
 
 
-def _specifics(text: str) -> list[str]:
-    """Names and acronyms in any cased script ("Putin", "Путин", "NATO"): a
-    capitalised word that does not open a sentence, or a word in capitals.
-    Numbers are checked apart (_values)."""
+def _specifics(text: str) -> list[tuple[int, str]]:
+    """Names and acronyms in any cased script ("Putin", "Путин", "NATO"), with
+    their offsets: a capitalised word that does not open a sentence, or a word
+    in capitals. Numbers are checked apart (quantities.py)."""
     found = []
     for match in _WORD.finditer(text):
         word = re.split(r"['’]", match.group(0))[0].rstrip("-")  # "EU's": EU
         before = text[:match.start()].rstrip(" \"'“‘(«¿¡")
         if len(word) >= 2 and word.isupper() or word[:1].isupper() and \
                 word[1:2].islower() and before and before[-1] not in ".!?":
-            found.append(word)
+            found.append((match.start(), word))
     return found
-
-
-def _values(written: str, scale: str = "") -> set[float]:
-    """The values a written number may stand for: "1,250,000" and "1.25
-    million" are both 1250000; "1,250" is 1250 (or 1.25, where a comma marks
-    decimals). Compared whole, so "250" never matches inside "1,250,000"."""
-    digits = written.replace("\u00a0", " ").replace("\u202f", " ").replace("'", " ")
-    grouped = re.fullmatch(r"\d{1,3}(?:([ ,.])\d{3})(?:\1\d{3})*(?:[.,]\d+)?", digits)
-    readings = []
-    if grouped:
-        sep = grouped.group(1)
-        rest = digits.replace(sep, "")
-        readings.append(rest.replace(",", "."))
-        if sep != " " and digits.count(sep) == 1 and not re.search(r"[.,]\d+$", rest):
-            readings.append(digits.replace(sep, "."))  # "1,250": 1.25 in a decimal-comma text
-    else:
-        readings.append(digits.replace(" ", "").replace(",", "."))
-    factor = _SCALE.get(scale.lower(), 1.0) if scale else 1.0
-    out = set()
-    for reading in readings:
-        try:
-            out.add(float(f"{float(reading) * factor:.6g}"))
-        except ValueError:
-            continue
-    return out
 
 
 def _roles_differ(claim: str, sentence: str) -> bool:
@@ -205,8 +181,10 @@ def _roles_differ(claim: str, sentence: str) -> bool:
 
     said, own = tokens(claim), tokens(sentence)
     names = [i for i, w in enumerate(said) if w[:1].isupper() and w.lower() not in STOPWORDS]
-    said_stems = [(terms(w) or [""])[0] for w in said]
-    own_stems = [(terms(w) or [""])[0] for w in own]
+    # Stemmed in the claim's language: one word alone is always taken for English.
+    stem_of = stemmer_for(claim)
+    said_stems = [stem_of(w.lower()) if w.lower() not in STOPWORDS else "" for w in said]
+    own_stems = [stem_of(w.lower()) if w.lower() not in STOPWORDS else "" for w in own]
     said_lower = [w.lower() for w in said]
     for pivot, word in enumerate(said):
         stem = said_stems[pivot]
