@@ -195,3 +195,32 @@ def test_same_name_uploads_at_the_same_moment_keep_both_files(demo, bot, tmp_pat
     assert all("Indexed 1 new" in s for s in statuses), statuses
     indexed = [d["source"] for d in bot.documents() if d["source"].startswith("minutes")]
     assert len(indexed) == 2 * pairs
+
+
+@pytest.mark.parametrize("argv,env,message", [
+    (["--share"], {}, "add a login with --auth"),
+    (["--share", "--api-key", "k"], {}, "--api-key protects /v1 only"),
+    ([], {"QA_SHARE": "1", "QA_API_KEY": "k"}, "--api-key protects /v1 only"),
+    (["--api-key", "k"], {}, "--api-key protects /v1 only"),
+])
+def test_a_key_or_a_share_link_is_never_served_without_a_login(monkeypatch, capsys, argv, env,
+                                                               message):
+    """Refused before anything loads or listens, in one line."""
+    for name in ("QA_SHARE", "QA_API_KEY", "QA_AUTH", "QA_SHARE_OPEN"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr("sys.argv", ["app.py", *argv])
+    monkeypatch.setattr(app_module.Assistant, "bundled", lambda *a, **k: pytest.fail("loaded"))
+    with pytest.raises(SystemExit) as stopped:
+        app_module.main()
+    assert message in str(stopped.value) and "\n" not in str(stopped.value)
+
+
+def test_an_open_share_link_is_an_explicit_choice(monkeypatch):
+    from qa.server import check_protection
+
+    check_protection(None, True, None, share=True, open_share=True)  # --share --share-open
+    check_protection("k", True, ("u", "p"), share=True)  # a login covers the key
+    args = app_module._arguments(["--share", "--share-open"])
+    assert args.share and args.share_open

@@ -154,3 +154,22 @@ print("ok")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=600)
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-1500:]
+
+
+def test_a_highlighted_page_reads_only_that_page(pdf, tmp_path, settings, monkeypatch):
+    """Freshness from the file's hash, the passage from the stored text: the
+    whole PDF is never read (or OCR'd) again for a page request."""
+    from qa import documents
+    from qa.documents import pdf as pdf_module
+
+    bot = Assistant.from_paths([pdf], tmp_path / "index", settings)
+    source = bot.ask("How many ships did the keeper count in 1911?").sources[0]
+
+    def never(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise AssertionError("the whole document was read for one page")
+
+    for module, name in ((documents, "load_all"), (documents, "load"),
+                         (pdf_module, "pdf_text"), (pdf_module, "_ocr_pages")):
+        monkeypatch.setattr(module, name, never)
+    png = bot.page_image("keeper.pdf", source.page, (source.start, source.end))
+    assert marked(png)

@@ -98,3 +98,29 @@ def passage(text: str):
     from types import SimpleNamespace
 
     return SimpleNamespace(chunks=[SimpleNamespace(text=text)]), [SimpleNamespace(row=0)]
+
+
+@pytest.mark.parametrize("content", [None, "{not json", '{"features": []}',
+                                     '{"features": "x", "weights": [1]}'])
+def test_a_missing_or_damaged_ranker_file_fails_at_start_in_one_line(bot, tmp_path,
+                                                                       monkeypatch, content):
+    """Not at every question (which were 500s while /healthz said ok)."""
+    from qa import Assistant
+    from qa.answering import extractive
+    from qa.errors import QAError
+
+    folder = tmp_path / "rankers"
+    folder.mkdir()
+    if content is not None:
+        (folder / "default.json").write_text(content)
+    monkeypatch.setattr(extractive, "RANKERS", folder)
+    extractive.Ranker.for_model.__func__.cache_clear()
+    try:
+        with pytest.raises(QAError) as raised:
+            Assistant.load(bot.index_dir, bot.settings, bot.embedder)
+        message = str(raised.value)
+        assert str(folder / "default.json") in message and "fit_ranker.py" in message
+        assert "\n" not in message
+    finally:
+        monkeypatch.undo()
+        extractive.Ranker.for_model.__func__.cache_clear()

@@ -74,3 +74,25 @@ def test_app_first_start_shows_its_stages_then_the_chat(tmp_path):
         proc.terminate()
         proc.wait(timeout=30)
         log.close()
+
+
+def test_a_protected_servers_start_page_says_only_that_it_is_starting():
+    port = free_port()
+    with starting("127.0.0.1", port, private=True):
+        logging.getLogger("qa.embeddings").warning("exporting /root/.cache/qa/onnx/model")
+        page = httpx.get(f"http://127.0.0.1:{port}/")
+        assert page.status_code == 200 and "qa is starting" in page.text
+        assert "/root/.cache" not in page.text and "exporting" not in page.text
+
+
+@pytest.mark.skipif(not socket.has_ipv6, reason="no IPv6 on this machine")
+def test_the_start_page_listens_on_ipv6():
+    port = free_port()
+    try:
+        with starting("::1", port):
+            page = httpx.get(f"http://[::1]:{port}/")
+            assert page.status_code == 200 and page.headers["x-qa-starting"] == "1"
+    except QAError as exc:
+        if "Cannot assign requested address" in str(exc) or "not available" in str(exc):
+            pytest.skip("IPv6 loopback is not configured here")
+        raise
