@@ -51,30 +51,41 @@ L2_GRID = (1.0, 3.0, 10.0, 30.0, 100.0, 300.0)  # on the standardised weights
 # not the overall score, sets the threshold: a user loses at most a tenth of
 # the right answers to abstention.
 MIN_ANSWERED = 0.90
+# The answer model's abstention may cost at most 2% of the right answers (its
+# probability is calibrated by training; the SQuAD sample's adversarial
+# unanswerable questions alone must not set it).
+READER_ANSWERED = 0.98
 FOLDS = 5
 
 
 # -- the feature table ---------------------------------------------------------------
-def collect(bot: facade.Assistant, items: list) -> dict[str, list]:
-    """Every question's candidate rows, as `ask` computes them (follow-ups included)."""
+def collect(bot: facade.Assistant, items: list, reading: extractive.Ranker | None = None
+            ) -> dict[str, list]:
+    """Every question's candidate rows, as `ask` computes them (follow-ups
+    included); with `reading` (a ranker that reads), the answer model's
+    log-odds as the READER column, and its probability in "read"."""
     seen: list = []
     original = facade.select
 
     def recording(question, vector, store, hits, idf, ranker, min_score, max_chars=300,
                   context_terms=None):
-        rows, matrix = extractive.features(question, vector, store, hits, idf, context_terms)
-        seen.append((store, rows, matrix))
+        found = extractive.candidates(question, vector, store, hits, idf,
+                                      reading or ranker.base or ranker, context_terms)
+        read = [found.read.get(row, (0.0, None))[0] for row in found.rows]
+        seen.append((store, found.rows, found.matrix, read))
         return Answer(NOT_FOUND, False)  # only the features count here
 
     facade.select = recording
-    table: dict[str, list] = {"x": [], "y": [], "question": [], "article": []}
+    width = len(extractive.FEATURES) + (1 if reading else 0)
+    table: dict[str, list] = {"x": [], "y": [], "question": [], "article": [], "read": []}
     try:
         for number, item in enumerate(items):
             seen.clear()
             bot.ask(item.question, history=item.history or None)
-            store, rows, matrix = seen[-1]
+            store, rows, matrix, read = seen[-1]
             if not rows:  # nothing retrieved: a row of zeros keeps the question counted
-                rows, matrix = [None], np.zeros((1, len(extractive.FEATURES)), np.float32)
+                rows, matrix, read = [None], np.zeros((1, width), np.float32), [0.0]
+            table["read"].extend(read)
             for row, features in zip(rows, matrix):
                 text = "" if row is None else store.document(store.sentence_doc[row]).text[
                     store.sentence_spans[row].start:store.sentence_spans[row].end]
@@ -90,7 +101,8 @@ def collect(bot: facade.Assistant, items: list) -> dict[str, list]:
     return table
 
 
-def build_table(squad_path: str, scratch: Path, model: str) -> dict[str, np.ndarray]:
+def build_table(squad_path: str, scratch: Path, model: str,
+                reading: extractive.Ranker | None = None) -> dict[str, np.ndarray]:
     squad = load_eval(squad_path)
     settings = Settings.from_env(model=model)
     docs = write_documents(squad.documents, scratch / "squad-docs")
@@ -98,13 +110,14 @@ def build_table(squad_path: str, scratch: Path, model: str) -> dict[str, np.ndar
                                             progress=False)
     dev_bot = facade.Assistant.bundled(scratch / "dev-index", settings)
     dev = load_eval(DEV).items
-    parts = [collect(squad_bot, squad.items), collect(dev_bot, dev)]
+    parts = [collect(squad_bot, squad.items, reading), collect(dev_bot, dev, reading)]
     parts[1]["question"] = [q + len(squad.items) for q in parts[1]["question"]]
     names = sorted({a for p in parts for a in p["article"]})
     answerable = [bool(i.answers) for i in squad.items] + [bool(i.answers) for i in dev]
     questions = np.array([q for p in parts for q in p["question"]], np.int64)
     return {"x": np.array([r for p in parts for r in p["x"]], np.float32),
             "y": np.array([r for p in parts for r in p["y"]], bool),
+            "read": np.array([r for p in parts for r in p["read"]], np.float32),
             "question": questions,
             "article": np.array([names.index(a) for p in parts for a in p["article"]], np.int64),
             "answerable": np.array(answerable, bool)[questions],
@@ -158,6 +171,7 @@ def out_of_fold(t: dict[str, np.ndarray], fold: np.ndarray, l2: float
     """Per question, under the model fitted without its fold: the best
     candidate's probability and whether it holds the answer."""
     best_p = np.zeros(t["question"].max() + 1)
+    best_read = np.zeros_like(best_p)
     right = np.zeros_like(best_p, dtype=bool)
     for held in np.unique(fold):
         model = fit(t, fold != held, l2)
@@ -167,7 +181,9 @@ def out_of_fold(t: dict[str, np.ndarray], fold: np.ndarray, l2: float
             p = ranker.probabilities(t["x"][rows])
             q = t["question"][rows[0]]
             best_p[q], right[q] = p.max(), t["y"][rows[int(np.argmax(p))]]
-    return {"p": best_p, "right": right}
+            if "read" in t:
+                best_read[q] = t["read"][rows[int(np.argmax(p))]]
+    return {"p": best_p, "right": right, "read": best_read}
 
 
 def accuracy(p, right, answerable, threshold) -> tuple[float, float, float]:
@@ -214,12 +230,16 @@ def fit_and_report(t: dict[str, np.ndarray]) -> dict:
               f"{r['right'][sq & answerable].mean():.3f}, dev {r['right'][dev & answerable].mean():.3f}")
         if first > chosen.get("first", -1):
             chosen = {"l2": l2, "first": first, **r}
-    p, right = chosen["p"], chosen["right"]
+    reads = t["x"].shape[1] == len(extractive.FEATURES) + 1
+    # With the answer model, abstention compares ITS probability of the chosen
+    # sentence (calibrated by its training), not the ranker's.
+    p, right = (chosen["read"] if reads else chosen["p"]), chosen["right"]
     sweep = [(th, *accuracy(p, right, answerable, th)) for th in np.round(np.arange(0, 0.51, 0.01), 2)]
     plateau = sweep[0][1]
     # The threshold: the best overall accuracy on all tuning questions that keeps
     # MIN_ANSWERED of the right answers (abstaining on everything scores 0.532).
-    threshold = max((row for row in sweep if row[1] >= MIN_ANSWERED * plateau),
+    floor = READER_ANSWERED if reads else MIN_ANSWERED
+    threshold = max((row for row in sweep if row[1] >= floor * plateau),
                     key=lambda row: (row[3], -row[0]))[0]
     print(f"\nchosen L2 {chosen['l2']}, threshold {threshold:.2f} (5-fold CV):")
     print("| set | answerable | abstention | overall |\n|---|---|---|---|")
@@ -247,8 +267,8 @@ def fit_and_report(t: dict[str, np.ndarray]) -> dict:
     for lo, hi, n, mean, share in table:
         print(f"| {lo:.1f}–{hi:.1f} | {n} | {mean:.2f} | {share:.2f} |")
     model = fit(t, np.ones(len(t["y"]), bool), chosen["l2"])
-    return {"features": list(extractive.FEATURES), **model, "threshold": float(threshold),
-            "l2": chosen["l2"],
+    names = [*extractive.FEATURES, extractive.READER] if reads else list(extractive.FEATURES)
+    return {"features": names, **model, "threshold": float(threshold), "l2": chosen["l2"],
             "fitted_on": "the SQuAD 2.0 sample and the dev set (benchmarks/fit_ranker.py)"}
 
 
@@ -258,19 +278,36 @@ def main() -> None:
     parser.add_argument("--model", default=PACKAGED_MODEL,
                         help="embedding model (QA_MODEL names); default: the packaged one")
     parser.add_argument("--reuse", action="store_true", help="refit from the saved table")
+    parser.add_argument("--reader", action="store_true",
+                        help="add the answer model's score (qa/answering/models/) as a feature; "
+                             "the ranker shipped now stays as its prefilter")
     args = parser.parse_args()
     name = extractive.ranker_name(args.model)
     table = TABLES / f"{name}.npz"
+    shipped_now = json.loads((extractive.RANKERS / f"{name}.json").read_text())
+    base = shipped_now.get("base") or shipped_now  # the ranker without the answer model
+    reading = None
+    if args.reader:
+        if extractive.reader_model() is None:
+            parser.error("no answer model in qa/answering/models/; export one with "
+                         "benchmarks/train_answer_model.py export")
+        reading = extractive.Ranker(np.zeros(len(extractive.FEATURES) + 1, np.float32), 0.0,
+                                    0.0, base=extractive.Ranker._parse(base))
     if args.reuse:
         t = dict(np.load(table))
     else:
         if not args.squad:
             parser.error("give the SQuAD 2.0 sample, or --reuse")
         with tempfile.TemporaryDirectory() as scratch:
-            t = build_table(args.squad, Path(scratch), args.model)
+            t = build_table(args.squad, Path(scratch), args.model, reading)
         TABLES.mkdir(exist_ok=True)
         np.savez_compressed(table, **t)
     shipped = fit_and_report(t)
+    if shipped["features"][-1] == extractive.READER:
+        shipped["reader_threshold"] = shipped["threshold"]
+        shipped["threshold"] = base["threshold"]
+        shipped["base"] = {k: base[k] for k in ("features", "weights", "none", "threshold",
+                                                "l2", "fitted_on") if k in base}
     if name != "default":  # a multilingual model answers across languages
         # Such a question shares no terms with the passages: the same data, with
         # the term features blanked, fits its ranker. Its threshold is 0: the
@@ -284,7 +321,7 @@ def main() -> None:
     out = extractive.RANKERS / f"{name}.json"
     out.write_text(json.dumps(shipped) + "\n", encoding="utf-8")
     print(f"\nwrote {out.relative_to(ROOT)}:")
-    for i, feature in enumerate(extractive.FEATURES):
+    for i, feature in enumerate(shipped["features"]):
         print(f"  {feature:<8} {shipped['weights'][i]:+8.3f}")
     print(f"  none     {shipped['none']:+8.3f}   threshold {shipped['threshold']:.2f}")
 

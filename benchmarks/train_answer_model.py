@@ -397,7 +397,7 @@ def _checkpoint(model, opt, tok, good, wrong, items, step, best, work: Path) -> 
 
 
 # -- export --------------------------------------------------------------------------
-def export(work: Path) -> None:
+def export(work: Path, train_dir: Path | None = None) -> None:
     """The best checkpoint as int8 ONNX (outputs: score, start, end logits)."""
     import os
     import warnings
@@ -423,9 +423,62 @@ def export(work: Path) -> None:
                           opset_version=17, dynamo=False)
     tmp = OUT / "answer-minilm.int8.onnx.tmp"
     quantize_dynamic(str(full), str(tmp), per_channel=True, weight_type=QuantType.QInt8)
+    full.unlink()
     os.replace(tmp, OUT / "answer-minilm.int8.onnx")
+    curve = [json.loads(line) for line in (work / "curve.jsonl").read_text().splitlines()
+             if line.strip()]
+    best = max(curve, key=lambda r: r["top1"] + 0.5 * r["span_em"])
+    items = write_slice(train_dir) if train_dir else \
+        [json.loads(line) for line in SLICE.read_text(encoding="utf-8").splitlines()]
+    (OUT / "answer-minilm.json").write_text(json.dumps({
+        "slice": {"file": "tests/data/answer-model-slice.jsonl", "questions": len(items),
+                  **slice_figures(OUT / "answer-minilm.int8.onnx", items)},
+        "max_tokens": MAX_TOKENS, "longest_span": 30, "base": "all-MiniLM-L6-v2 (packaged)",
+        "seed": SEED, "steps": best["step"], "questions": best["questions"],
+        "pairs": best["pairs"], "validation": {k: best[k] for k in (
+            "top1", "span_em", "answered_right@0.5", "abstain_other_article@0.5")},
+        "validation_questions": VAL_QUESTIONS, "validation_articles": VAL_ARTICLES,
+    }, indent=1) + "\n")
     print(f"wrote {OUT / 'answer-minilm.int8.onnx'} "
           f"({(OUT / 'answer-minilm.int8.onnx').stat().st_size / 1e6:.1f} MB)")
+
+
+SLICE = ROOT / "tests" / "data" / "answer-model-slice.jsonl"
+SLICE_QUESTIONS = 60
+
+
+def slice_figures(path: Path, items: list[dict]) -> dict[str, float]:
+    """The ONNX model's top-1 sentence accuracy and span exact match on the slice."""
+    from qa.answering.reader import AnswerModel
+
+    model = AnswerModel(path)
+    top1 = span = 0
+    for item in items:
+        reading = model.read(item["question"], item["sentences"])
+        top1 += int(reading.logits.argmax()) == 0
+        found = reading.spans[0]
+        text = item["sentences"][0][found[0]:found[1]] if found else ""
+        span += _norm(text) == _norm(item["answer"])
+    return {"top1": round(top1 / len(items), 4), "span_em": round(span / len(items), 4)}
+
+
+def write_slice(train_dir: Path) -> list[dict]:
+    """A fixed slice of the held-out validation questions (SQuAD v1.1 training
+    articles the model never saw, CC BY-SA 4.0), shipped with the tests."""
+    good, _ = val_items(_val_articles(train_dir))
+    items = [{"question": g.question, "sentences": g.sentences,
+              "answer": g.sentences[0][g.start:g.end]} for g in good[:SLICE_QUESTIONS]]
+    SLICE.write_text("".join(json.dumps(i, ensure_ascii=False) + "\n" for i in items),
+                     encoding="utf-8")
+    return items
+
+
+def _val_articles(train_dir: Path) -> list[dict]:
+    rng = random.Random(SEED)
+    v1 = json.loads((train_dir / "squad_v1.1_train.json").read_text())["data"]
+    order = list(range(len(v1)))
+    rng.shuffle(order)
+    return [v1[i] for i in sorted(order[:VAL_ARTICLES])]
 
 
 def main() -> None:
@@ -441,7 +494,7 @@ def main() -> None:
             p.error("train needs the qa_train folder")
         train(a.train_dir, a.work, a.minutes, a.threads)
     else:
-        export(a.work)
+        export(a.work, a.train_dir)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import sys
 import threading
 import unicodedata
@@ -16,9 +15,9 @@ from typing import Any
 from . import documents as loaders
 from . import indexing
 from .answering import Answer, Source, followup, generative
-from .answering.extractive import Ranker, answer_type, has_type, select, sentence_scores
-from .answering.span import short_answer
-from .chunking import looks_english, near_duplicates, terms, words
+from .answering.extractive import Ranker
+from .answering.pipeline import Answerer
+from .chunking import looks_english, near_duplicates, terms
 from .config import Settings, default_index_dir
 from .embeddings import MULTILINGUAL_NAMES, Embedder, encode_queries, make_embedder
 from .errors import IndexMismatchError, IndexNotFoundError, QuestionError
@@ -28,8 +27,6 @@ from .store import Entry, IndexOptions, demo_only, milvus_uri, new_store, open_s
 logger = logging.getLogger(__name__)
 
 BUNDLED = Path(__file__).parent / "data" / "russia-warns-kosovo.txt"
-_YES_NO = re.compile(r"(?i)(?:is|are|was|were|do|does|did|can|could|has|have|had|will|would|"
-                     r"should|may|might|must)\b")
 # Messages of history read: follow-ups use the last user and assistant turns,
 # a chat model's rewrite the last four messages.
 HISTORY = 8
@@ -445,51 +442,22 @@ class Assistant:
                                           s.llm_timeout) if model and follow_up else None
         texts = [query, rewritten] if rewritten else [query]
         vectors = encode_queries(self.embedder, texts)
-        vector = vectors[0]
         records, found, idf = store.search([(v, terms(t)) for v, t in zip(vectors, texts)],
                                            s.k, s.candidates, s.rrf_k, prefer, only)
         hits = found[0]
-        context = set(terms(previous)) if previous else None
-
-        fitted = Ranker.for_model(s.model)
-        ranker, threshold, crossing = fitted.choose(question, records, hits)
-        min_score = threshold if s.min_score < 0 else s.min_score
-
-        def extractive() -> Answer:
-            answer = select(question, vector, records, hits, idf, ranker, min_score,
-                            s.max_answer_chars, context)
-            if answer.found:
-                answer.span = short_answer(question, answer.text)
-            elif crossing and fitted.across is None:  # an English-only model
-                answer.note = ("the question is in another language than the documents: "
-                               "QA_MODEL=multilingual answers across languages")
-            return answer
-
+        answerer = Answerer(question, query, vectors[0], records, hits, idf, s.model,
+                            s.min_score, s.max_answer_chars,
+                            set(terms(previous)) if previous else None, s.claim_coverage)
         if model is None:
-            answer = extractive()
+            answer = answerer.extractive()
             yield answer.text
             yield answer
             return
         streamed = False
         asked, shown = (rewritten, found[1]) if rewritten else (question, hits)
-
-        def answers(rows: list[int], said: str) -> bool:
-            """The supporting sentences score as answers (the extractive abstention
-            threshold), and the claims themselves take up the question's terms."""
-            union = list({h.row: h for h in [*hits, *shown]}.values())
-            scores = sentence_scores(question, vector, records, union, idf, ranker, context)
-            best = max((scores.get(row, float("-inf")) for row in rows), default=float("-inf"))
-            asked_terms = set(terms(asked if rewritten else query))
-            taken = len(asked_terms & set(terms(said))) / max(1, len(asked_terms))
-            # and say something beyond the question (a yes/no question aside),
-            # holding the number or date the question asks for
-            tells = bool(set(terms(said)) - asked_terms) or _YES_NO.match(question) is not None
-            kind = answer_type(question)
-            typed = kind not in ("number", "date") or has_type(kind, said, set(words(question)))
-            return best >= min_score and taken >= s.claim_coverage and tells and typed
-
+        answers = answerer.gate(shown, rewritten or query)
         for piece in generative.generate(model[0], model[1], asked, history, records, shown,
-                                         self.embedder, s, extractive, answers):
+                                         self.embedder, s, answerer.extractive, answers):
             if isinstance(piece, str):
                 streamed = True
             elif not streamed:  # nothing verified streamed: the answer's text is the piece

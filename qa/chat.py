@@ -18,7 +18,7 @@ from typing import Any
 
 from .answering import Answer, Source
 from .documents import SUPPORTED, too_big, unsupported
-from .errors import DocumentError, QAError
+from .errors import DocumentError
 
 NOT_FOUND_MARK = "⚠️ **Not in the documents.**"
 

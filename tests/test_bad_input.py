@@ -294,7 +294,11 @@ def test_damaged_index_names_the_fix(bot, settings, damage, message):
     damage(bot.index_dir)
     with pytest.raises(IndexMismatchError) as info:
         Assistant.load(bot.index_dir, settings)
-    assert message in str(info.value) and "qa index PATH... --rebuild" in str(info.value)
+    # the files the index holds, as far as its records can be read
+    named = "russia-warns-kosovo.txt --rebuild" if "manifest" not in message and \
+        message != "unreadable" else "--rebuild"
+    assert message in str(info.value) and "qa index " in str(info.value)
+    assert named in str(info.value) or "qa index PATH... --rebuild" in str(info.value)
     out = subprocess.run([sys.executable, "-m", "qa.cli", "ask", "Who?", "--index-dir",
                           str(bot.index_dir)], capture_output=True, text=True, timeout=300)
     assert out.returncode == 1 and "--rebuild" in out.stderr and "Traceback" not in out.stderr

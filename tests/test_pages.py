@@ -9,9 +9,8 @@ import re
 
 import pytest
 from conftest import make_pdf
-from PIL import Image
-
 from fastapi.testclient import TestClient
+from PIL import Image
 
 from qa import Assistant
 from qa.api import Collections, create_api

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import QAError
 from ..chunking import STOPWORDS, Span, language, terms, trim, words
 from ..documents import normalize
+from ..errors import QAError
 from ..store.records import Hit
 from ..store.records import Records as Store
 from . import NOT_FOUND, Answer, Source
@@ -38,6 +38,12 @@ FEATURES = (
     "stale",     # the sentence adds (almost) nothing to the question's own words
     "entity",    # share of the question's names found in the sentence or the one before
 )
+# The answer model's log-odds that the sentence answers (reader.py), for an
+# English question with a ranker fitted with it; the READER_CANDIDATES
+# sentences the base ranker likes best are read, the rest get READER_FLOOR.
+READER = "reader"
+READER_CANDIDATES = 8
+READER_FLOOR = -8.0
 # The features that still tell when the question and the passages are in
 # different languages (no shared terms): meaning, and the answer type.
 ACROSS = ("dense", "type", "chunk")
@@ -70,6 +76,16 @@ class Ranker:
     none: float
     threshold: float
     across: Ranker | None = None
+    # With the answer model: its weights include READER last; `base` is the
+    # ranker without it (the prefilter, and for questions the model cannot
+    # read), `reader_threshold` the answer model's probability below which
+    # qa abstains (in place of `threshold`).
+    base: Ranker | None = None
+    reader_threshold: float = 0.0
+
+    @property
+    def reads(self) -> bool:
+        return len(self.weights) == len(FEATURES) + 1
 
     @classmethod
     @functools.cache
@@ -83,20 +99,28 @@ class Ranker:
                "benchmarks/fit_ranker.py PATH/squad_v2_dev_sample/small.json")
         try:
             fitted = json.loads(path.read_text(encoding="utf-8"))
-            if fitted["features"] != list(FEATURES):
+            if fitted["features"] not in (list(FEATURES), [*FEATURES, READER]):
                 raise QAError(f"the answer ranker {path} was fitted on other features; {fix}")
-            across = fitted.get("across")
-            ranker = cls(np.array(fitted["weights"], dtype=np.float32), float(fitted["none"]),
-                         float(fitted["threshold"]),
-                         across and cls(np.array(across["weights"], dtype=np.float32),
-                                        float(across["none"]), float(across["threshold"])))
+            ranker = cls._parse(fitted)
         except (OSError, ValueError, KeyError, TypeError) as exc:
             reason = "is missing" if isinstance(exc, FileNotFoundError) else \
                 f"is damaged ({type(exc).__name__})"
             raise QAError(f"the answer ranker {path} {reason}; {fix}") from None
-        if ranker.weights.shape != (len(FEATURES),) or not np.isfinite(ranker.weights).all():
-            raise QAError(f"the answer ranker {path} is damaged (bad weights); {fix}")
+        for part in (ranker, ranker.base, ranker.across):
+            if part is not None and (part.weights.shape not in ((len(FEATURES),),
+                                                                (len(FEATURES) + 1,))
+                                     or not np.isfinite(part.weights).all()):
+                raise QAError(f"the answer ranker {path} is damaged (bad weights); {fix}")
         return ranker
+
+    @classmethod
+    def _parse(cls, fitted: dict) -> Ranker:
+        def part(key: str) -> Ranker | None:
+            return cls._parse(fitted[key]) if fitted.get(key) else None
+
+        return cls(np.array(fitted["weights"], dtype=np.float32), float(fitted["none"]),
+                   float(fitted.get("threshold", 0.0)), part("across"), part("base"),
+                   float(fitted.get("reader_threshold", 0.0)))
 
     def choose(self, question: str, store: Store, hits: Sequence[Hit]
                ) -> tuple[Ranker, float, bool]:
@@ -110,6 +134,11 @@ class Ranker:
         """
         asked = _language_of(question)
         crossing = bool(hits) and asked != _language_of(store.chunks[hits[0].row].text)
+        if self.reads:  # the answer model reads English questions over English text
+            if asked == "en" and not crossing and reader_model() is not None:
+                return self, self.reader_threshold, crossing
+            assert self.base is not None
+            return self.base.choose(question, store, hits)
         if crossing and self.across is not None:
             return self.across, self.across.threshold, crossing
         if crossing or asked == "en":
@@ -198,6 +227,44 @@ def coverage(question_terms: set[str], sentence_terms: set[str],
     return sum(idf(t) for t in question_terms & sentence_terms) / total
 
 
+@dataclass
+class Candidates:
+    """One question's candidate sentences: store rows, feature matrix (with
+    the READER column when the ranker reads), and the answer model's reading
+    (probability and short-answer offsets) of the sentences it read."""
+
+    rows: list[int]
+    matrix: np.ndarray
+    read: dict[int, tuple[float, tuple[int, int] | None]]
+
+
+def candidates(question: str, query_vector: np.ndarray, store: Store, hits: Sequence[Hit],
+               idf: Callable[[str], float], ranker: Ranker,
+               context_terms: set[str] | None = None) -> Candidates:
+    """The candidates with the features `ranker` weighs: the base FEATURES,
+    and for a ranker that reads, the answer model's log-odds for the
+    READER_CANDIDATES sentences the base ranker scores highest."""
+    rows, matrix = features(question, query_vector, store, hits, idf, context_terms)
+    model = reader_model() if ranker.reads else None
+    if model is None:
+        return Candidates(rows, matrix, {})
+    assert ranker.base is not None
+    order = np.argsort(-ranker.base.probabilities(matrix), kind="stable")[:READER_CANDIDATES]
+    reading = model.read(question, [_sentence_text(store, rows[i]) for i in order])
+    column = np.full((len(rows), 1), READER_FLOOR, dtype=np.float32)
+    column[order, 0] = np.maximum(reading.logits, READER_FLOOR)
+    read = {rows[i]: (float(p), span) for i, p, span in
+            zip(order, reading.probabilities, reading.spans)}
+    return Candidates(rows, np.hstack([matrix, column]), read)
+
+
+def reader_model():  # type: ignore[no-untyped-def]
+    """The shipped answer model (None when the package has none)."""
+    from .reader import AnswerModel
+
+    return AnswerModel.shared()
+
+
 def features(question: str, query_vector: np.ndarray, store: Store, hits: Sequence[Hit],
              idf: Callable[[str], float],
              context_terms: set[str] | None = None) -> tuple[list[int], np.ndarray]:
@@ -240,9 +307,14 @@ def sentence_scores(question: str, query_vector: np.ndarray, store: Store,
                     hits: Sequence[Hit], idf: Callable[[str], float], ranker: Ranker,
                     context_terms: set[str] | None = None) -> dict[int, float]:
     """Every candidate sentence's probability of answering, by store row (what
-    `select` ranks by)."""
-    rows, matrix = features(question, query_vector, store, hits, idf, context_terms)
-    return dict(zip(rows, ranker.probabilities(matrix).tolist())) if rows else {}
+    `select` ranks by); for a ranker that reads, the answer model's own
+    probability where it read the sentence (what abstention compares)."""
+    found = candidates(question, query_vector, store, hits, idf, ranker, context_terms)
+    if not found.rows:
+        return {}
+    if found.read:
+        return {row: found.read.get(row, (0.0, None))[0] for row in found.rows}
+    return dict(zip(found.rows, ranker.probabilities(found.matrix).tolist()))
 
 
 def select(question: str, query_vector: np.ndarray, store: Store, hits: Sequence[Hit],
@@ -257,17 +329,21 @@ def select(question: str, query_vector: np.ndarray, store: Store, hits: Sequence
         hits: retrieved chunks, best first.
         idf: inverse document frequency of a term in the collection.
         ranker: weighs the candidates' features.
-        min_score: answers less likely than this abstain.
+        min_score: answers less likely than this abstain (for a ranker that
+            reads: less likely by the answer model).
         max_chars: longest answer text.
         context_terms: terms from the conversation (follow-ups), weighted lower.
     """
-    rows, matrix = features(question, query_vector, store, hits, idf, context_terms)
+    found = candidates(question, query_vector, store, hits, idf, ranker, context_terms)
+    rows = found.rows
     if not rows:
         return Answer(NOT_FOUND, False)
-    scores = ranker.probabilities(matrix)
+    scores = ranker.probabilities(found.matrix)
     order = np.argsort(-scores, kind="stable")
     best, best_score = rows[order[0]], float(scores[order[0]])
-    if best_score < min_score:
+    # The answer model's calibrated probability decides abstention where it read.
+    sure = found.read[best][0] if found.read and best in found.read else best_score
+    if sure < min_score:
         return Answer(NOT_FOUND, False, score=best_score)
     first = last = best
     for i in order[1:3]:
@@ -286,7 +362,13 @@ def select(question: str, query_vector: np.ndarray, store: Store, hits: Sequence
     if span.end - span.start > max_chars:
         span = _clause_window(store.document(store.sentence_doc[best]).text, span,
                               set(terms(question)), idf, max_chars, answer_type(question))
-    return _answer(store, best, span, best_score)
+    answer = _answer(store, best, span, best_score)
+    short = found.read.get(best, (0.0, None))[1] if found.read else None
+    if short is not None:  # the span head's short answer, as offsets in the answer text
+        at = store.sentence_spans[best].start + short[0] - span.start
+        if 0 <= at and at + short[1] - short[0] <= len(answer.text):
+            answer.span = (at, at + short[1] - short[0])
+    return answer
 
 
 _CLAUSE = re.compile(r"(?<=[,;:])\s+|\s+(?=\()|\s+[-\u2013\u2014]\s+")

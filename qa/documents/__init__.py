@@ -12,8 +12,8 @@ from __future__ import annotations
 import bisect
 import hashlib
 import logging
-import unicodedata
 import os
+import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field

@@ -123,7 +123,8 @@ def _ocr_pages(data: bytes, pages: list[int], name: str) -> list[str]:
         for n, index in enumerate(pages, 1):
             with PDFIUM:  # the page is drawn under the lock; OCR runs outside it
                 page = document[index]
-                scale = bounded_scale(*page.get_size(), ocr.SCALE)
+                width, height = page.get_size()
+                scale = bounded_scale(width, height, ocr.SCALE)
                 bitmap = page.render(scale=scale)
                 pixels = bitmap.to_numpy().copy()
                 bitmap.close()

@@ -19,8 +19,8 @@ that race anyway re-reads the manifest and retries. No pickle.
 from __future__ import annotations
 
 import json
-import shlex
 import os
+import shlex
 import shutil
 import time
 from collections.abc import Iterable, Sequence

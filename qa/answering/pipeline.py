@@ -1,0 +1,99 @@
+"""What an answer is, given a question and what retrieval found: candidates,
+scores, the choice, the short answer and abstention, and the gate a chat
+model's claims must pass. `Assistant` retrieves and wires; this decides.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..chunking import terms, words
+from ..store.records import Hit
+from ..store.records import Records as Store
+from . import Answer
+from .extractive import Ranker, answer_type, has_type, select, sentence_scores
+from .span import short_answer
+
+_YES_NO = re.compile(r"(?i)(?:is|are|was|were|do|does|did|can|could|has|have|had|will|would|"
+                     r"should|may|might|must)\b")
+ACROSS_NOTE = ("the question is in another language than the documents: "
+               "QA_MODEL=multilingual answers across languages")
+
+
+@dataclass
+class Answerer:
+    """One question's answering over one retrieval.
+
+    Attributes:
+        question: the question as asked.
+        query: what was searched for (a follow-up with its previous question).
+        vector: the query's unit embedding.
+        records: the index snapshot the hits come from.
+        hits: the retrieved chunks, best first.
+        idf: the collection's inverse document frequency.
+        model: the embedding model's name (it picks the fitted ranker).
+        min_score: QA_MIN_SCORE, or negative for the fitted threshold.
+        max_chars: longest answer text.
+        context: terms of the conversation, for a follow-up.
+        claim_coverage: share of the question's terms a chat model's claims must take up.
+    """
+
+    question: str
+    query: str
+    vector: np.ndarray
+    records: Store
+    hits: Sequence[Hit]
+    idf: Callable[[str], float]
+    model: str
+    min_score: float
+    max_chars: int
+    context: set[str] | None
+    claim_coverage: float
+
+    def __post_init__(self) -> None:
+        fitted = Ranker.for_model(self.model)
+        self.ranker, threshold, self.crossing = fitted.choose(self.question, self.records,
+                                                              self.hits)
+        self._english_only = fitted.across is None
+        self.threshold = threshold if self.min_score < 0 else self.min_score
+
+    def extractive(self) -> Answer:
+        """The sentence(s) that answer, with the short answer marked, or "not
+        in the documents" (with a note when the question's language is why)."""
+        answer = select(self.question, self.vector, self.records, self.hits, self.idf,
+                        self.ranker, self.threshold, self.max_chars, self.context)
+        if answer.found and answer.span is None:  # no span from the answer model
+            answer.span = short_answer(self.question, answer.text)
+        elif not answer.found and self.crossing and self._english_only:
+            answer.note = ACROSS_NOTE
+        return answer
+
+    def gate(self, shown: Sequence[Hit], asked: str) -> Callable[[list[int], str], bool]:
+        """Whether a chat model's verified claims answer the question: their
+        supporting sentences score as answers (the extractive abstention
+        threshold), and the claims take up the question's terms (`asked`: the
+        question the model answered), say something beyond them (a yes/no
+        question aside), and hold the number or date the question asks for."""
+        union = list({h.row: h for h in [*self.hits, *shown]}.values())
+        asked_terms = set(terms(asked))
+        kind = answer_type(self.question)
+        scores: dict[int, float] | None = None
+
+        def answers(rows: list[int], said: str) -> bool:
+            nonlocal scores
+            if scores is None:  # scored once, however many times the model's text is checked
+                scores = sentence_scores(self.question, self.vector, self.records, union,
+                                         self.idf, self.ranker, self.context)
+            best = max((scores.get(row, float("-inf")) for row in rows), default=float("-inf"))
+            said_terms = set(terms(said))
+            taken = len(asked_terms & said_terms) / max(1, len(asked_terms))
+            tells = bool(said_terms - asked_terms) or _YES_NO.match(self.question) is not None
+            typed = kind not in ("number", "date") or \
+                has_type(kind, said, set(words(self.question)))
+            return best >= self.threshold and taken >= self.claim_coverage and tells and typed
+
+        return answers

@@ -1,0 +1,47 @@
+"""The shipped answer model: its figures on a fixed slice of held-out
+validation questions match its card, and it runs without torch."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from qa.answering.reader import CARD_FILE, MODEL_FILE
+
+ROOT = Path(__file__).resolve().parent.parent
+
+pytestmark = pytest.mark.skipif(not MODEL_FILE.exists(), reason="no answer model shipped")
+
+
+def test_the_shipped_model_matches_its_card():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from train_answer_model import SLICE, slice_figures
+
+    card = json.loads(CARD_FILE.read_text())
+    items = [json.loads(line) for line in SLICE.read_text(encoding="utf-8").splitlines()]
+    assert len(items) == card["slice"]["questions"] >= 50
+    figures = slice_figures(MODEL_FILE, items)
+    assert figures == {"top1": card["slice"]["top1"], "span_em": card["slice"]["span_em"]}
+    assert figures["top1"] >= 0.75  # far above chance (1 in about 5 sentences)
+    assert MODEL_FILE.stat().st_size <= 30e6
+
+
+def test_it_reads_a_question_without_torch():
+    code = ("import sys\n"
+            "from qa.answering.reader import AnswerModel\n"
+            "m = AnswerModel.shared()\n"
+            "r = m.read('Who is Russia\\'s Kosovo negotiator?', ["
+            "'The envoy, Alexander Botsan-Kharchenko, declined to give details.', "
+            "'Kosovo has two million people.'])\n"
+            "assert r.probabilities[0] > r.probabilities[1], r.probabilities\n"
+            "a, b = r.spans[0]\n"
+            "print('The envoy, Alexander Botsan-Kharchenko, declined to give details.'[a:b])\n"
+            "assert 'torch' not in sys.modules\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr[-1500:]
+    assert "Botsan-Kharchenko" in done.stdout
