@@ -120,9 +120,10 @@ def text_of(message: dict[str, Any]) -> str:
 
 def chunks(ident: str, model: str, reply: str, finish: str, answer: Answer,
            used: dict[str, int] | None) -> Iterator[str]:
-    """Server-sent events: the reply in pieces, then a last chunk with
-    qa_sources; with `used` (stream_options.include_usage), every chunk says
-    "usage": null and one more chunk with no choices carries the usage.
+    """Server-sent events: the reply in pieces, the finish_reason chunk, then
+    qa_sources in the last chunk; with `used` (stream_options.include_usage),
+    every chunk says "usage": null and the last one, with no choices, carries
+    the usage and qa_sources.
 
     The reply is the verified answer, so nothing unsupported is ever streamed.
     """
@@ -142,9 +143,12 @@ def chunks(ident: str, model: str, reply: str, finish: str, answer: Answer,
     words = reply.split(" ")
     for i in range(0, len(words), 8):
         yield delta({"content": " ".join(words[i:i + 8]) + (" " if i + 8 < len(words) else "")})
-    yield delta({}, finish, qa_sources=[s.to_dict() for s in answer.sources],
-                qa_answer=answer.to_dict())
-    if used is not None:
+    sources = {"qa_sources": [s.to_dict() for s in answer.sources],
+               "qa_answer": answer.to_dict()}
+    if used is None:
+        yield delta({}, finish, **sources)
+    else:  # the sources ride in the last chunk, with the usage
+        yield delta({}, finish)
         yield event({"id": ident, "object": "chat.completion.chunk", "created": created,
-                     "model": model, "choices": [], "usage": used})
+                     "model": model, "choices": [], "usage": used, **sources})
     yield "data: [DONE]\n\n"

