@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from qa import assistant as facade  # noqa: E402
-from qa.answering import NOT_FOUND, Answer, extractive  # noqa: E402
+from qa.answering import NOT_FOUND, Answer, extractive, pipeline  # noqa: E402
 from qa.config import PACKAGED_MODEL, Settings  # noqa: E402
 from qa.evaluation import contains_gold, load_eval, write_documents  # noqa: E402
 
@@ -55,6 +55,7 @@ MIN_ANSWERED = 0.90
 # probability is calibrated by training; the SQuAD sample's adversarial
 # unanswerable questions alone must not set it).
 READER_ANSWERED = 0.98
+OUT_OF_FOLD: dict = {}  # the last reading fit's per-question figures (joint_thresholds)
 FOLDS = 5
 
 
@@ -65,7 +66,7 @@ def collect(bot: facade.Assistant, items: list, reading: extractive.Ranker | Non
     included); with `reading` (a ranker that reads), the answer model's
     log-odds as the READER column, and its probability in "read"."""
     seen: list = []
-    original = facade.select
+    original = pipeline.select
 
     def recording(question, vector, store, hits, idf, ranker, min_score, max_chars=300,
                   context_terms=None):
@@ -75,7 +76,7 @@ def collect(bot: facade.Assistant, items: list, reading: extractive.Ranker | Non
         seen.append((store, found.rows, found.matrix, read))
         return Answer(NOT_FOUND, False)  # only the features count here
 
-    facade.select = recording
+    pipeline.select = recording
     width = len(extractive.FEATURES) + (1 if reading else 0)
     table: dict[str, list] = {"x": [], "y": [], "question": [], "article": [], "read": []}
     try:
@@ -97,7 +98,7 @@ def collect(bot: facade.Assistant, items: list, reading: extractive.Ranker | Non
                     "none" if rows[0] is None else
                     store.document(store.sentence_doc[rows[0]]).source)
     finally:
-        facade.select = original
+        pipeline.select = original
     return table
 
 
@@ -122,6 +123,67 @@ def build_table(squad_path: str, scratch: Path, model: str,
             "article": np.array([names.index(a) for p in parts for a in p["article"]], np.int64),
             "answerable": np.array(answerable, bool)[questions],
             "dev": questions >= len(squad.items)}
+
+
+def other_documents_table(squad_path: str, scratch: Path, model: str,
+                          reading: extractive.Ranker) -> dict[str, np.ndarray]:
+    """The SQuAD sample's answerable questions over an index of the OTHER half
+    of its articles (nothing there answers them): where abstaining is right."""
+    squad = load_eval(squad_path)
+    titles = sorted(squad.documents)
+    title_of = {qa["id"]: article["title"] for article in
+                json.loads(Path(squad_path).read_text(encoding="utf-8"))["data"]
+                for paragraph in article["paragraphs"] for qa in paragraph["qas"]}
+    settings = Settings.from_env(model=model)
+    parts = []
+    for half in (0, 1):
+        held = {t: squad.documents[t] for t in titles[half::2]}
+        docs = write_documents(held, scratch / f"half{half}-docs")
+        bot = facade.Assistant.from_paths([docs], scratch / f"half{half}-index", settings,
+                                          progress=False)
+        asked = [i for i in squad.items if i.answers and title_of[i.id] not in held]
+        parts.append(collect(bot, asked, reading))
+    offset = 1 + max(parts[0]["question"], default=0)
+    parts[1]["question"] = [q + offset for q in parts[1]["question"]]
+    return {"x": np.array([r for p in parts for r in p["x"]], np.float32),
+            "read": np.array([r for p in parts for r in p["read"]], np.float32),
+            "question": np.array([q for p in parts for q in p["question"]], np.int64)}
+
+
+def joint_thresholds(own: dict, other: dict[str, np.ndarray], model: dict) -> tuple:
+    """(reader threshold, ranker threshold): abstain when BOTH the answer model
+    and the ranker are unsure of the chosen sentence. The pair that abstains
+    most on questions about other documents while keeping READER_ANSWERED of
+    the right answers on the tuning questions (out of fold)."""
+    ranker = extractive.Ranker(np.array(model["weights"]), model["none"], 0.0)
+    o_rank, o_read = [], []
+    for rows in groups_of(other["question"]):
+        p = ranker.probabilities(other["x"][rows])
+        o_rank.append(p.max())
+        o_read.append(other["read"][rows[int(np.argmax(p))]])
+    o_rank, o_read = np.array(o_rank), np.array(o_read)
+    right = own["right"] & own["answerable"]
+    unanswerable = ~own["answerable"]
+    best, best_key = (0.0, 0.0, 0.0, 0.0, 0.0), (-1.0, -1.0, 0.0)
+    grid = [0.0, 0.01, 0.02, 0.03, 0.05, 0.07, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]
+    for tr in grid:
+        for tk in grid:
+            kept = ~((own["read"] < tr) & (own["p"] < tk))
+            if right.any() and (kept & right).sum() < READER_ANSWERED * right.sum():
+                continue
+            abstained = float(((o_read < tr) & (o_rank < tk)).mean())
+            refused = float((~kept)[unanswerable].mean()) if unanswerable.any() else 0.0
+            lost = 1 - (kept & right).sum() / max(1, right.sum())
+            # first the other documents' questions, then the tuning set's own
+            # unanswerable ones (SQuAD sample and dev set), then the fewest lost
+            key = (round(abstained, 3), round(refused, 3), -lost)
+            if key > best_key:
+                best, best_key = (tr, tk, abstained, lost, refused), key
+    print(f"\njoint abstention (answer model AND ranker unsure): reader < {best[0]}, "
+          f"ranker < {best[1]}: other-document questions abstained {best[2]:.3f} "
+          f"({len(o_rank)}), tuning set's unanswerable questions abstained {best[4]:.3f}, "
+          f"right answers lost {best[3]:.3f} (5-fold CV, tuning questions)")
+    return best[0], best[1]
 
 
 # -- the model ------------------------------------------------------------------------
@@ -268,6 +330,9 @@ def fit_and_report(t: dict[str, np.ndarray]) -> dict:
         print(f"| {lo:.1f}–{hi:.1f} | {n} | {mean:.2f} | {share:.2f} |")
     model = fit(t, np.ones(len(t["y"]), bool), chosen["l2"])
     names = [*extractive.FEATURES, extractive.READER] if reads else list(extractive.FEATURES)
+    if reads:
+        OUT_OF_FOLD.update(p=chosen["p"], read=chosen["read"], right=chosen["right"],
+                           answerable=answerable)
     return {"features": names, **model, "threshold": float(threshold), "l2": chosen["l2"],
             "fitted_on": "the SQuAD 2.0 sample and the dev set (benchmarks/fit_ranker.py)"}
 
@@ -293,19 +358,25 @@ def main() -> None:
                          "benchmarks/train_answer_model.py export")
         reading = extractive.Ranker(np.zeros(len(extractive.FEATURES) + 1, np.float32), 0.0,
                                     0.0, base=extractive.Ranker._parse(base))
+    other_table = TABLES / f"{name}-other.npz"
     if args.reuse:
         t = dict(np.load(table))
+        other = dict(np.load(other_table)) if reading else {}
     else:
         if not args.squad:
             parser.error("give the SQuAD 2.0 sample, or --reuse")
         with tempfile.TemporaryDirectory() as scratch:
             t = build_table(args.squad, Path(scratch), args.model, reading)
+            other = other_documents_table(args.squad, Path(scratch), args.model, reading) \
+                if reading else {}
         TABLES.mkdir(exist_ok=True)
         np.savez_compressed(table, **t)
+        if reading:
+            np.savez_compressed(other_table, **other)
     shipped = fit_and_report(t)
     if shipped["features"][-1] == extractive.READER:
-        shipped["reader_threshold"] = shipped["threshold"]
-        shipped["threshold"] = base["threshold"]
+        shipped["reader_threshold"], shipped["threshold"] = joint_thresholds(
+            OUT_OF_FOLD, other, shipped)
         shipped["base"] = {k: base[k] for k in ("features", "weights", "none", "threshold",
                                                 "l2", "fitted_on") if k in base}
     if name != "default":  # a multilingual model answers across languages

@@ -183,35 +183,45 @@ def test_ask_within_chosen_documents(tmp_path, settings, embedder):
         bot.ask(question, sources=["nope.txt"])
 
 
-def test_a_slow_file_is_read_before_the_writers_lock(bot, tmp_path, monkeypatch):
-    """Reading a file (a big Office file can take seconds) holds up nobody:
-    another upload is indexed while the slow one is still being read."""
+def _quick_upload_waits_for(bot, hold) -> float:  # type: ignore[no-untyped-def]
+    """Seconds a quick upload takes while a slow one is held up by `hold`
+    (called with an Event the quick upload sets when done); both end indexed."""
     import threading
 
-    from qa import documents
-
-    slow, quick = tmp_path / "slow.txt", tmp_path / "quick.txt"
+    slow, quick = bot.index_dir.parent / "slow.txt", bot.index_dir.parent / "quick.txt"
     slow.write_text("The slow file says the bakery opens at seven.")
     quick.write_text("The quick file says the pharmacy closes at six.")
     quick_done = threading.Event()
-    real = documents.load_all
-
-    def load_all(path, max_bytes=20 * 1024 * 1024):  # type: ignore[no-untyped-def]
-        if Path(path).name == "slow.txt":
-            quick_done.wait(timeout=20)  # still reading while the other upload runs
-        return real(path, max_bytes)
-
-    monkeypatch.setattr(documents, "load_all", load_all)
-    reader = threading.Thread(target=bot.add, args=([slow],), kwargs={"progress": False})
-    reader.start()
+    hold(quick_done)
+    other = threading.Thread(target=bot.add, args=([slow],), kwargs={"progress": False})
+    other.start()
     time.sleep(0.5)
     started = time.perf_counter()
     bot.add([quick], progress=False)
     waited = time.perf_counter() - started
     quick_done.set()
-    reader.join(timeout=60)
-    assert waited < 15, f"the quick upload waited {waited:.0f} s for the slow read"
+    other.join(timeout=60)
     assert {"slow.txt", "quick.txt"} <= {d["source"] for d in bot.documents()}
+    return waited
+
+
+def test_a_slow_file_is_read_before_the_writers_lock(bot, monkeypatch):
+    """Reading a file (a big Office file can take seconds) holds up nobody:
+    another upload is indexed while the slow one is still being read."""
+    from qa import documents
+
+    real = documents.load_all
+
+    def hold(done):  # type: ignore[no-untyped-def]
+        def load_all(path, max_bytes=20 * 1024 * 1024):  # type: ignore[no-untyped-def]
+            if Path(path).name == "slow.txt":
+                done.wait(timeout=20)  # still reading while the other upload runs
+            return real(path, max_bytes)
+
+        monkeypatch.setattr(documents, "load_all", load_all)
+
+    waited = _quick_upload_waits_for(bot, hold)
+    assert waited < 15, f"the quick upload waited {waited:.0f} s for the slow read"
 
 
 def test_an_old_demo_index_is_rebuilt_and_a_users_index_names_its_files(tmp_path, settings,
@@ -243,31 +253,19 @@ def test_an_old_demo_index_is_rebuilt_and_a_users_index_names_its_files(tmp_path
     assert (tmp_path / "mine" / "manifest.json").exists()  # nothing was replaced
 
 
-def test_a_slow_embedding_holds_up_no_other_upload(bot, tmp_path, monkeypatch):
+def test_a_slow_embedding_holds_up_no_other_upload(bot, monkeypatch):
     """Embedding runs before the writers' lock: while one upload's text is
     being embedded, another upload is indexed and committed."""
-    import threading
-
-    slow, quick = tmp_path / "slow.txt", tmp_path / "quick.txt"
-    slow.write_text("The slow file says the bakery opens at seven.")
-    quick.write_text("The quick file says the pharmacy closes at six.")
-    quick_done = threading.Event()
     real = bot.embedder.encode_spans
 
-    def encode_spans(texts, spans):  # type: ignore[no-untyped-def]
-        if any("bakery" in t for t in texts):
-            quick_done.wait(timeout=20)  # still embedding while the other upload runs
-        return real(texts, spans)
+    def hold(done):  # type: ignore[no-untyped-def]
+        def encode_spans(texts, spans):  # type: ignore[no-untyped-def]
+            if any("bakery" in t for t in texts):
+                done.wait(timeout=20)  # still embedding while the other upload runs
+            return real(texts, spans)
 
-    monkeypatch.setattr(bot.embedder, "encode_spans", encode_spans)
-    writer = threading.Thread(target=bot.add, args=([slow],), kwargs={"progress": False})
-    writer.start()
-    time.sleep(0.5)
-    started = time.perf_counter()
-    bot.add([quick], progress=False)
-    waited = time.perf_counter() - started
-    quick_done.set()
-    writer.join(timeout=60)
+        monkeypatch.setattr(bot.embedder, "encode_spans", encode_spans)
+
+    waited = _quick_upload_waits_for(bot, hold)
     assert waited < 15, f"the quick upload waited {waited:.0f} s for the slow embedding"
-    assert {"slow.txt", "quick.txt"} <= {d["source"] for d in bot.documents()}
     assert "seven" in bot.ask("When does the bakery open?").text

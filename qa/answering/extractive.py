@@ -42,7 +42,7 @@ FEATURES = (
 # English question with a ranker fitted with it; the READER_CANDIDATES
 # sentences the base ranker likes best are read, the rest get READER_FLOOR.
 READER = "reader"
-READER_CANDIDATES = 8
+READER_CANDIDATES = 5  # ask p50 on 2 cores: 8 candidates 52 ms, 6: 45, 5: 33 (target 40)
 READER_FLOOR = -8.0
 # The features that still tell when the question and the passages are in
 # different languages (no shared terms): meaning, and the answer type.
@@ -136,7 +136,7 @@ class Ranker:
         crossing = bool(hits) and asked != _language_of(store.chunks[hits[0].row].text)
         if self.reads:  # the answer model reads English questions over English text
             if asked == "en" and not crossing and reader_model() is not None:
-                return self, self.reader_threshold, crossing
+                return self, self.threshold, crossing
             assert self.base is not None
             return self.base.choose(question, store, hits)
         if crossing and self.across is not None:
@@ -303,18 +303,20 @@ def features(question: str, query_vector: np.ndarray, store: Store, hits: Sequen
     return rows, matrix
 
 
-def sentence_scores(question: str, query_vector: np.ndarray, store: Store,
-                    hits: Sequence[Hit], idf: Callable[[str], float], ranker: Ranker,
-                    context_terms: set[str] | None = None) -> dict[int, float]:
-    """Every candidate sentence's probability of answering, by store row (what
-    `select` ranks by); for a ranker that reads, the answer model's own
-    probability where it read the sentence (what abstention compares)."""
+def confident(question: str, query_vector: np.ndarray, store: Store, hits: Sequence[Hit],
+              idf: Callable[[str], float], ranker: Ranker, min_score: float,
+              context_terms: set[str] | None = None) -> set[int]:
+    """The candidate sentences (store rows) qa would answer with rather than
+    abstain on: the ranker's probability at least `min_score`, or, where the
+    answer model read the sentence, its probability at least the ranker's
+    `reader_threshold` (the rule `select` applies to its choice)."""
     found = candidates(question, query_vector, store, hits, idf, ranker, context_terms)
     if not found.rows:
-        return {}
-    if found.read:
-        return {row: found.read.get(row, (0.0, None))[0] for row in found.rows}
-    return dict(zip(found.rows, ranker.probabilities(found.matrix).tolist()))
+        return set()
+    probabilities = ranker.probabilities(found.matrix)
+    return {row for row, p in zip(found.rows, probabilities.tolist())
+            if p >= min_score or (row in found.read and
+                                  found.read[row][0] >= ranker.reader_threshold)}
 
 
 def select(question: str, query_vector: np.ndarray, store: Store, hits: Sequence[Hit],
@@ -341,9 +343,10 @@ def select(question: str, query_vector: np.ndarray, store: Store, hits: Sequence
     scores = ranker.probabilities(found.matrix)
     order = np.argsort(-scores, kind="stable")
     best, best_score = rows[order[0]], float(scores[order[0]])
-    # The answer model's calibrated probability decides abstention where it read.
-    sure = found.read[best][0] if found.read and best in found.read else best_score
-    if sure < min_score:
+    # With the answer model, qa abstains when both it and the ranker are unsure
+    # (benchmarks/fit_ranker.py fits the pair on the tuning questions).
+    read = found.read[best][0] if found.read and best in found.read else None
+    if best_score < min_score and (read is None or read < ranker.reader_threshold):
         return Answer(NOT_FOUND, False, score=best_score)
     first = last = best
     for i in order[1:3]:
