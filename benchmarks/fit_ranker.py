@@ -347,10 +347,11 @@ def main() -> None:
                         help="add the answer model's score (qa/answering/models/) as a feature; "
                              "the ranker shipped now stays as its prefilter")
     args = parser.parse_args()
-    name = extractive.ranker_name(args.model)
+    base_name = extractive.ranker_name(args.model)
+    # the ranker without the answer model is the base (and prefilter) of the one with it
+    base = json.loads((extractive.RANKERS / f"{base_name}.json").read_text())
+    name = f"{base_name}-reader" if args.reader else base_name
     table = TABLES / f"{name}.npz"
-    shipped_now = json.loads((extractive.RANKERS / f"{name}.json").read_text())
-    base = shipped_now.get("base") or shipped_now  # the ranker without the answer model
     reading = None
     if args.reader:
         if extractive.reader_model() is None:
@@ -379,7 +380,7 @@ def main() -> None:
             OUT_OF_FOLD, other, shipped)
         shipped["base"] = {k: base[k] for k in ("features", "weights", "none", "threshold",
                                                 "l2", "fitted_on") if k in base}
-    if name != "default":  # a multilingual model answers across languages
+    if base_name != "default" and not args.reader:  # a multilingual model: across languages
         # Such a question shares no terms with the passages: the same data, with
         # the term features blanked, fits its ranker. Its threshold is 0: the
         # tuning data holds no question in another language to set one.

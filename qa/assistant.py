@@ -88,7 +88,7 @@ class Assistant:
         self._store = store  # replaced whole on each write; readers keep their snapshot
         self._state_lock = threading.Lock()
         # A missing or damaged ranker file fails here, in one line, not every question.
-        Ranker.for_model(self.settings.model)
+        Ranker.for_model(self.settings.model, bool(self.settings.answer_model))
 
     # -- construction -------------------------------------------------------
     @classmethod
@@ -447,7 +447,8 @@ class Assistant:
         hits = found[0]
         answerer = Answerer(question, query, vectors[0], records, hits, idf, s.model,
                             s.min_score, s.max_answer_chars,
-                            set(terms(previous)) if previous else None, s.claim_coverage)
+                            set(terms(previous)) if previous else None, s.claim_coverage,
+                            bool(s.answer_model))
         if model is None:
             answer = answerer.extractive()
             yield answer.text

@@ -50,6 +50,11 @@ class Settings:
     # benchmarks/fit_ranker.py). 0 never abstains.
     max_answer_chars: int = 300
     min_score: float = -1.0
+    # 1: qa's answer model (qa/answering/models/) reads the ranker's top
+    # English candidates, with its own fitted ranker and abstention
+    # (rankers/default-reader.json). Off by default until it keeps the dev
+    # set at 16/16 (README, "The answer model").
+    answer_model: int = 0
 
     # Answers from a chat model (off unless set): a LangChain "provider:model"
     # string for init_chat_model, or gguf:/path/model.gguf for a local model.

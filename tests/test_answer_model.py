@@ -45,3 +45,29 @@ def test_it_reads_a_question_without_torch():
                           timeout=120)
     assert done.returncode == 0, done.stderr[-1500:]
     assert "Botsan-Kharchenko" in done.stdout
+
+
+def test_qa_answer_model_on_reads_the_top_candidates(bot, monkeypatch):
+    """QA_ANSWER_MODEL=1: the answer model reads the ranker's top 5 sentences of
+    an English question, with its own fitted ranker; off, it is never called."""
+    from qa import Assistant
+    from qa.answering import extractive
+    from qa.answering.reader import AnswerModel
+
+    calls = []
+    real = AnswerModel.read
+
+    def read(self, question, sentences, spans=True):  # type: ignore[no-untyped-def]
+        calls.append(len(sentences))
+        return real(self, question, sentences, spans)
+
+    monkeypatch.setattr(AnswerModel, "read", read)
+    off = bot.ask("Who is Russia's Kosovo negotiator?")
+    assert "Botsan-Kharchenko" in off.text and calls == []
+    on = Assistant.load(bot.index_dir, bot.settings.with_(answer_model=1), bot.embedder)
+    answer = on.ask("Who is Russia's Kosovo negotiator?")
+    assert "Botsan-Kharchenko" in answer.text
+    assert calls == [extractive.READER_CANDIDATES]
+    assert answer.span and "Botsan-Kharchenko" in answer.text[answer.span[0]:answer.span[1]]
+    assert extractive.Ranker.for_model("packaged", True).reads
+    assert not on.ask("What is the capital of France?").found

@@ -89,12 +89,15 @@ class Ranker:
 
     @classmethod
     @functools.cache
-    def for_model(cls, model: str) -> Ranker:
+    def for_model(cls, model: str, reading: bool = False) -> Ranker:
         """The ranker fitted with this embedding model's vectors (the packaged
-        model's for any model without one of its own)."""
+        model's for any model without one of its own); with `reading`, the
+        one fitted with the answer model's score, where there is one."""
         path = RANKERS / f"{ranker_name(model)}.json"
         if not path.exists():
             path = RANKERS / "default.json"
+        if reading and path.with_name(f"{path.stem}-reader.json").exists():
+            path = path.with_name(f"{path.stem}-reader.json")
         fix = ("reinstall qa (pip install -e .) or refit it with: python "
                "benchmarks/fit_ranker.py PATH/squad_v2_dev_sample/small.json")
         try:

@@ -40,6 +40,7 @@ class Answerer:
         max_chars: longest answer text.
         context: terms of the conversation, for a follow-up.
         claim_coverage: share of the question's terms a chat model's claims must take up.
+        reading: whether qa's answer model reads the candidates (QA_ANSWER_MODEL).
     """
 
     question: str
@@ -53,9 +54,10 @@ class Answerer:
     max_chars: int
     context: set[str] | None
     claim_coverage: float
+    reading: bool = False
 
     def __post_init__(self) -> None:
-        fitted = Ranker.for_model(self.model)
+        fitted = Ranker.for_model(self.model, self.reading)
         self.ranker, threshold, self.crossing = fitted.choose(self.question, self.records,
                                                               self.hits)
         self._english_only = fitted.across is None
@@ -68,9 +70,10 @@ class Answerer:
                         self.ranker, self.threshold, self.max_chars, self.context)
         if answer.found:
             # The rules mark the date, number, name or place a typed question
-            # asks for; the answer model's span head marks the rest (XQuAD typed
-            # questions, span EM: rules 0.393, head 0.222 at 12k training pairs).
-            head = answer.span
+            # asks for; the answer model's span head marks it where they find
+            # none (XQuAD typed questions, span EM: rules 0.393, rules then
+            # head 0.463; the head alone 0.222 at 12k training pairs).
+            head = answer.span if answer_type(self.question) else None
             answer.span = short_answer(self.question, answer.text) or head
         elif not answer.found and self.crossing and self._english_only:
             answer.note = ACROSS_NOTE
