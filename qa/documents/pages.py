@@ -104,11 +104,14 @@ def _boxes(pdf_page, passage: str) -> list[tuple[float, float, float, float]]:  
 
 def _letters(text: str) -> tuple[str, list[int]]:
     """The text's letters and digits, lower-cased (ligatures spelled out), and
-    for each the index of the character it came from."""
-    out, where = [], []
+    for each the PDFium index of the character it came from. PDFium counts in
+    UTF-16 units: a character outside the Basic Multilingual Plane (the
+    math italics of a formula, 𝑥) takes two indexes, one code point in Python."""
+    out, where, extra = [], [], 0
     for index, char in enumerate(text):
         for letter in char.translate(_LIGATURES).lower():
             if letter.isalnum():
                 out.append(letter)
-                where.append(index)
+                where.append(index + extra)
+        extra += ord(char) > 0xFFFF
     return "".join(out), where
