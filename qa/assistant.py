@@ -247,7 +247,7 @@ class Assistant:
         if highlight:
             # Freshness from the file's hash and the passage from the stored
             # text: a page request never reads (or OCRs) the whole document.
-            if _file_sha256(Path(paths[0])) != info["sha256"]:
+            if loaders.file_sha256(paths[0]) != info["sha256"]:
                 raise DocumentError(f"{info['source']} changed since it was indexed; "
                                     f"index it again (qa index)")
             start, end = highlight
@@ -445,7 +445,7 @@ class Assistant:
         records, found, idf = store.search([(v, terms(t)) for v, t in zip(vectors, texts)],
                                            s.k, s.candidates, s.rrf_k, prefer, only)
         hits = found[0]
-        answerer = Answerer(question, query, vectors[0], records, hits, idf, s.model,
+        answerer = Answerer(question, vectors[0], records, hits, idf, s.model,
                             s.min_score, s.max_answer_chars,
                             set(terms(previous)) if previous else None, s.claim_coverage,
                             bool(s.answer_model))
@@ -578,17 +578,3 @@ def _resolved(name: str) -> str:
         return str(Path(name).expanduser().resolve())
     except (ValueError, RuntimeError, OSError):
         return name
-
-
-def _file_sha256(path: Path) -> str:
-    """The hash of a file's bytes, as documents record it ("" if unreadable)."""
-    import hashlib
-
-    digest = hashlib.sha256()
-    try:
-        with path.open("rb") as f:
-            while block := f.read(1 << 20):
-                digest.update(block)
-    except OSError:
-        return ""
-    return digest.hexdigest()

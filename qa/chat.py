@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .answering import Answer, Source
-from .documents import SUPPORTED, too_big, unsupported
+from .documents import SUPPORTED, file_sha256, too_big, unsupported
 from .errors import DocumentError
 
 NOT_FOUND_MARK = "⚠️ **Not in the documents.**"
@@ -244,7 +244,7 @@ def store_upload(temp_path: str | Path, original_name: str, folder: Path,
         raise DocumentError(too_big(name, size, max_bytes))
     folder.mkdir(parents=True, exist_ok=True)
     uploads = uploads or Uploads(folder)
-    digest = _digest(source)
+    digest = file_sha256(source)
     incoming = folder / f".incoming-{os.getpid()}-{uuid.uuid4().hex}"
     shutil.copyfile(source, incoming)  # the slow copy, outside the lock
     try:
@@ -259,7 +259,7 @@ def store_upload(temp_path: str | Path, original_name: str, folder: Path,
                     raise DocumentError(f"{original_name}: not a valid file name")
                 if _take(incoming, target):
                     return target
-                if uploads.ours(target) and _digest(target) == digest:
+                if uploads.ours(target) and file_sha256(target) == digest:
                     return target  # these very bytes, stored before
     finally:
         incoming.unlink(missing_ok=True)
@@ -328,7 +328,3 @@ def remove_document(assistant, name: str, folder: Path,  # type: ignore[no-untyp
         for path in paths:
             uploads.release(path, assistant.store.location, held_elsewhere)
     return report
-
-
-def _digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()

@@ -78,8 +78,8 @@ class Ranker:
     across: Ranker | None = None
     # With the answer model: its weights include READER last; `base` is the
     # ranker without it (the prefilter, and for questions the model cannot
-    # read), `reader_threshold` the answer model's probability below which
-    # qa abstains (in place of `threshold`).
+    # read); qa abstains when the answer model's probability is under
+    # `reader_threshold` and the ranker's is under `threshold`, both.
     base: Ranker | None = None
     reader_threshold: float = 0.0
 
@@ -335,7 +335,7 @@ def select(question: str, query_vector: np.ndarray, store: Store, hits: Sequence
         idf: inverse document frequency of a term in the collection.
         ranker: weighs the candidates' features.
         min_score: answers less likely than this abstain (for a ranker that
-            reads: less likely by the answer model).
+            reads: only when the answer model is also under its threshold).
         max_chars: longest answer text.
         context_terms: terms from the conversation (follow-ups), weighted lower.
     """

@@ -30,7 +30,6 @@ class Answerer:
 
     Attributes:
         question: the question as asked.
-        query: what was searched for (a follow-up with its previous question).
         vector: the query's unit embedding.
         records: the index snapshot the hits come from.
         hits: the retrieved chunks, best first.
@@ -44,7 +43,6 @@ class Answerer:
     """
 
     question: str
-    query: str
     vector: np.ndarray
     records: Store
     hits: Sequence[Hit]

@@ -64,6 +64,19 @@ def _clean_pages(text: str, starts: list[int]) -> tuple[str, list[int]]:
     return "".join(parts), out
 
 
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """The hash of a file's bytes, as `Document.sha256` records it, read in
+    blocks ("" when the file cannot be read)."""
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as f:
+            while block := f.read(1 << 20):
+                digest.update(block)
+    except OSError:
+        return ""
+    return digest.hexdigest()
+
+
 def normalize(text: str) -> str:
     """Replace look-alike characters one-to-one; `len` is unchanged."""
     return text.translate(_LOOKALIKES)
