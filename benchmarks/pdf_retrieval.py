@@ -75,7 +75,7 @@ def score(questions, search, repeated: set[str]) -> tuple[float, int]:  # type: 
     return hits / len(questions), dirty
 
 
-def qa_hits(pdf: Path, questions, k: int, repeated: set[str]
+def qa_hits(pdf: Path, questions, k: int, repeated: set[str], dump: Path | None = None
             ) -> tuple[float, int, float, float]:
     """hit@k, passages with a header, and of the answers `ask` gives: the share
     whose sentence lies in a reference context, and the share abstained."""
@@ -88,6 +88,13 @@ def qa_hits(pdf: Path, questions, k: int, repeated: set[str]
         answers = [(bot.ask(query), contexts) for query, contexts in questions]
         inside_context = sum(a.found and inside(a.text, c) for a, c in answers)
         abstained = sum(not a.found for a, _ in answers)
+        if dump is not None:  # one line per question, to read the answers given
+            with dump.open("a", encoding="utf-8") as out:
+                for (query, _), (a, contexts) in zip(questions, answers):
+                    out.write(json.dumps({"set": pdf.name, "question": query, "found": a.found,
+                                          "sentence": a.text,
+                                          "page": a.sources[0].page if a.sources else None, "in_context": a.found and
+                                          inside(a.text, contexts)}, ensure_ascii=False) + "\n")
         return hit, dirty, inside_context / len(answers), abstained / len(answers)
 
 
@@ -117,6 +124,7 @@ def main() -> None:
     parser.add_argument("--k", type=int, default=5)
     parser.add_argument("--limit", type=int, default=0, help="questions per set (0: all)")
     parser.add_argument("--qa-only", action="store_true", help="skip the LangChain baseline")
+    parser.add_argument("--answers", type=Path, help="append qa's answers here (JSON lines)")
     args = parser.parse_args()
     print(f"| set | questions | LangChain hit@{args.k} | qa hit@{args.k} | "
           f"passages with a page header (LangChain / qa) | qa answer from a reference "
@@ -128,7 +136,7 @@ def main() -> None:
         repeated = headers(pdf)
         base, base_dirty = (float("nan"), 0) if args.qa_only else \
             baseline_hits(pdf, questions, args.k, repeated)
-        ours, our_dirty, answered, abstained = qa_hits(pdf, questions, args.k, repeated)
+        ours, our_dirty, answered, abstained = qa_hits(pdf, questions, args.k, repeated, args.answers)
         print(f"| {pdf.name} | {len(questions)} | {base:.3f} | {ours:.3f} | "
               f"{base_dirty} / {our_dirty} | {answered:.3f} | {abstained:.3f} |", flush=True)
 

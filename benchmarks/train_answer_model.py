@@ -2,7 +2,7 @@
 sentence answers a question, with a span head that marks the short answer.
 
     pip install -e ".[bench]"
-    python benchmarks/train_answer_model.py train PATH/qa_train --work DIR [--minutes 150]
+    python benchmarks/train_answer_model.py train PATH/qa_train --work DIR [--minutes 150] [--steps N]
     python benchmarks/train_answer_model.py export --work DIR     # int8 ONNX into qa/answering/models/
 
 Data (all from `qa_train/`, licences in its SOURCE.md): the SQuAD v1.1
@@ -330,7 +330,7 @@ def _norm(text: str) -> str:
 
 
 # -- the loop ------------------------------------------------------------------------
-def train(train_dir: Path, work: Path, minutes: float, threads: int) -> None:
+def train(train_dir: Path, work: Path, minutes: float, threads: int, steps: int | None = None) -> None:
     import torch
 
     torch.manual_seed(SEED)
@@ -341,7 +341,9 @@ def train(train_dir: Path, work: Path, minutes: float, threads: int) -> None:
     tok = tokenizer()
     model = make_model()
     opt = torch.optim.AdamW(model.parameters(), lr=LR, weight_decay=0.01)
-    total_steps = math.ceil(len(items) / BATCH_QUESTIONS)
+    # --steps sets the learning-rate horizon: a run that cannot finish an epoch
+    # on 2 cores still decays to the end instead of stopping at full rate
+    total_steps = min(math.ceil(len(items) / BATCH_QUESTIONS), steps or 10**9)
     step, best = 0, -1.0
     ckpt = work / "last.pt"
     if ckpt.exists():
@@ -488,11 +490,13 @@ def main() -> None:
     p.add_argument("--work", type=Path, required=True, help="checkpoints and the curve")
     p.add_argument("--minutes", type=float, default=150.0, help="stop (and checkpoint) after")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--steps", type=int, help="train this many steps (8 questions each), "
+                   "decaying the learning rate over them; default one epoch")
     a = p.parse_args()
     if a.command == "train":
         if a.train_dir is None:
             p.error("train needs the qa_train folder")
-        train(a.train_dir, a.work, a.minutes, a.threads)
+        train(a.train_dir, a.work, a.minutes, a.threads, a.steps)
     else:
         export(a.work, a.train_dir)
 

@@ -13,12 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from . import documents as loaders
-from . import indexing
+from . import indexing, naming
 from .answering import Answer, Source, followup, generative
 from .answering.extractive import Ranker
 from .answering.pipeline import Answerer
 from .chunking import looks_english, near_duplicates, terms
 from .config import Settings, default_index_dir
+from .documents import structure
 from .embeddings import MULTILINGUAL_NAMES, Embedder, encode_queries, make_embedder
 from .errors import IndexMismatchError, IndexNotFoundError, QuestionError
 from .retrieval import QARetriever
@@ -38,7 +39,9 @@ class IndexReport:
 
     Attributes:
         errors: one line per skipped file, naming it and the reason.
-        files: per file added or updated: source, pages, chunks, OCR'd pages.
+        files: per file added or updated: source, pages, chunks, OCR'd pages,
+            sentences by kind (body, heading, question, toc, nav, figure,
+            caption, reference, row).
         duplicates: near-duplicate pairs of file names (most of their text shared).
         not_english: files added that do not read as English while the model
             is English-only (the multilingual model answers them better).
@@ -218,10 +221,10 @@ class Assistant:
         return Path(self._store.directory)
 
     def documents(self) -> list[dict[str, Any]]:
-        """The indexed files: name, path and chunk count (as the index is now,
-        whoever wrote to it last)."""
+        """The indexed files: name, path, chunk count and sentences by kind
+        (body, heading, caption, ...; as the index is now, whoever wrote to it last)."""
         return [{"id": document_id(path), "source": info["source"], "path": path,
-                 "chunks": info["chunks"]}
+                 "chunks": info["chunks"], "sentences": info.get("sentences", {})}
                 for path, info in self._latest().files().items()]
 
     def page_image(self, name: str, page: int, highlight: tuple[int, int] | None = None,
@@ -325,7 +328,8 @@ class Assistant:
                                for d in fresh]
                 self._commit(store, gone, new_entries, demo)
                 report.files = [{"source": e.doc.source, "pages": len(e.doc.page_starts) or 1,
-                                 "chunks": len(e.chunks), "ocr_pages": e.doc.ocr_pages}
+                                 "chunks": len(e.chunks), "ocr_pages": e.doc.ocr_pages,
+                                 "sentences": structure.counts(e.doc.blocks, e.sentences)}
                                 for e in new_entries]
                 fresh_docs = [e.doc for e in new_entries]
                 if self.embedder.name not in MULTILINGUAL_NAMES:
@@ -442,13 +446,24 @@ class Assistant:
                                           s.llm_timeout) if model and follow_up else None
         texts = [query, rewritten] if rewritten else [query]
         vectors = encode_queries(self.embedder, texts)
-        records, found, idf = store.search([(v, terms(t)) for v, t in zip(vectors, texts)],
-                                           s.k, s.candidates, s.rrf_k, prefer, only)
+        queries = [(v, terms(t)) for v, t in zip(vectors, texts)]
+
+        def answering(within: set[str] | None) -> tuple[Any, Any, Answerer]:
+            records, found, idf = store.search(queries, s.k, s.candidates, s.rrf_k, prefer,
+                                               within)
+            return records, found, Answerer(
+                question, vectors[0], records, found[0], idf, s.model, s.min_score,
+                s.max_answer_chars, set(terms(previous)) if previous else None,
+                s.claim_coverage, bool(s.answer_model))
+
+        # A question that names documents ("NVIDIA's tax rate") is answered from
+        # them first; from all (or the chosen ones) when they hold no answer.
+        named = set() if follow_up else naming.named(question, store.files())
+        first = named & only if only is not None else named
+        records, found, answerer = answering(first or only)
+        if first and not answerer.extractive().found:
+            records, found, answerer = answering(only)
         hits = found[0]
-        answerer = Answerer(question, vectors[0], records, hits, idf, s.model,
-                            s.min_score, s.max_answer_chars,
-                            set(terms(previous)) if previous else None, s.claim_coverage,
-                            bool(s.answer_model))
         if model is None:
             answer = answerer.extractive()
             yield answer.text

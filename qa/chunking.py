@@ -8,12 +8,14 @@ times faster than pysbd with fewer bad breaks (benchmarks/splitting.py).
 
 from __future__ import annotations
 
+import bisect
 import functools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from .documents import Document, normalize
+from .documents.structure import boundaries
 
 _PARAGRAPH = re.compile(r"\n\s*\n")
 # Scripts written without spaces between words (Chinese, Japanese, Thai): a run
@@ -84,19 +86,34 @@ def _splitter():  # type: ignore[no-untyped-def]
     return model
 
 
-def split_sentences(text: str) -> list[Span]:
+def split_sentences(text: str, breaks: Sequence[int] = ()) -> list[Span]:
     """Sentence spans covering every non-blank stretch of `text`, in order.
 
-    Paragraphs (blank-line separated) never share a sentence. Leading and
-    trailing whitespace is not part of a sentence.
+    Paragraphs (blank-line separated) never share a sentence, and neither do
+    the two sides of an offset in `breaks` (the bounds of a document's
+    structure blocks: a heading and the line under it). Leading and trailing
+    whitespace is not part of a sentence.
     """
     spans: list[Span] = []
-    for start, end in _paragraphs(text):
+    for start, end in _paragraphs(text, breaks):
         # Single line breaks inside a paragraph are soft wraps (PDFs, hard-wrapped
         # text); a space in their place keeps every offset.
         block = text[start:end].replace("\n", " ")
         cursor = 0
+        ordinals: bool | None = None  # whether the paragraph's language writes "14." for 14th
         for _, (_, stop) in _splitter().tokenize_with_spans(block):
+            if _LABEL.fullmatch(block, cursor, stop) and stop < len(block):
+                continue  # "Fig. 3." starts its caption
+            ordinal = _ORDINAL_END.search(block, 0, stop)
+            if ordinal and stop < len(block):
+                if ordinals is None:
+                    ordinals = language(words(block)) in ORDINAL_LANGUAGES
+                # After a lower-case word ("am 14.", "und 4.") or a bracket it is
+                # an ordinal; after a name ("Route 99.") it may end the sentence.
+                before = ordinal.group(1)
+                if _MONTH_START.match(block, stop) or ordinals and (
+                        not before or before[0].islower() or before[-1] in "(,"):
+                    continue  # "am 14. März", "der 3. Platz": the sentence goes on
             piece = block[cursor:stop]
             cuts = [m.end() for m in _FOREIGN_END.finditer(piece) if 0 < m.end() < len(piece)]
             at = 0
@@ -109,6 +126,24 @@ def split_sentences(text: str) -> list[Span]:
             spans.append(Span(start + cursor, end))
     return [piece for s in spans if text[s.start:s.end].strip()
             for piece in _bounded(text, trim(text, s))]
+
+
+# Languages that write an ordinal as the number and a full stop ("am 14. März",
+# "den 3. maj", "14. marca"): a number of up to three digits and its stop
+# inside a sentence is not its end. In any language a month name after it
+# ("14. March" in a German-English mix) continues the sentence.
+_LABEL = re.compile(r"\s*(?:fig\.?|figure|table|tab\.|abb\.|abbildung|tabelle)\s*[\dIVXL]+"
+                    r"[a-z]?[.:]\s*", re.I)
+ORDINAL_LANGUAGES = frozenset({"de", "da", "no", "fi", "cs", "pl", "hu", "tr", "sv"})
+_ORDINAL_END = re.compile(r"(?:^|(\S*)\s|(?<=\())\d{1,3}\.\s*$")
+_MONTH_START = re.compile(
+    r"\s*(?:jan|feb|mar|apr|jun|jul|aug|sept?|oct|okt|nov|dec|dez)\.|\s*(?:january|february|"
+    r"march|april|may|june|july|august|september|october|november|december|januar|februar|"
+    r"märz|mai|juni|juli|oktober|dezember|janvier|février|mars|avril|juin|juillet|août|"
+    r"septembre|octobre|novembre|décembre|enero|febrero|marzo|abril|mayo|junio|julio|agosto|"
+    r"septiembre|octubre|noviembre|diciembre|gennaio|febbraio|aprile|maggio|giugno|luglio|"
+    r"settembre|ottobre|dicembre|janeiro|fevereiro|março|maio|junho|julho|setembro|outubro|"
+    r"novembro|dezembro|maart|mei|juni|augustus)\b", re.I)
 
 
 # The longest sentence kept whole. Longer runs are text without sentence marks
@@ -144,7 +179,7 @@ def _by_length(text: str, span: Span) -> list[Span]:
     return [p for p in out if p.end > p.start]
 
 
-def _paragraphs(text: str) -> list[tuple[int, int]]:
+def _paragraphs(text: str, breaks: Sequence[int] = ()) -> list[tuple[int, int]]:
     bounds, start = [], 0
     for match in _PARAGRAPH.finditer(text):
         if text[start:match.start()].strip():
@@ -152,7 +187,19 @@ def _paragraphs(text: str) -> list[tuple[int, int]]:
         start = match.end()
     if text[start:].strip():
         bounds.append((start, len(text)))
-    return bounds
+    if not breaks:
+        return bounds
+    cut, at = [], 0
+    for start, end in bounds:
+        while at < len(breaks) and breaks[at] <= start:
+            at += 1
+        for offset in breaks[at:bisect.bisect_left(breaks, end, lo=at)]:
+            if text[start:offset].strip():
+                cut.append((start, offset))
+            start = offset
+        if text[start:end].strip():
+            cut.append((start, end))
+    return cut
 
 
 def trim(text: str, span: Span, trailing: str = "") -> Span:
@@ -174,7 +221,7 @@ def chunk_document(doc: Document, chunk_size: int = 600, overlap: int = 1,
     when the document is already split.
     """
     if sentences is None:
-        sentences = split_sentences(doc.text)
+        sentences = split_sentences(doc.text, boundaries(doc.blocks))
     chunks: list[Chunk] = []
     i = 0
     while i < len(sentences):

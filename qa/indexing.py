@@ -23,6 +23,7 @@ import numpy as np
 
 from . import documents as loaders
 from .chunking import Chunk, Span, chunk_document, split_sentences
+from .documents.structure import boundaries
 from .errors import DocumentError
 from .store import Entry
 
@@ -59,7 +60,7 @@ def embed(docs: Sequence[loaders.Document], settings: Any, embedder: Any,
     the GIL).
     """
     def split(doc: loaders.Document) -> tuple[loaders.Document, list[Span], list[Chunk]]:
-        sentences = split_sentences(doc.text)
+        sentences = split_sentences(doc.text, boundaries(doc.blocks))
         return doc, sentences, chunk_document(doc, settings.chunk_size,
                                               settings.chunk_overlap, sentences)
 

@@ -326,7 +326,7 @@ def test_the_markup_cap_holds_whatever_the_main_part_is_called():
     from qa.errors import DocumentError
 
     small = _main_part_renamed(tiny_paragraphs_docx(3))
-    text, _ = docx_text(small, "small.docx")  # the parser does read the renamed part
+    text, _, _ = docx_text(small, "small.docx")  # the parser does read the renamed part
     assert text.split() == ["a", "a", "a"]
     with pytest.raises(DocumentError, match="MB of text markup, over the 10 MB limit"):
         docx_text(_main_part_renamed(tiny_paragraphs_docx()), "renamed.docx")

@@ -82,8 +82,12 @@ def test_pdf_soft_hyphens_wraps_and_ligatures_are_joined():
     from qa.documents.pdf import _join, _lines
 
     raw = "A block\ufffe\r\nchain keeps a ledger that is \r\nshared.\r\nThe \ufb01le is signed."
-    assert _join(_lines(raw)) == \
+    lines = _lines(raw)
+    assert _join([text for text, _, _ in lines]) == \
         "A blockchain keeps a ledger that is shared.\nThe file is signed."
+    # each line's first PDFium index and its length in PDFium indexes (the "\\r\\n" between
+    # lines takes two indexes, the ligature one)
+    assert [(start, count) for _, start, count in lines] == [(0, 8), (10, 29), (41, 7), (50, 18)]
 
 
 def test_invisible_characters_and_decomposed_letters_do_not_cut_words(tmp_path, settings,

@@ -22,6 +22,7 @@ import numpy as np
 
 from ..chunking import STOPWORDS, Span, language, terms, trim, words
 from ..documents import normalize
+from ..documents.structure import NOT_ANSWERS, heading
 from ..errors import QAError
 from ..store.records import Hit
 from ..store.records import Records as Store
@@ -279,7 +280,7 @@ def features(question: str, query_vector: np.ndarray, store: Store, hits: Sequen
         dense = float(store.chunk_means[hit.row] @ query_vector)
         for row in store.chunk_sentence_rows[hit.row]:
             best_chunk[row] = max(dense, best_chunk.get(row, -1.0))
-    rows = sorted(best_chunk)
+    rows = answerable(store, sorted(best_chunk))
     if not rows:
         return rows, np.zeros((0, len(FEATURES)), dtype=np.float32)
     # A follow-up with no content words of its own ("Why?") asks about the
@@ -294,7 +295,9 @@ def features(question: str, query_vector: np.ndarray, store: Store, hits: Sequen
     for i, row in enumerate(rows):
         text = _sentence_text(store, row)
         s_terms = set(terms(text))
-        window = s_terms | _previous_terms(store, row)
+        # The sentence before and the section's headings (a FAQ question
+        # over its answer) are the sentence's context.
+        window = s_terms | _previous_terms(store, row) | _section_terms(store, row)
         cover_window = coverage(q_terms, window, idf)
         if context_terms:
             cover_window = max(cover_window, 0.5 * cover_window +
@@ -359,8 +362,8 @@ def select(question: str, query_vector: np.ndarray, store: Store, hits: Sequence
             lo, hi = min(best, other), max(best, other)
             gap = store.document(store.sentence_doc[best]).text[
                 store.sentence_spans[lo].end:store.sentence_spans[hi].start]
-            if "\n\n" not in gap and \
-                    store.sentence_spans[hi].end - store.sentence_spans[lo].start <= max_chars:
+            if "\n\n" not in gap and store.sentence_kind[other] == store.sentence_kind[best] \
+                    and store.sentence_spans[hi].end - store.sentence_spans[lo].start <= max_chars:
                 first, last = lo, hi  # same paragraph, and short enough together
             break
     first, last = _complete(store, first, last, max_chars)
@@ -398,7 +401,8 @@ def _complete(store: Store, first: int, last: int, max_chars: int) -> tuple[int,
             return False
         doc = store.document(store.sentence_doc[a]).text
         gap = doc[store.sentence_spans[b - 1].end:store.sentence_spans[b].start]
-        return "\n\n" not in gap and \
+        return "\n\n" not in gap and store.sentence_kind[a] not in NOT_ANSWERS and \
+            store.sentence_kind[b] not in NOT_ANSWERS and \
             store.sentence_spans[b].end - store.sentence_spans[a].start <= max_chars
 
     if joinable(first, last + 1) and _LEANS_BACK.match(text(last + 1)):
@@ -430,6 +434,20 @@ def _clause_window(text: str, span: Span, q_terms: set[str], idf: Callable[[str]
 def _sentence_text(store: Store, row: int) -> str:
     span = store.sentence_spans[row]
     return store.document(store.sentence_doc[row]).text[span.start:span.end]
+
+
+def answerable(store: Store, rows: list[int]) -> list[int]:
+    """The rows that can be an answer: content, not a heading, question line,
+    table of contents, navigation, figure text or reference entry; captions
+    only when no other sentence is a candidate."""
+    content = [r for r in rows if store.sentence_kind[r] not in NOT_ANSWERS]
+    prose = [r for r in content if store.sentence_kind[r] != "caption"]
+    return prose or content
+
+
+def _section_terms(store: Store, row: int) -> set[str]:
+    section = store.sentence_section[row]
+    return set(terms(heading(section))) if section else set()
 
 
 def _previous_terms(store: Store, row: int) -> set[str]:

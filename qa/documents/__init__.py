@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import DocumentError
+from .structure import Block, markdown_blocks
 
 logger = logging.getLogger(__name__)
 
@@ -51,17 +52,17 @@ def clean(text: str) -> str:
         unicodedata.normalize("NFC", text)
 
 
-def _clean_pages(text: str, starts: list[int]) -> tuple[str, list[int]]:
-    """`clean` page by page, so each page's start still points at its start."""
-    if not starts:
-        return clean(text), []
-    bounds = [*starts, len(text)]
-    parts = [clean(text[:starts[0]])] + [clean(text[a:b]) for a, b in zip(bounds, bounds[1:])]
-    out, offset = [], len(parts[0])
-    for part in parts[1:]:
-        out.append(offset)
-        offset += len(part)
-    return "".join(parts), out
+def _clean_at(text: str, offsets: Iterable[int]) -> tuple[str, dict[int, int]]:
+    """`clean` piece by piece between the given offsets (page starts, block
+    bounds), so each still points where it did: old offset -> new offset."""
+    cuts = sorted({0, len(text), *(o for o in offsets if 0 <= o <= len(text))})
+    parts, moved, at = [], {0: 0}, 0
+    for a, b in zip(cuts, cuts[1:]):
+        part = clean(text[a:b])
+        parts.append(part)
+        at += len(part)
+        moved[b] = at
+    return "".join(parts), moved
 
 
 def file_sha256(path: str | os.PathLike[str]) -> str:
@@ -94,6 +95,9 @@ class Document:
         page_starts: for paged files (PDF pages, slides, sheets, chapters), the
             char offset where each page starts.
         ocr_pages: pages (or images) whose text came from OCR.
+        blocks: the stretches that are not body text (headings, question
+            lines, tables of contents, figure text, captions, references,
+            table rows), sorted (structure.py).
         container: for an e-mail attachment, the path of the mail it came in
             ("" for a file of its own). Kept apart from `path`, so a file
             whose name holds "::" is never taken for an attachment.
@@ -106,6 +110,7 @@ class Document:
     page_starts: list[int] = field(default_factory=list)
     ocr_pages: int = 0
     container: str = ""
+    blocks: list[Block] = field(default_factory=list)
 
     @property
     def file(self) -> str:
@@ -201,7 +206,7 @@ def load(path: str | os.PathLike[str], max_bytes: int = 20 * 1024 * 1024) -> Doc
         data = path.read_bytes()
     except OSError as exc:
         raise DocumentError(f"{name}: cannot read ({exc.strerror or exc})") from None
-    text, page_starts, ocr_pages = read_bytes(suffix, data, name)
+    text, page_starts, ocr_pages, blocks = read_bytes(suffix, data, name)
     if not text.strip():
         raise DocumentError(f"{name}: the file has no text")
     return Document(
@@ -211,6 +216,7 @@ def load(path: str | os.PathLike[str], max_bytes: int = 20 * 1024 * 1024) -> Doc
         sha256=hashlib.sha256(data).hexdigest(),
         page_starts=page_starts,
         ocr_pages=ocr_pages,
+        blocks=blocks,
     )
 
 
@@ -239,7 +245,7 @@ def load_all(path: str | os.PathLike[str], max_bytes: int = 20 * 1024 * 1024
         try:
             if len(data) > max_bytes:
                 raise DocumentError(too_big(name, len(data), max_bytes))
-            text, starts, ocr_pages = read_bytes(suffix, data, name)
+            text, starts, ocr_pages, blocks = read_bytes(suffix, data, name)
             if not text.strip():
                 raise DocumentError(f"{name}: the file has no text")
         except DocumentError as exc:
@@ -248,12 +254,13 @@ def load_all(path: str | os.PathLike[str], max_bytes: int = 20 * 1024 * 1024
         docs.append(Document(text=text, source=name,
                              path=f"{doc.path}{ATTACHED}{Path(filename).name}",
                              sha256=hashlib.sha256(data).hexdigest(), page_starts=starts,
-                             ocr_pages=ocr_pages, container=doc.path))
+                             ocr_pages=ocr_pages, container=doc.path, blocks=blocks))
     return docs, errors
 
 
-def read_bytes(suffix: str, data: bytes, name: str) -> tuple[str, list[int], int]:
-    """Text, page starts and OCR'd pages by file type.
+def read_bytes(suffix: str, data: bytes, name: str
+               ) -> tuple[str, list[int], int, list[Block]]:
+    """Text, page starts, OCR'd pages and structure blocks by file type.
 
     Raises:
         DocumentError: the file cannot be read. Whatever a reader library
@@ -262,8 +269,11 @@ def read_bytes(suffix: str, data: bytes, name: str) -> tuple[str, list[int], int
             and never stops a whole run.
     """
     try:
-        text, starts, ocr_pages = _read(suffix, data, name)
-        return (*_clean_pages(text, starts), ocr_pages)
+        text, starts, ocr_pages, blocks = _read(suffix, data, name)
+        text, moved = _clean_at(text, [*starts, *(o for b in blocks for o in (b.start, b.end))])
+        return (text, [moved[s] for s in starts], ocr_pages,
+                [Block(moved[b.start], moved[b.end], b.kind, b.level, b.title) for b in blocks
+                 if moved[b.end] > moved[b.start]])
     except DocumentError:
         raise
     except MemoryError:
@@ -275,8 +285,8 @@ def read_bytes(suffix: str, data: bytes, name: str) -> tuple[str, list[int], int
                             + (f": {detail}" if detail else "") + ")") from None
 
 
-def _read(suffix: str, data: bytes, name: str) -> tuple[str, list[int], int]:
-    """Text, page starts and OCR'd pages by file type; each reader has its module."""
+def _read(suffix: str, data: bytes, name: str) -> tuple[str, list[int], int, list[Block]]:
+    """Text, page starts, OCR'd pages and blocks by file type; each reader has its module."""
     if suffix == ".pdf":
         from .pdf import pdf_text
 
@@ -284,26 +294,32 @@ def _read(suffix: str, data: bytes, name: str) -> tuple[str, list[int], int]:
     if suffix in (".png", ".jpg", ".jpeg"):
         from .ocr import image_text
 
-        return (*image_text(data, name), 1)
+        return (*image_text(data, name), 1, [])
     if suffix in (".docx", ".pptx", ".xlsx"):
         from . import office
 
-        return (*{".docx": office.docx_text, ".pptx": office.pptx_text,
-                  ".xlsx": office.xlsx_text}[suffix](data, name), 0)
+        text, starts, blocks = {".docx": office.docx_text, ".pptx": office.pptx_text,
+                                 ".xlsx": office.xlsx_text}[suffix](data, name)
+        return text, starts, 0, blocks
     if suffix in (".eml", ".epub"):
         from . import mail
 
-        return (*(mail.eml_text if suffix == ".eml" else mail.epub_text)(data, name), 0)
+        if suffix == ".eml":
+            return (*mail.eml_text(data, name), 0, [])
+        text, starts, blocks = mail.epub_text(data, name)
+        return text, starts, 0, blocks
     from .text import decode, html_text
 
     text = decode(data, name)
     if suffix in (".html", ".htm"):
-        return html_text(text), [], 0
+        text, blocks = html_text(text)
+        return text, [], 0, blocks
     if suffix == ".csv":
         from .office import csv_text
 
-        return (*csv_text(text, name), 0)
-    return text, [], 0
+        text, _, blocks = csv_text(text, name)
+        return text, [], 0, blocks
+    return text, [], 0, markdown_blocks(text)
 
 
 def too_big(name: str, size: int, max_bytes: int) -> str:

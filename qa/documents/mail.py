@@ -14,7 +14,8 @@ import email.policy
 import io
 
 from ..errors import DocumentError
-from .office import check_zip, paged
+from .office import check_zip
+from .structure import Block, Builder
 from .text import html_text
 
 MAX_PARTS = 1_000  # MIME parts read from one message
@@ -43,7 +44,7 @@ def eml_text(data: bytes, name: str) -> tuple[str, list[int]]:
         if part.get_content_type() == "text/plain" and isinstance(content, str):
             plain.append(content.strip())
         elif part.get_content_type() == "text/html" and isinstance(content, str):
-            html.append(html_text(content))
+            html.append(html_text(content)[0])
     body = "\n\n".join(plain) if plain else "\n\n".join(html)
     text = "\n".join(head) + "\n\n" + body
     if attached:
@@ -65,7 +66,7 @@ def attachments(data: bytes) -> list[tuple[str, bytes]]:
     return out
 
 
-def epub_text(data: bytes, name: str) -> tuple[str, list[int]]:
+def epub_text(data: bytes, name: str) -> tuple[str, list[int], list[Block]]:
     import warnings
 
     import ebooklib
@@ -79,7 +80,11 @@ def epub_text(data: bytes, name: str) -> tuple[str, list[int]]:
     except Exception as exc:  # ebooklib raises several kinds for damaged books
         raise DocumentError(f"{name}: cannot read this e-book ({type(exc).__name__})") from None
     order = [book.get_item_with_id(ref) for ref, _ in book.spine]
-    chapters = [html_text(item.get_content().decode("utf-8", "replace"))
-                for item in order if item is not None and
-                item.get_type() == ebooklib.ITEM_DOCUMENT]
-    return paged([c for c in chapters if c.strip()])
+    out = Builder()
+    for item in order:
+        if item is not None and item.get_type() == ebooklib.ITEM_DOCUMENT:
+            text, blocks = html_text(item.get_content().decode("utf-8", "replace"))
+            if text.strip():
+                out.page()
+                out.extend(text, blocks)
+    return out.text, out.page_starts, out.blocks

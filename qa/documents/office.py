@@ -16,6 +16,8 @@ import io
 import zipfile
 
 from ..errors import DocumentError
+from .structure import Block, Builder, titles_only
+from .text import table_rows
 
 MAX_UNZIPPED = 200 * 1024 * 1024  # bytes a zip container may expand to
 # XML/XHTML bytes a .docx, .pptx or .epub may hold: python-docx read 10 MB of
@@ -71,51 +73,69 @@ def _is_markup(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bool:
     return head.startswith((b"<", b"\xff\xfe<", b"\xfe\xff\x00<"))
 
 
-def paged(pages: list[str]) -> tuple[str, list[int]]:
-    """Pages joined by blank lines, and where each starts."""
-    starts, offset = [], 0
-    for page in pages:
-        starts.append(offset)
-        offset += len(page) + 2
-    return "\n\n".join(pages), starts
-
-
-def docx_text(data: bytes, name: str) -> tuple[str, list[int]]:
+def docx_text(data: bytes, name: str) -> tuple[str, list[int], list[Block]]:
+    """Paragraphs and tables in document order: "Heading N" and "Title" styles
+    are headings, and a table's rows read "header: cell; ..." after its first row."""
     import docx
+    from docx.table import Table
 
     check_zip(data, name)
     try:
         document = docx.Document(io.BytesIO(data))
+        out = Builder()
+        for part in document.iter_inner_content():
+            if isinstance(part, Table):
+                for line in table_rows([[c.text for c in row.cells] for row in part.rows]):
+                    out.add(line, "row")
+                continue
+            style = (part.style.name if part.style is not None else "") or ""
+            level = _heading_level(style)
+            text = part.text.strip()
+            out.add(text, ("question" if text.endswith("?") else "heading") if level else "body",
+                    level)
+    except DocumentError:
+        raise
     except Exception as exc:  # python-docx raises several kinds for damaged parts
         raise DocumentError(f"{name}: cannot read this .docx ({type(exc).__name__})") from None
-    blocks = [p.text.strip() for p in document.paragraphs]
-    for table in document.tables:
-        for row in table.rows:
-            blocks.append(" | ".join(cell.text.strip() for cell in row.cells))
-    return "\n\n".join(b for b in blocks if b), []
+    return out.text, [], out.blocks
 
 
-def pptx_text(data: bytes, name: str) -> tuple[str, list[int]]:
+def _heading_level(style: str) -> int:
+    """1 for "Title", N for "Heading N", 0 for any other paragraph style."""
+    if style == "Title":
+        return 1
+    words = style.split()
+    if len(words) == 2 and words[0] == "Heading" and words[1].isdigit():
+        return min(9, int(words[1]) + 1)
+    return 0
+
+
+def pptx_text(data: bytes, name: str) -> tuple[str, list[int], list[Block]]:
+    """A page per slide: its title (a heading), its other text, its notes."""
     from pptx import Presentation
 
     check_zip(data, name)
+    out = Builder()
     try:
         deck = Presentation(io.BytesIO(data))
-        slides = []
         for slide in deck.slides:
-            parts = [shape.text_frame.text.strip() for shape in slide.shapes
-                     if shape.has_text_frame and shape.text_frame.text.strip()]
+            out.page()
+            title = slide.shapes.title
+            if title is not None and title.has_text_frame and title.text_frame.text.strip():
+                text = title.text_frame.text
+                # A title that is a sentence ("Revenue grew 12 percent.") says something.
+                out.add(text, *(("heading", 1) if titles_only(text) else ("body", 0)))
+            for shape in slide.shapes:
+                if shape.has_text_frame and shape.shape_id != getattr(title, "shape_id", None):
+                    out.add(shape.text_frame.text)
             if slide.has_notes_slide and slide.notes_slide.notes_text_frame is not None:
-                notes = slide.notes_slide.notes_text_frame.text.strip()
-                if notes:
-                    parts.append(notes)
-            slides.append("\n\n".join(parts))
+                out.add(slide.notes_slide.notes_text_frame.text)
     except Exception as exc:  # python-pptx raises several kinds for damaged parts
         raise DocumentError(f"{name}: cannot read this .pptx ({type(exc).__name__})") from None
-    return paged(slides)
+    return out.text, out.page_starts, out.blocks
 
 
-def xlsx_text(data: bytes, name: str) -> tuple[str, list[int]]:
+def xlsx_text(data: bytes, name: str) -> tuple[str, list[int], list[Block]]:
     import openpyxl
 
     check_zip(data, name, MAX_SHEET_MARKUP)
@@ -123,7 +143,7 @@ def xlsx_text(data: bytes, name: str) -> tuple[str, list[int]]:
         book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises several kinds for damaged parts
         raise DocumentError(f"{name}: cannot read this .xlsx ({type(exc).__name__})") from None
-    sheets, rows_read, cells = [], 0, 0
+    out, rows_read, cells = Builder(), 0, 0
     for sheet in book.worksheets:
         rows = []
         for row in sheet.iter_rows(values_only=True):
@@ -133,25 +153,15 @@ def xlsx_text(data: bytes, name: str) -> tuple[str, list[int]]:
                 raise DocumentError(f"{name}: more than {MAX_ROWS:,} rows or {MAX_CELLS:,} "
                                     f"cells; split the workbook")
             rows.append(["" if v is None else str(v) for v in row])
-        sheets.append(f"Sheet {sheet.title}.\n\n" + _rows_text(rows))
+        out.page()
+        out.add(f"Sheet {sheet.title}.", "heading", 1)
+        for line in table_rows(rows):
+            out.add(line, "row")
     book.close()
-    return paged(sheets)
+    return out.text, out.page_starts, out.blocks
 
 
-def _rows_text(rows: list[list[str]]) -> str:
-    """Rows after the first as "header: value; ..." sentences, one paragraph each."""
-    rows = [r for r in rows if any(c.strip() for c in r)]
-    if not rows:
-        return ""
-    header, lines = rows[0], []
-    for row in rows[1:]:
-        cells = [f"{h.strip()}: {v.strip()}" if h.strip() else v.strip()
-                 for h, v in zip(header + [""] * len(row), row) if v.strip()]
-        lines.append("; ".join(cells) + ".")
-    return "\n\n".join(lines) if lines else " | ".join(header)
-
-
-def csv_text(text: str, name: str) -> tuple[str, list[int]]:
+def csv_text(text: str, name: str) -> tuple[str, list[int], list[Block]]:
     """Rows as "header: value" lines, so a row reads as a sentence of its own."""
     try:
         dialect = csv.Sniffer().sniff(text[:4096]) if text.strip() else csv.excel
@@ -165,4 +175,7 @@ def csv_text(text: str, name: str) -> tuple[str, list[int]]:
             rows.append(row)
     except csv.Error as exc:  # a field over the csv module's 131,072 characters, a stray NUL
         raise DocumentError(f"{name}: not a readable table ({exc})") from None
-    return _rows_text(rows), []
+    out = Builder()
+    for line in table_rows(rows):
+        out.add(line, "row")
+    return out.text, [], out.blocks

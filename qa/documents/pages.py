@@ -9,6 +9,7 @@ then painted. A passage that cannot be found (an OCR page) is not marked.
 from __future__ import annotations
 
 import io
+import unicodedata
 from pathlib import Path
 
 from ..errors import DocumentError
@@ -106,10 +107,12 @@ def _letters(text: str) -> tuple[str, list[int]]:
     """The text's letters and digits, lower-cased (ligatures spelled out), and
     for each the PDFium index of the character it came from. PDFium counts in
     UTF-16 units: a character outside the Basic Multilingual Plane (the
-    math italics of a formula, 𝑥) takes two indexes, one code point in Python."""
+    math italics of a formula, 𝑥) takes two indexes, one code point in Python.
+    Accents are dropped (a PDF may hold "é" as "e" and a combining mark)."""
     out, where, extra = [], [], 0
     for index, char in enumerate(text):
-        for letter in char.translate(_LIGATURES).lower():
+        # Decomposed, so "é" matches "e" and a combining accent PDFium keeps apart.
+        for letter in unicodedata.normalize("NFKD", char.translate(_LIGATURES)).lower():
             if letter.isalnum():
                 out.append(letter)
                 where.append(index + extra)

@@ -23,6 +23,8 @@ import threading
 from collections import Counter
 
 from ..errors import DocumentError
+from . import layout
+from .structure import Block, Builder
 
 logger = logging.getLogger(__name__)
 
@@ -48,38 +50,44 @@ _SOFT_HYPHEN = "\ufffe"  # PDFium's mark for a hyphen the typesetter added at a 
 _EDGE = 2  # lines at the top and at the bottom of a page that may be a header or footer
 
 
-def pdf_text(data: bytes, name: str, max_pages: int = 1_000) -> tuple[str, list[int], int]:
-    """The cleaned text of a PDF, the offset where each page starts, and the
-    number of pages read by OCR.
+def pdf_text(data: bytes, name: str, max_pages: int = 1_000
+             ) -> tuple[str, list[int], int, list[Block]]:
+    """The cleaned text of a PDF, the offset where each page starts, the
+    number of pages read by OCR, and its structure (layout.py: headings,
+    captions, figure text, tables of contents, references).
 
     Raises:
         DocumentError: encrypted, damaged, too many pages, or no text layer.
     """
-    pages = [_lines(raw) for raw in _raw_pages(data, name, max_pages)]
-    repeated = _running_lines(pages)
-    texts = [_join([line for i, line in enumerate(lines)
-                    if not (i in _edges(lines) and _mask(line) in repeated)])
-             for lines in pages]
-    blank = [i for i, text in enumerate(texts) if not text.strip()]
-    if blank:  # scanned pages: no text layer, so read them with OCR
-        for i, text in zip(blank, _ocr_pages(data, blank, name)):
-            texts[i] = text
-    if not any(text.strip() for text in texts):
+    pages = _raw_pages(data, name, max_pages)
+    repeated = _running_lines([[line.text for line in lines] for lines in pages])
+    for lines in pages:
+        edges = _edges([line.text for line in lines])
+        lines[:] = [line for i, line in enumerate(lines)
+                    if not (i in edges and _mask(line.text) in repeated)]
+    runs = layout.classify(pages)
+    blank = [i for i, page in enumerate(runs) if not any(r.text(_join).strip() for r in page)]
+    ocr = dict(zip(blank, _ocr_pages(data, blank, name))) if blank else {}
+    out = Builder()
+    for i, page in enumerate(runs):
+        out.page()
+        if i in ocr:  # scanned pages: no text layer, so read them with OCR
+            out.add(ocr[i])
+            continue
+        for run in page:
+            out.add(run.text(_join), run.kind, run.level)
+    if not out.text.strip():
         raise DocumentError(f"{name}: no text found: the PDF has no text layer and OCR "
                             f"read nothing")
-    starts, offset = [], 0
-    for text in texts:
-        starts.append(offset)
-        offset += len(text) + 2
-    return "\n\n".join(texts), starts, len(blank)
+    return out.text, out.page_starts, len(blank), out.blocks
 
 
-def _raw_pages(data: bytes, name: str, max_pages: int) -> list[str]:
+def _raw_pages(data: bytes, name: str, max_pages: int) -> list[list[layout.Line]]:
     with PDFIUM:
         return _read_pages(data, name, max_pages)
 
 
-def _read_pages(data: bytes, name: str, max_pages: int) -> list[str]:
+def _read_pages(data: bytes, name: str, max_pages: int) -> list[list[layout.Line]]:
     import pypdfium2 as pdfium
 
     try:
@@ -96,7 +104,7 @@ def _read_pages(data: bytes, name: str, max_pages: int) -> list[str]:
         out = []
         for page in document:
             textpage = page.get_textpage()
-            out.append(textpage.get_text_range())
+            out.append(layout.lines(page, textpage, _lines(textpage.get_text_range())))
             textpage.close()
             page.close()
         return out
@@ -139,10 +147,20 @@ def _ocr_pages(data: bytes, pages: list[int], name: str) -> list[str]:
     return out
 
 
-def _lines(raw: str) -> list[str]:
-    text = raw.replace("\r\n", "\n").replace("\r", "\n").translate(_LIGATURES)
-    text = "".join(ch for ch in text if ch in "\n\t" or ch >= " ")
-    return text.split("\n")
+def _lines(raw: str) -> list[tuple[str, int, int]]:
+    """The page's lines, cleaned, each with the PDFium index of its first
+    character and its number of indexes (PDFium counts UTF-16 units: a
+    character outside the BMP takes two)."""
+    out: list[tuple[str, int, int]] = []
+    index = 0
+    for match in re.finditer(r"([^\r\n]*)(\r\n|\r|\n|$)", raw):
+        if not match.group(0) and match.start() == len(raw) and out:
+            break
+        line = match.group(1)
+        out.append(("".join(ch for ch in line if ch == "\t" or ch >= " ").translate(_LIGATURES),
+                    index, len(line.encode("utf-16-le")) // 2))
+        index += len(match.group(0).encode("utf-16-le")) // 2
+    return out
 
 
 def _mask(line: str) -> str:

@@ -6,6 +6,7 @@ import logging
 from html.parser import HTMLParser
 
 from ..errors import DocumentError
+from .structure import BODY, QUESTION_LEVEL, Block, Builder
 
 logger = logging.getLogger(__name__)
 
@@ -35,39 +36,163 @@ def decode(data: bytes, name: str) -> str:
 
 
 class _VisibleText(HTMLParser):
-    """Collects the text a browser would show; never fetches anything."""
+    """Collects the text a browser would show, paragraph by paragraph with its
+    kind (structure.py): h1-h6 are headings (a heading or a bold-only line
+    that asks a question is a question line), nav/header/footer/aside and
+    runs of link-only list items are navigation, figcaption/caption are
+    captions, other text inside <figure> is figure text, and a table's rows
+    read "header: cell; ..." after its header row. Never fetches anything."""
 
     _HIDDEN = {"script", "style", "noscript", "template", "head", "svg", "iframe", "object"}
     _BLOCKS = {"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6",
                "section", "article", "header", "footer", "blockquote", "pre", "title",
-               "ul", "ol", "table", "hr", "dd", "dt"}
+               "ul", "ol", "table", "hr", "dd", "dt", "nav", "aside", "figure", "figcaption",
+               "caption", "summary", "details", "main", "td", "th", "dl"}
+    _NAV = {"nav", "header", "footer", "aside"}
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
+        self.out = Builder()
         self._hidden = 0
+        self._open: list[str] = []  # open tags that decide a paragraph's kind
+        self._buffer: list[str] = []
+        self._bold_chars = self._link_chars = 0
+        self._bold = self._link = 0
+        self._table: list[list[tuple[str, bool]]] | None = None  # rows of (cell, is header)
+        self._cell: list[str] | None = None
+        self._cell_header = False
+        self._links_run: list[tuple[int, int]] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in self._HIDDEN:
             self._hidden += 1
-        elif tag in self._BLOCKS:
-            self.parts.append("\n\n")
+            return
+        if tag in ("b", "strong"):
+            self._bold += 1
+        elif tag == "a":
+            self._link += 1
+        if self._table is not None and tag in ("td", "th"):
+            self._cell = []
+            self._cell_header = tag == "th"
+            return
+        if tag in self._BLOCKS:
+            self._flush()
+        if tag == "table":
+            self._table = []
+        elif tag == "tr" and self._table is not None:
+            self._table.append([])
+        if tag in self._NAV or tag in _HEADINGS or tag in ("figure", "figcaption", "caption",
+                                                           "dt", "summary"):
+            self._open.append(tag)
 
     def handle_endtag(self, tag: str) -> None:
         if tag in self._HIDDEN:
             self._hidden = max(0, self._hidden - 1)
-        elif tag in self._BLOCKS:
-            self.parts.append("\n\n")
+            return
+        if tag in ("b", "strong"):
+            self._bold = max(0, self._bold - 1)
+        elif tag == "a":
+            self._link = max(0, self._link - 1)
+        if self._table is not None and tag in ("td", "th") and self._cell is not None:
+            if not self._table:
+                self._table.append([])
+            self._table[-1].append((" ".join("".join(self._cell).split()), self._cell_header))
+            self._cell = None
+            return
+        if tag == "table" and self._table is not None:
+            rows, self._table = self._table, None
+            self._rows(rows)
+            return
+        if tag in self._BLOCKS:
+            self._flush()
+        if tag in self._open:
+            del self._open[len(self._open) - 1 - self._open[::-1].index(tag)]
 
     def handle_data(self, data: str) -> None:
-        if not self._hidden:
-            self.parts.append(data)
+        if self._hidden:
+            return
+        if self._cell is not None:
+            self._cell.append(data)
+            return
+        if self._table is not None:
+            return  # text between cells
+        self._buffer.append(data)
+        visible = len(data.strip())
+        self._bold_chars += visible if self._bold else 0
+        self._link_chars += visible if self._link else 0
+
+    def _flush(self) -> None:
+        text = " ".join("".join(self._buffer).split())
+        bold, link = self._bold_chars, self._link_chars
+        self._buffer, self._bold_chars, self._link_chars = [], 0, 0
+        if not text:
+            return
+        visible = len(text.replace(" ", ""))
+        kind, level = BODY, 0
+        heading = next((t for t in reversed(self._open) if t in _HEADINGS), None)
+        if any(t in self._NAV for t in self._open):
+            kind = "nav"
+        elif heading:
+            kind, level = ("question" if text.endswith("?") else "heading"), int(heading[1])
+        elif "figcaption" in self._open:
+            kind = "caption"
+        elif "figure" in self._open:
+            kind = "figure"
+        elif ("dt" in self._open or "summary" in self._open or bold >= 0.9 * visible) \
+                and text.endswith("?"):
+            kind, level = "question", QUESTION_LEVEL
+        start = len(self.out.text) + (2 if self.out.parts else 0)
+        self.out.add(text, kind, level)
+        # A run of link-only paragraphs (menus, a table of contents) is navigation.
+        if kind == BODY and link >= 0.9 * visible and len(text) < 120:
+            self._links_run.append((start, start + len(text)))
+        else:
+            self._end_links()
+
+    def _end_links(self) -> None:
+        if len(self._links_run) >= 3:
+            self.out.blocks.append(Block(self._links_run[0][0], self._links_run[-1][1], "toc"))
+            self.out.blocks.sort(key=lambda b: b.start)
+        self._links_run = []
+
+    def _rows(self, rows: list[list[tuple[str, bool]]]) -> None:
+        rows = [r for r in rows if any(cell for cell, _ in r)]
+        if not rows:
+            return
+        self._end_links()
+        for line in table_rows([[c for c, _ in r] for r in rows]):
+            self.out.add(line, "row")
+
+    def close(self) -> None:
+        super().close()
+        self._flush()
+        self._end_links()
 
 
-def html_text(html: str) -> str:
+_HEADINGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
+
+
+def html_text(html: str) -> tuple[str, list[Block]]:
+    """The visible text of an HTML page and its structure blocks."""
     parser = _VisibleText()
     parser.feed(html)
     parser.close()
-    blocks = ("".join(parser.parts)).split("\n\n")
-    cleaned = (" ".join(block.split()) for block in blocks)
-    return "\n\n".join(block for block in cleaned if block)
+    return parser.out.text, parser.out.blocks
+
+
+def table_rows(rows: list[list[str]], header: bool = True) -> list[str]:
+    """A table's rows as lines of their own: with a header row, each later row
+    as "header: cell; header: cell." (a cell without a header stands alone);
+    without one, the cells joined by " | "."""
+    rows = [[" ".join(c.split()) for c in r] for r in rows]
+    rows = [r for r in rows if any(r)]
+    if not rows:
+        return []
+    if not header or len(rows) == 1:
+        return [" | ".join(c for c in r if c) for r in rows]
+    names, lines = rows[0], []
+    for row in rows[1:]:
+        cells = [f"{h}: {v}" if h else v
+                 for h, v in zip(names + [""] * len(row), row) if v]
+        lines.append("; ".join(cells) + ".")
+    return lines

@@ -32,6 +32,7 @@ import numpy as np
 
 from ..chunking import Chunk, Span
 from ..documents import Document
+from ..documents.structure import Block
 from ..errors import IndexMismatchError, IndexNotFoundError, QAError
 from .records import Entry, Found, Records
 
@@ -204,6 +205,7 @@ class Store(Records):
                     "path": path, "source": entry.doc.source, "sha256": entry.doc.sha256,
                     "page_starts": entry.doc.page_starts, "container": entry.doc.container,
                     "sentences": [[s.start, s.end] for s in entry.sentences],
+                    "blocks": [b.to_list() for b in entry.doc.blocks],
                     "text": entry.doc.text,
                 }, ensure_ascii=False) + "\n")
         with open(tmp / "chunks.jsonl", "w", encoding="utf-8") as out:
@@ -381,7 +383,8 @@ def _entries(docs: list[dict], chunks: list[dict], chunk_vectors: np.ndarray,
     for i, record in enumerate(docs):
         doc = Document(text=record["text"], source=record["source"], path=record["path"],
                        sha256=record["sha256"], page_starts=record["page_starts"],
-                       container=record.get("container", ""))
+                       container=record.get("container", ""),
+                       blocks=[Block.from_list(b) for b in record.get("blocks", ())])
         sentences = [Span(s, e) for s, e in record["sentences"]]
         rows = by_doc[i]
         entries[doc.path] = Entry(

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from ..chunking import terms
+from ..documents.structure import lexical_context
 from .records import Hit
 from .records import Records as Store
 
@@ -26,8 +27,11 @@ class Lexical:
         self._df: dict[str, int] = {}
         if self.size:
             self._bm25 = bm25s.BM25()
-            self._bm25.index([terms(chunk.text) or ["_"] for chunk in store.chunks],
-                             show_progress=False)
+            # A chunk's terms, and its sections' titles (documents/structure.py).
+            self._bm25.index([(terms(chunk.text) + terms(lexical_context(
+                [store.sentence_section[r] for r in rows]))) or ["_"]
+                for chunk, rows in zip(store.chunks, store.chunk_sentence_rows)],
+                show_progress=False)
             # Document frequencies straight from bm25s's term-by-document matrix
             # (one column per term), rather than a second pass over the tokens.
             counts = np.diff(self._bm25.scores["indptr"])

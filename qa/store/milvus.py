@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import logging
 import math
 import os
@@ -50,12 +51,27 @@ from typing import Any
 
 import numpy as np
 
+from .. import naming
 from ..chunking import Chunk, Span, terms
-from ..documents import Document
+from ..documents import Document, structure
+from ..documents.structure import Block
 from ..errors import IndexMismatchError, IndexNotFoundError, QAError
 from .records import Entry, Found, Hit, Records, TextWindow
 
 logger = logging.getLogger(__name__)
+
+# Milvus caps a JSON field at 64 KiB: a document's structure blocks beyond
+# this many characters of JSON are kept as kinds without heading titles.
+MAX_BLOCKS_JSON = 40_000
+
+
+def _bounded_blocks(blocks: list[Block]) -> list[list[Any]]:
+    rows = [b.to_list() for b in blocks]
+    if len(json.dumps(rows)) > MAX_BLOCKS_JSON:
+        rows = [row[:4] for row in rows]
+    while rows and len(json.dumps(rows)) > MAX_BLOCKS_JSON:
+        rows = rows[:len(rows) * 3 // 4]
+    return rows
 
 KINDS = ("documents", "chunks", "sentences", "postings", "terms")
 PARTS = ("chunks", "sentences", "postings")  # a file's rows, besides its documents row
@@ -258,7 +274,7 @@ class MilvusStore:
 
     # -- reading --------------------------------------------------------------
     def files(self) -> dict[str, dict[str, Any]]:
-        """Per indexed file: display name, sha256 and chunk count."""
+        """Per indexed file: display name, sha256, chunk count and sentences by kind."""
         out: dict[str, dict[str, Any]] = {}
         if not self._call("has_collection", self._alias("documents")):
             return out
@@ -266,7 +282,9 @@ class MilvusStore:
                               ["path", "source", "sha", "info"]):
             out[row["path"]] = {"source": row["source"], "sha256": row["sha"],
                                 "chunks": row["info"]["chunks"],
-                                "container": row["info"].get("container") or row["path"]}
+                                "container": row["info"].get("container") or row["path"],
+                                "title": row["info"].get("title", ""),
+                                "sentences": row["info"].get("kinds", {})}
         return out
 
     def _rows(self, collection: str, expr: str, fields: list[str]) -> Iterator[dict[str, Any]]:
@@ -459,7 +477,8 @@ class MilvusStore:
                                       page=None if c["page"] < 0 else c["page"]))
                     order.append((doc, position))
                 document = Document(text=text, source=row["source"], path=row["path"],
-                                    sha256=row["sha"], page_starts=info["page_starts"])
+                                    sha256=row["sha"], page_starts=info["page_starts"],
+                                    blocks=[Block.from_list(b) for b in info.get("blocks", ())])
                 entries[f"{row['path']}\x00{lo}"] = Entry(
                     doc=document, sentences=spans, chunks=held,
                     # Chunk vectors stay in Milvus; the answerer reads sentence vectors.
@@ -585,7 +604,10 @@ class MilvusStore:
             "id": doc, "path": e.doc.path, "source": e.doc.source, "sha": e.doc.sha256,
             "pad": [0.0] * PAD,
             "info": {"page_starts": e.doc.page_starts, "sentences": len(e.sentences),
-                     "chunks": len(e.chunks), "container": e.doc.container},
+                     "chunks": len(e.chunks), "container": e.doc.container,
+                     "blocks": _bounded_blocks(e.doc.blocks),
+                     "kinds": structure.counts(e.doc.blocks, e.sentences),
+                     "title": naming.title(e.doc)},
         } for doc, e in zip(ids, entries)]
         for at in range(0, len(documents), BATCH):
             self._call("upsert", self._target("documents"), documents[at:at + BATCH])
@@ -638,7 +660,8 @@ class MilvusStore:
         first = {(s.start, s.end): i for i, s in enumerate(entry.sentences)}
         df: dict[str, int] = {}
         for i, chunk in enumerate(entry.chunks):
-            chunk_terms = terms(chunk.text)
+            chunk_terms = terms(chunk.text) + terms(structure.lexical_context(
+                structure.sections(entry.doc.blocks, chunk.sentences)))
             for term in set(chunk_terms):
                 df[term] = df.get(term, 0) + 1
             rows["chunks"].append({

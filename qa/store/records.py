@@ -15,8 +15,9 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from .. import naming
 from ..chunking import Chunk, Span
-from ..documents import Document
+from ..documents import Document, structure
 
 
 @dataclass
@@ -35,8 +36,9 @@ class Records:
 
     Views: `chunks`, `chunk_vectors`, `chunk_sentence_rows` (each chunk's
     sentence rows), `chunk_means` (unit mean of those sentences' vectors),
-    `sentence_spans`, `sentence_vectors` and `sentence_doc` (each sentence
-    row's entry key).
+    `sentence_spans`, `sentence_vectors`, `sentence_doc` (each sentence
+    row's entry key), `sentence_kind` and `sentence_section` (its block kind
+    and section path, documents/structure.py).
     """
 
     def __init__(self, dimension: int, entries: dict[str, Entry] | None = None) -> None:
@@ -49,6 +51,8 @@ class Records:
         self.chunk_sentence_rows: list[range] = []
         self.sentence_doc: list[str] = []
         self.sentence_spans: list[Span] = []
+        self.sentence_kind: list[str] = []
+        self.sentence_section: list[str] = []
         chunk_vecs, sent_vecs = [], []
         for key, entry in self.entries.items():
             base = len(self.sentence_spans)
@@ -59,6 +63,8 @@ class Records:
                 self.chunk_sentence_rows.append(range(base + first, base + first + len(chunk.sentences)))
             self.sentence_spans.extend(entry.sentences)
             self.sentence_doc.extend([key] * len(entry.sentences))
+            self.sentence_kind.extend(structure.kinds(entry.doc.blocks, entry.sentences))
+            self.sentence_section.extend(structure.sections(entry.doc.blocks, entry.sentences))
             chunk_vecs.append(entry.chunk_vectors)
             sent_vecs.append(entry.sentence_vectors)
         empty = np.zeros((0, self.dimension), dtype=np.float32)
@@ -92,11 +98,13 @@ class Records:
         return self.entries[key].doc.text[start:end]
 
     def files(self) -> dict[str, dict[str, Any]]:
-        """Per indexed file: display name, sha256, chunk count, and the file on
-        disk it was read from (itself, or the mail an attachment came in)."""
+        """Per indexed file: display name, sha256, chunk count, the file on
+        disk it was read from (itself, or the mail an attachment came in), its
+        title, and its sentences by kind (body, heading, caption, ...)."""
         return {
             path: {"source": e.doc.source, "sha256": e.doc.sha256, "chunks": len(e.chunks),
-                   "container": e.doc.file}
+                   "container": e.doc.file, "title": naming.title(e.doc),
+                   "sentences": structure.counts(e.doc.blocks, e.sentences)}
             for path, e in self.entries.items()
         }
 

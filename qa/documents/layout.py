@@ -1,0 +1,264 @@
+"""What each line of a PDF page is, from PDFium's fonts and boxes: headings,
+captions, text inside figures and charts, tables of contents, reference
+lists, and body text.
+
+The rules read what a person sees: the body's type size is the size most
+characters have; a heading is a short line set larger, or bold, or numbered
+("3.1", "IV.", "B.") and standing alone; a caption starts "Fig. 3" or "Table
+2"; text inside a figure lies in an image or a drawing, or is a run of short
+scattered labels and numbers; a table of contents line ends in dot leaders
+and a page number; everything under a "References" heading is the reference
+list. pdfplumber (pdfminer) gives the same per-character fonts at several
+times the reading time, and docling's layout model loads weights from a hub,
+so PDFium, already read for the text, decides.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .structure import BODY
+
+SAMPLES = 4  # characters per line whose font is read (the line's median)
+HEADING_WORDS = 14  # a longer line is never a heading
+FIGURE_MIN_SIDE = 40.0  # points: a drawing at least this wide and tall can be a figure
+NEAR = 6.0  # points: shapes this close belong to one drawing
+LINE_HIGH = 14.0  # points: about one line of text
+MAX_SHAPES = 1_500  # shapes on a page merged one by one; more count as one drawing
+
+_CAPTION = re.compile(r"^\s*(fig\.?|figure|table|tab\.|chart|exhibit|abb\.|abbildung|tabelle)"
+                      r"\s*[\dIVXL]+[a-z]?(?:[.:]|\s*$)", re.I)
+_NUMBERED = re.compile(r"^\s*(?:(\d+(?:\.\d+)*)\.?|([IVXL]+)\.|([A-Z])\.|(\d+)\))\s+\S")
+_DOT_LEADERS = re.compile(r"(?:\.\s?){4,}\s*\d+\s*$|\s{3,}\d+\s*$")
+_REFERENCES = re.compile(r"^\s*(?:[\dIVXL]+\.?\s+)?(references|bibliography|works cited|"
+                         r"literature cited|literatur|références|bibliografía|bibliografia)\s*$",
+                         re.I)
+_LINK = re.compile(r"https?://|www\.|\w@\w")  # a list of links or addresses is content
+_CONTENTS = re.compile(r"^\s*(table of contents|contents|inhalt|inhaltsverzeichnis|"
+                       r"sommaire|table des matières|índice)\s*$", re.I)
+
+
+@dataclass
+class Line:
+    """One line of a page as PDFium reads it."""
+
+    text: str
+    size: float = 0.0
+    bold: bool = False
+    box: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)  # left, bottom, right, top
+    in_figure: bool = False
+
+
+@dataclass
+class Run:
+    """Consecutive lines of one kind: a paragraph of the document."""
+
+    kind: str
+    level: int = 0
+    lines: list[Line] = field(default_factory=list)
+
+    def text(self, join: Callable[[list[str]], str]) -> str:
+        return join([line.text for line in self.lines])
+
+
+def lines(page: Any, textpage: Any, raw: list[tuple[str, int, int]]) -> list[Line]:
+    """The page's lines with their type size, weight, box, and whether they lie
+    inside a figure (an image or a drawing at least FIGURE_MIN_SIDE on each side)."""
+    import pypdfium2.raw as pdfium_c
+
+    figures = _figure_boxes(page)
+    out = []
+    for text, start, count in raw:
+        line = Line(text)
+        if text.strip() and count:
+            indexes = [start + i for i in range(count)
+                       if not text[min(i, len(text) - 1)].isspace()] or [start]
+            step = max(1, len(indexes) // SAMPLES)
+            sample = indexes[::step][:SAMPLES]
+            sizes = sorted(pdfium_c.FPDFText_GetFontSize(textpage, i) for i in sample)
+            line.size = round(sizes[len(sizes) // 2], 1)
+            line.bold = sum(pdfium_c.FPDFText_GetFontWeight(textpage, i) >= 600
+                            for i in sample) * 2 > len(sample)
+            try:
+                left, bottom, _, top = textpage.get_charbox(indexes[0])
+                _, _, right, _ = textpage.get_charbox(indexes[-1])
+                line.box = (left, bottom, right, top)
+            except Exception:  # a generated character without a box
+                pass
+            x, y = (line.box[0] + line.box[2]) / 2, (line.box[1] + line.box[3]) / 2
+            line.in_figure = any(l <= x <= r and b <= y <= t for l, b, r, t in figures)
+        out.append(line)
+    return out
+
+
+def _figure_boxes(page: Any) -> list[tuple[float, float, float, float]]:
+    """Regions holding a figure: images and drawings, with the shapes of one
+    diagram (boxes, arrows) merged when they touch or nearly do, that end at
+    least FIGURE_MIN_SIDE on each side."""
+    import pypdfium2.raw as pdfium_c
+
+    boxes = []
+    whole = (pdfium_c.FPDF_PAGEOBJ_IMAGE, pdfium_c.FPDF_PAGEOBJ_FORM)  # a picture, a drawing
+    for obj in page.get_objects(max_depth=1):  # a form's own shapes are in its coordinates
+        if obj.type in whole or obj.type == pdfium_c.FPDF_PAGEOBJ_PATH:
+            left, bottom, right, top = obj.get_bounds()
+            width, height = right - left, top - bottom
+            # A shape a line of text high and many times as wide is an
+            # underline, a highlight or a table row's fill, not a drawing.
+            banner = height <= LINE_HIGH and width >= 5 * height
+            if obj.type in whole or (width * height >= 4 and not banner):
+                boxes.append((left, bottom, right, top))
+    if len(boxes) > MAX_SHAPES:  # a page of vector art: one region around it all
+        boxes = [(min(b[0] for b in boxes), min(b[1] for b in boxes),
+                  max(b[2] for b in boxes), max(b[3] for b in boxes))]
+    merged = True
+    while merged:
+        merged = False
+        out: list[tuple[float, float, float, float]] = []
+        for box in boxes:
+            for i, other in enumerate(out):
+                if box[0] <= other[2] + NEAR and other[0] <= box[2] + NEAR and \
+                        box[1] <= other[3] + NEAR and other[1] <= box[3] + NEAR:
+                    out[i] = (min(box[0], other[0]), min(box[1], other[1]),
+                              max(box[2], other[2]), max(box[3], other[3]))
+                    merged = True
+                    break
+            else:
+                out.append(box)
+        boxes = out
+    return [b for b in boxes if b[2] - b[0] >= FIGURE_MIN_SIDE and b[3] - b[1] >= FIGURE_MIN_SIDE]
+
+
+def classify(pages: list[list[Line]]) -> list[list[Run]]:
+    """Each page's lines as runs of one kind each (structure.py's kinds)."""
+    sizes: Counter[float] = Counter()
+    for page in pages:
+        for line in page:
+            sizes[line.size] += len(line.text.strip())
+    body = sizes.most_common(1)[0][0] if sizes else 0.0
+    heading_sizes = sorted({ln.size for page in pages for ln in page
+                            if ln.size >= body * 1.15 and _short(ln.text)}, reverse=True)
+    out: list[list[Run]] = []
+    references_level = 0  # inside a reference list: the level of its heading
+    contents = False
+    for page in pages:
+        runs: list[Run] = []
+        previous_wraps = False  # the line before continues onto this one
+        for line in page:
+            text = line.text.strip()
+            if not text:
+                runs.append(Run(BODY, 0, [line]))  # keeps paragraph breaks
+                previous_wraps = False
+                continue
+            kind, level = BODY, 0
+            if previous_wraps and runs and _continues(runs[-1], line, len(heading_sizes)):
+                kind, level = runs[-1].kind, runs[-1].level
+            else:
+                level = _heading_level(line, body, heading_sizes, previous_wraps)
+                if level:
+                    kind = "heading"
+                elif _CAPTION.match(text):
+                    kind = "caption"
+                elif _DOT_LEADERS.search(text) or (contents and _ends_in_page_number(text)):
+                    kind = "toc"
+                elif _figure_text(line, body):
+                    kind = "figure"
+            if kind == "heading" and references_level and line.size < body * 1.15:
+                kind, level = "reference", 0  # a numbered entry; only a larger heading ends the list
+            if kind == "heading":
+                contents = bool(_CONTENTS.match(text))
+                if references_level and level <= references_level:
+                    references_level = 0
+                if _REFERENCES.match(text):
+                    references_level = level
+            elif references_level and kind == BODY:
+                kind = "reference"
+            if runs and runs[-1].kind == kind and runs[-1].level == level and \
+                    (kind != "heading" or previous_wraps):
+                runs[-1].lines.append(line)
+            else:
+                runs.append(Run(kind, level, [line]))
+            previous_wraps = line.text.endswith((" ", "\ufffe")) and kind != "figure"
+        out.append(_short_runs_as_figures(runs, body))
+    return out
+
+
+def _continues(run: Run, line: Line, larger: int) -> bool:
+    """Whether a wrapped line goes on with the caption, table of contents or
+    heading above it: in the same font, and for a heading, one set larger
+    than the body (a numbered or bold heading in the body's size is one line:
+    the line after it starts the section's text) that stays short."""
+    last = run.lines[-1]
+    if abs(last.size - line.size) > 0.5 or last.bold != line.bold:
+        return False
+    if run.kind == "heading":
+        words = sum(len(ln.text.split()) for ln in run.lines) + len(line.text.split())
+        return run.level <= larger and words <= HEADING_WORDS * 2
+    return run.kind in ("caption", "toc")
+
+
+def _short(text: str) -> bool:
+    """Short enough for a heading, and more than a drop capital."""
+    return 0 < len(text.split()) <= HEADING_WORDS and sum(c.isalnum() for c in text) >= 3
+
+
+def _heading_level(line: Line, body: float, heading_sizes: list[float],
+                   continued: bool) -> int:
+    """The heading level of a line (0: not a heading)."""
+    text = line.text.strip()
+    if continued or not _short(text) or text.endswith((".", ",", ";", ":")) and \
+            not _NUMBERED.match(text) or line.in_figure:
+        return 0
+    if not text[0].isupper() and not text[0].isdigit():
+        return 0
+    if _REFERENCES.match(text) or _CONTENTS.match(text):
+        return len(heading_sizes) + 1
+    if line.size >= body * 1.15 and line.size in heading_sizes:
+        return 1 + heading_sizes.index(line.size)
+    numbered = _NUMBERED.match(text)
+    if numbered and not text.rstrip().endswith("."):
+        dotted, roman, letter, paren = numbered.groups()
+        words = text.split()[1:]
+        titled = words and sum(w[:1].isupper() for w in words) * 2 >= len(words)
+        if roman:
+            return len(heading_sizes) + 1
+        if letter and (line.bold or titled):
+            return len(heading_sizes) + 2
+        if dotted and (line.bold or titled or line.size > body):
+            return len(heading_sizes) + 1 + dotted.count(".")
+        if paren and (line.bold or titled):
+            return len(heading_sizes) + 3
+    if line.text.endswith((" ", "\ufffe")):  # wraps on: the first line of a paragraph
+        return 0
+    if line.bold and not text.endswith(".") and len(text.split()) <= 10 and \
+            abs(line.size - body) <= body * 0.15:
+        return len(heading_sizes) + 2
+    return 0
+
+
+def _ends_in_page_number(text: str) -> bool:
+    words = text.split()
+    return len(words) >= 2 and words[-1].isdigit() and len(words[-1]) <= 4
+
+
+def _figure_text(line: Line, body: float) -> bool:
+    """Labels and numbers inside a figure or chart."""
+    return line.in_figure and (abs(line.size - body) > 0.5 or len(line.text.split()) <= 6)
+
+
+def _short_runs_as_figures(runs: list[Run], body: float) -> list[Run]:
+    """Three or more body lines in a row of at most three words each, none
+    ending a sentence, set off the body's size: labels scattered in a drawing."""
+    out: list[Run] = []
+    for run in runs:
+        if run.kind == BODY and len(run.lines) >= 3 and all(
+                len(ln.text.split()) <= 3 and not ln.text.strip().endswith((".", "?", "!"))
+                and abs(ln.size - body) > 0.5 and not _LINK.search(ln.text)
+                for ln in run.lines if ln.text.strip()):
+            run.kind = "figure"
+        out.append(run)
+    return out

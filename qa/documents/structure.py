@@ -1,0 +1,214 @@
+"""A document's structure: what each stretch of its text is, read once by the
+file's reader and kept in the index.
+
+A reader marks the stretches that are not running text as `Block`s (headings
+with their level and title, FAQ question lines, tables of contents and
+navigation, text inside figures, captions, reference entries, table rows);
+everything else is body text. Blocks are sentence boundaries, every sentence
+takes the kind of the block it lies in, and its section path (the titles of
+the headings above it, outermost first) gives it context for retrieval and
+answering. Headings, question lines, tables of contents, navigation, figure
+text and references are never an answer sentence (`NOT_ANSWERS`).
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+BODY = "body"
+KINDS = ("heading", "question", "toc", "nav", "figure", "caption", "reference", "row")
+NOT_ANSWERS = frozenset({"heading", "question", "toc", "nav", "figure", "reference"})
+SECTION_SEPARATOR = " > "
+QUESTION_LEVEL = 7  # a FAQ question line heads the text under it, below any heading
+
+
+@dataclass(frozen=True)
+class Block:
+    """A stretch [start, end) of a document's text that is not body text.
+
+    Attributes:
+        kind: one of KINDS.
+        level: the depth of a heading or a question line that heads a
+            section (1 outermost); 0 for blocks that head nothing.
+        title: the text a heading adds to section paths.
+    """
+
+    start: int
+    end: int
+    kind: str
+    level: int = 0
+    title: str = ""
+
+    def to_list(self) -> list[Any]:
+        return [self.start, self.end, self.kind, self.level, self.title] if self.title \
+            else [self.start, self.end, self.kind, self.level]
+
+    @classmethod
+    def from_list(cls, row: Sequence[Any]) -> Block:
+        return cls(int(row[0]), int(row[1]), str(row[2]), int(row[3]) if len(row) > 3 else 0,
+                   str(row[4]) if len(row) > 4 else "")
+
+
+class Builder:
+    """Text assembled paragraph by paragraph (blank lines between), with the
+    blocks and page starts a reader records on the way."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.blocks: list[Block] = []
+        self.page_starts: list[int] = []
+        self._length = 0
+
+    def add(self, text: str, kind: str = BODY, level: int = 0) -> None:
+        """Append a paragraph (nothing when blank) of the given kind."""
+        text = text.strip()
+        if not text:
+            return
+        if self.parts:
+            self.parts.append("\n\n")
+            self._length += 2
+        if kind != BODY:
+            title = " ".join(text.split())[:200] if level else ""
+            self.blocks.append(Block(self._length, self._length + len(text), kind, level, title))
+        self.parts.append(text)
+        self._length += len(text)
+
+    def extend(self, text: str, blocks: Sequence[Block]) -> None:
+        """Append a text read elsewhere (a chapter) with its own blocks."""
+        if not text.strip():
+            return
+        if self.parts:
+            self.parts.append("\n\n")
+            self._length += 2
+        self.blocks.extend(shift(blocks, self._length))
+        self.parts.append(text)
+        self._length += len(text)
+
+    def page(self) -> None:
+        """Start a new page: the next paragraph is its first."""
+        self.page_starts.append(self._length + (2 if self.parts else 0))
+
+    @property
+    def text(self) -> str:
+        return "".join(self.parts)
+
+
+def titles_only(text: str, most_words: int = 14) -> bool:
+    """Whether a line reads as a title rather than a statement: short, and not
+    ending as a sentence does."""
+    text = text.strip()
+    return 0 < len(text.split()) <= most_words and not text.endswith((".", "!"))
+
+
+def boundaries(blocks: Sequence[Block]) -> list[int]:
+    """Offsets where a sentence must end: every block's start and end."""
+    return sorted({b.start for b in blocks} | {b.end for b in blocks})
+
+
+def kinds(blocks: Sequence[Block], spans: Sequence[Any]) -> list[str]:
+    """The kind of each sentence span (sorted blocks, sorted spans): its block's, or body."""
+    starts = [b.start for b in blocks]
+    out = []
+    for span in spans:
+        i = bisect.bisect_right(starts, span.start) - 1
+        inside = i >= 0 and blocks[i].start <= span.start < blocks[i].end
+        out.append(blocks[i].kind if inside else BODY)
+    return out
+
+
+def sections(blocks: Sequence[Block], spans: Sequence[Any]) -> list[str]:
+    """Each span's section path: the titles of the headings before it, each
+    deeper than the one above ("III. CNN > A. Pooling")."""
+    headings = [b for b in blocks if b.level > 0]
+    out: list[str] = []
+    path: list[Block] = []
+    at = 0
+    for span in spans:
+        while at < len(headings) and headings[at].start <= span.start:
+            h = headings[at]
+            while path and path[-1].level >= h.level:
+                path.pop()
+            path.append(h)
+            at += 1
+        out.append(SECTION_SEPARATOR.join(h.title for h in path if h.start != span.start))
+    return out
+
+
+def heading(section: str) -> str:
+    """The innermost heading of a section path: a sentence's context. (The
+    outer ones, the document's title above all, head every sentence under
+    them, and would make their words look common.)"""
+    return section.rsplit(SECTION_SEPARATOR, 1)[-1]
+
+
+def lexical_context(sections_of: Sequence[str]) -> str:
+    """The innermost headings of a chunk's sentences, each once: words a
+    lexical search adds to the chunk's own (a question that names the section)."""
+    return " ".join(dict.fromkeys(heading(p) for p in sections_of if p))
+
+
+def counts(blocks: Sequence[Block], spans: Sequence[Any]) -> dict[str, int]:
+    """Sentences by kind, for `qa index --json`."""
+    return dict(Counter(kinds(blocks, spans)))
+
+
+def shift(blocks: Sequence[Block], offset: int) -> list[Block]:
+    return [Block(b.start + offset, b.end + offset, b.kind, b.level, b.title) for b in blocks]
+
+
+# -- plain text and Markdown ------------------------------------------------------
+_ATX = re.compile(r"^ {0,3}(#{1,6})\s+(.+?)\s*#*\s*$")
+_SETEXT = re.compile(r"^ {0,3}(=+|-+)\s*$")
+_BOLD_LINE = re.compile(r"^\s*(\*\*|__)(.+?)\1\s*$")
+_LINK_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+\[[^\]]+\]\([^)]*\)\s*$")
+_TOC_LINE = re.compile(r"(?:\.\s?){4,}\s*\d+\s*$|\s\d{1,4}$")
+
+
+def markdown_blocks(text: str) -> list[Block]:
+    """Headings (# and underlined), FAQ question lines (a heading or a bold line
+    ending in "?"), and tables of contents (a run of link-only list items) of
+    Markdown or plain text."""
+    blocks: list[Block] = []
+    lines = list(re.finditer(r"[^\n]*", text))
+    lines = [m for m in lines if m.start() == 0 or text[m.start() - 1] == "\n"]
+    links: list[re.Match[str]] = []
+
+    def flush() -> None:
+        if len(links) >= 3:  # a list of links only: navigation or a table of contents
+            blocks.append(Block(links[0].start(), links[-1].end(), "toc"))
+        links.clear()
+
+    for i, line in enumerate(lines):
+        content = line.group(0)
+        if _LINK_ITEM.match(content):
+            links.append(line)
+            continue
+        flush()
+        heading = _ATX.match(content)
+        if heading:
+            title = heading.group(2).strip()
+            blocks.append(_heading(line.start(), line.end(), title, len(heading.group(1))))
+            continue
+        nxt = lines[i + 1].group(0) if i + 1 < len(lines) else ""
+        if content.strip() and _SETEXT.match(nxt) and not _SETEXT.match(content) \
+                and len(content) < 200:
+            level = 1 if nxt.strip().startswith("=") else 2
+            blocks.append(_heading(line.start(), lines[i + 1].end(), content.strip(), level))
+            continue
+        bold = _BOLD_LINE.match(content)
+        if bold and bold.group(2).strip().endswith("?"):
+            blocks.append(_heading(line.start(), line.end(), bold.group(2).strip(), QUESTION_LEVEL))
+    flush()
+    return sorted(blocks, key=lambda b: b.start)
+
+
+def _heading(start: int, end: int, title: str, level: int) -> Block:
+    """A heading block; a heading that asks a question is a question line
+    (which still heads the section under it)."""
+    return Block(start, end, "question" if title.endswith("?") else "heading", level,
+                 " ".join(title.split())[:200])

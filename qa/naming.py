@@ -1,0 +1,65 @@
+"""Which documents a question names: "NVIDIA's tax rate", "in the Apple
+10-Q", "what does the lighthouse report say". A document is named by the
+words of its file name and of its title (its first heading, or a short first
+line); a word names it when the question holds it and fewer than half of the
+indexed documents have it in their names. `Assistant` searches the named
+documents first, then all of them when those hold no answer.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from .chunking import terms
+from .documents import Document
+from .documents.structure import titles_only
+
+_NAMED = re.compile(r"\b(?:[A-Z][\w'.-]*|[\w'.-]*\d[\w'.-]*)")
+TITLE_WORDS = 15  # a first line longer than this is a sentence, not a title
+
+
+def title(doc: Document) -> str:
+    """The document's title: its first heading, or its first line when it
+    reads as a title (short, not ending as a sentence does)."""
+    for block in doc.blocks:
+        if block.kind == "heading" and block.title:
+            return block.title
+    first = doc.text.lstrip().split("\n", 1)[0].strip()
+    return first if titles_only(first, TITLE_WORDS) else ""
+
+
+def name_terms(source: str, heading: str = "") -> set[str]:
+    """The terms of a file name (its stem, split at punctuation and case
+    changes: "AppleQ3_10-Q.pdf" -> apple, q3, 10, q) and of its title."""
+    stem = Path(source.split("::")[-1]).stem
+    spaced = re.sub(r"(?<=[a-z])(?=[A-Z])|[_\-.]+", " ", stem)
+    return set(terms(spaced)) | set(terms(heading.replace("-", " ")))
+
+
+def named(question: str, files: Mapping[str, Mapping[str, Any]]) -> set[str]:
+    """Paths of the documents the question names: it writes as names
+    (capitalised, or with a digit) at least half of the words of a document's
+    file name or of its title, one of them a word fewer than half of the
+    documents have in their names. None with fewer than two documents, or
+    when every document would be named."""
+    if len(files) < 2:
+        return set()
+    names = {path: [name_terms(info["source"]), name_terms("", info.get("title", ""))]
+             for path, info in files.items()}
+    common = Counter(t for parts in names.values() for t in set().union(*parts))
+    # Names as written in the question: capitalised ("NVIDIA", "Apple") or
+    # holding a digit ("10-Q"); a common word ("theory") names nothing even
+    # where a title holds it.
+    asked = set(terms(" ".join(w.replace("-", " ") for w in _NAMED.findall(question))))
+    found = set()
+    for path, parts in names.items():
+        for words in parts:
+            shared = words & asked
+            if words and len(shared) * 2 >= len(words) and \
+                    any(common[t] * 2 <= len(files) for t in shared):
+                found.add(path)
+    return found if len(found) < len(files) else set()

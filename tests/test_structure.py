@@ -1,0 +1,235 @@
+"""Documents read as a person reads them (issue 27): headings, FAQ question
+lines, tables of contents, navigation and figure text are never the answer,
+the text under them is; a table row answers with its header row; the kinds
+and section paths are kept in the index."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from qa import Assistant
+from qa.chunking import Span
+from qa.documents import load
+from qa.documents.structure import NOT_ANSWERS, Block, kinds, sections
+
+FAQ_HTML = """<html><head><title>Clinic FAQ</title></head><body>
+<nav><ul><li><a href="/">Home</a></li><li><a href="/faq">FAQ</a></li>
+<li><a href="/contact">How does the virus spread? Contact us</a></li></ul></nav>
+<h1>Questions about the clinic</h1>
+<h2>How does the virus spread?</h2>
+<p>It passes from person to person in small droplets when people cough or sneeze.</p>
+<p><strong>Can I bring my dog to the clinic?</strong></p>
+<p>Dogs on a lead are welcome in the waiting garden, but not inside.</p>
+<table><tr><th>Ward</th><th>Head nurse</th></tr>
+<tr><td>Ward 7</td><td>Ana Silva</td></tr><tr><td>Ward 9</td><td>Pedro Costa</td></tr></table>
+</body></html>"""
+
+HELP_MD = """# Help centre
+
+- [Getting started](#getting-started)
+- [How do I reset my password?](#reset)
+- [Billing](#billing)
+
+## How do I reset my password?
+Open Settings, choose Security and press the orange Reset button; a link arrives by e-mail.
+
+## Billing
+Invoices are sent on the first working day of each month.
+"""
+
+
+def make_docx(path: Path) -> None:
+    import docx
+
+    document = docx.Document()
+    document.add_heading("Who leads which team", level=1)
+    document.add_paragraph("Each team has one lead, chosen every spring by its members.")
+    table = document.add_table(rows=3, cols=2)
+    for row, cells in zip(table.rows, [("Team", "Lead"), ("Support", "Tomas Brandt"),
+                                       ("Sales", "Ines Maier")]):
+        row.cells[0].text, row.cells[1].text = cells
+    document.save(path)
+
+
+def make_xlsx(path: Path) -> None:
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    book.active.title = "Rooms"
+    for row in (["Room", "Floor", "Capacity"], ["Quarry", 2, 22], ["Harbour", 5, 8]):
+        book.active.append(row)
+    book.save(path)
+
+
+def structured_pdf() -> bytes:
+    """A page with a 20 pt title, a numbered 12 pt bold heading, body text in
+    11 pt, and a bar chart (a drawn frame) whose labels are 8 pt text."""
+    text = [("F1", 20, 72, 720, "Harbour Lighthouse Report"),
+            ("F2", 12, 72, 690, "2.1 History of the lighthouse"),
+            ("F1", 11, 72, 670, "The lighthouse was built in 1911 by the harbour board."),
+            ("F1", 11, 72, 655, "Its lamp burned whale oil until the station was electrified."),
+            ("F1", 11, 72, 640, "The keeper lived in the cottage beside the tower."),
+            ("F1", 8, 110, 420, "1911"), ("F1", 8, 160, 420, "1920"),
+            ("F1", 8, 210, 420, "1950"), ("F1", 8, 90, 450, "12"),
+            ("F1", 8, 90, 500, "24"), ("F1", 8, 90, 550, "36"),
+            ("F1", 11, 72, 380, "Fig. 1. Ships counted by the keeper each year.")]
+    shown = [f"BT /{font} {size} Tf {x} {y} Td ({line}) Tj ET" for font, size, x, y, line in text]
+    stream = "q 100 410 200 170 re S Q " + " ".join(shown)
+    objects = ["<< /Type /Catalog /Pages 2 0 R >>",
+               "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+               "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font "
+               "<< /F1 5 0 R /F2 6 0 R >> >> /Contents 4 0 R >>",
+               f"<< /Length {len(stream)} >>\nstream\n{stream}\nendstream",
+               "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+               "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica-Bold >>"]
+    out, offsets = b"%PDF-1.4\n", []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += f"{number} 0 obj\n{body}\nendobj\n".encode("latin-1")
+    xref = len(out)
+    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
+    out += "".join(f"{o:010d} 00000 n \n" for o in offsets).encode()
+    out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n" \
+        .encode()
+    return out
+
+
+FILES = {
+    "clinic.html": lambda p: p.write_text(FAQ_HTML, encoding="utf-8"),
+    "help.md": lambda p: p.write_text(HELP_MD, encoding="utf-8"),
+    "teams.docx": make_docx,
+    "rooms.xlsx": make_xlsx,
+    "vessels.csv": lambda p: p.write_text("Vessel,Captain\nNordlys,Kari Holm\nPolarlys,"
+                                          "Ivar Berg\n", encoding="utf-8"),
+    "lighthouse.pdf": lambda p: p.write_bytes(structured_pdf()),
+}
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory, settings, embedder):
+    folder = tmp_path_factory.mktemp("structure")
+    for name, build in FILES.items():
+        build(folder / name)
+    return Assistant.from_paths([folder], folder.parent / "structure-index", settings, embedder)
+
+
+def kind_of(bot: Assistant, answer) -> str:  # type: ignore[no-untyped-def]
+    """The block kind of the answer's first sentence, as stored in the index."""
+    store = bot.store.latest()
+    source = answer.sources[0]
+    rows = [i for i, (doc, span) in enumerate(zip(store.sentence_doc, store.sentence_spans))
+            if doc == source.path and span.start <= source.start < span.end]
+    return store.sentence_kind[rows[0]]
+
+
+# question, file, text the answer holds, text it must not be
+ANSWERS = [
+    ("How does the virus spread?", "clinic.html", "droplets", "How does the virus spread?"),
+    ("Can I bring my dog to the clinic?", "clinic.html", "on a lead", "Can I bring"),
+    ("How do I reset my password?", "help.md", "orange Reset button", "How do I reset"),
+    ("When was the lighthouse built?", "lighthouse.pdf", "built in 1911", "1920"),
+]
+
+
+@pytest.mark.parametrize("question, name, expected, heading", ANSWERS,
+                         ids=[a[1] + ":" + a[0] for a in ANSWERS])
+def test_the_text_under_a_heading_answers_not_the_heading(library, question, name, expected,
+                                                          heading):
+    answer = library.ask(question)
+    assert answer.found and answer.sources[0].source == name, answer.text
+    assert expected in answer.text and heading not in answer.text, answer.text
+    assert kind_of(library, answer) not in NOT_ANSWERS
+
+
+# question, file, the row as answered (with its header row)
+ROWS = [
+    ("Who leads the Support team?", "teams.docx", "Team: Support; Lead: Tomas Brandt."),
+    ("Which floor is the Quarry room on?", "rooms.xlsx", "Room: Quarry; Floor: 2; Capacity: 22."),
+    ("Who is the captain of the Nordlys?", "vessels.csv", "Vessel: Nordlys; Captain: Kari Holm."),
+    ("Who is the head nurse of Ward 7?", "clinic.html", "Ward: Ward 7; Head nurse: Ana Silva."),
+]
+
+
+@pytest.mark.parametrize("question, name, row", ROWS, ids=[r[1] for r in ROWS])
+def test_a_table_row_answers_with_its_header_row(library, question, name, row):
+    answer = library.ask(question)
+    assert answer.found and answer.sources[0].source == name, answer.text
+    assert answer.text == row
+    assert kind_of(library, answer) == "row"
+
+
+def test_kinds_are_counted_per_document_and_kept_when_the_index_is_loaded(library, settings,
+                                                                          embedder):
+    counts = {d["source"]: d["sentences"] for d in library.documents()}
+    assert counts["clinic.html"]["nav"] >= 1 and counts["clinic.html"]["question"] == 2
+    assert counts["clinic.html"]["heading"] == 1 and counts["clinic.html"]["row"] == 2
+    assert counts["help.md"]["toc"] >= 1 and counts["help.md"]["question"] == 1
+    assert counts["teams.docx"]["heading"] == 1 and counts["teams.docx"]["row"] == 2
+    assert counts["lighthouse.pdf"]["heading"] == 2 and counts["lighthouse.pdf"]["figure"] >= 1
+    assert counts["lighthouse.pdf"]["caption"] == 1
+    again = Assistant.load(library.index_dir, settings, embedder)
+    assert {d["source"]: d["sentences"] for d in again.documents()} == counts
+    store = again.store.latest()
+    kinds_loaded = dict(zip((store.document(d).text[s.start:s.end] for d, s in
+                             zip(store.sentence_doc, store.sentence_spans)), store.sentence_kind))
+    assert kinds_loaded["2.1 History of the lighthouse"] == "heading"
+
+
+def test_pdf_figure_labels_are_figure_text_and_sentences_know_their_section(tmp_path):
+    path = tmp_path / "lighthouse.pdf"
+    path.write_bytes(structured_pdf())
+    doc = load(path)
+    text = {b.kind: [] for b in doc.blocks}
+    for b in doc.blocks:
+        text[b.kind].append(doc.text[b.start:b.end])
+    assert text["heading"] == ["Harbour Lighthouse Report", "2.1 History of the lighthouse"]
+    assert all(label in " ".join(text["figure"]) for label in ("1911", "1920", "1950", "36"))
+    assert text["caption"] == ["Fig. 1. Ships counted by the keeper each year."]
+    at = doc.text.index("The keeper lived")
+    assert sections(doc.blocks, [Span(at, at + 5)]) == \
+        ["Harbour Lighthouse Report > 2.1 History of the lighthouse"]
+
+
+def test_section_paths_nest_by_level_and_question_lines_head_their_answers():
+    blocks = [Block(0, 5, "heading", 1, "Guide"), Block(10, 15, "heading", 2, "Setup"),
+              Block(30, 35, "question", 7, "Why?"), Block(50, 55, "heading", 2, "Use")]
+    spans = [Span(6, 9), Span(20, 25), Span(40, 45), Span(60, 65)]
+    assert sections(blocks, spans) == ["Guide", "Guide > Setup", "Guide > Setup > Why?",
+                                       "Guide > Use"]
+    assert kinds(blocks, [Span(0, 5), Span(31, 33), Span(60, 65)]) == \
+        ["heading", "question", "body"]
+
+
+def test_a_question_that_names_a_document_is_answered_from_it(tmp_path, settings, embedder):
+    """Two filings that say the same thing of different companies: "NVIDIA's
+    tax rate" comes from NVIDIA's file, "the Apple 10-Q" from Apple's, and a
+    question naming neither is answered from either."""
+    filing = ("Quarterly report on form 10-Q.\n\nRevenue grew in the quarter as data centres "
+              "bought more chips.\n\nThe effective tax rate was {rate} for the quarter.\n")
+    (tmp_path / "nvidia-10q.txt").write_text(filing.format(rate="11.9%"), encoding="utf-8")
+    (tmp_path / "AppleQ3_10-Q.txt").write_text(filing.format(rate="16.2%"), encoding="utf-8")
+    (tmp_path / "notes.txt").write_text("Jensen Huang is NVIDIA's chief executive and one of "
+                                        "its founders.\n", encoding="utf-8")
+    bot = Assistant.from_paths([tmp_path], tmp_path / "index", settings, embedder)
+    nvidia = bot.ask("What was NVIDIA's effective tax rate?")
+    apple = bot.ask("What was the effective tax rate in the Apple 10-Q?")
+    assert "11.9%" in nvidia.text and nvidia.sources[0].source == "nvidia-10q.txt"
+    assert "16.2%" in apple.text and apple.sources[0].source == "AppleQ3_10-Q.txt"
+    # A named document without the answer does not stop an answer from the others.
+    chief = bot.ask("Who is NVIDIA's chief executive?")
+    assert "Jensen Huang" in chief.text and chief.sources[0].source == "notes.txt"
+
+
+def test_names_are_file_name_and_title_words_few_documents_share():
+    from qa.naming import name_terms, named
+
+    assert {"appl", "q3", "10"} <= name_terms("AppleQ3_10-Q.pdf")
+    files = {"/a": {"source": "apple-10q.pdf"}, "/n": {"source": "nvidia-10q.pdf"},
+             "/k": {"source": "news.txt", "title": "Russia warns U.S. and EU over Kosovo"}}
+    assert named("What was NVIDIA's tax rate?", files) == {"/n"}
+    assert named("What does the 10-Q say?", files) == set()  # two of three: not distinctive
+    assert named("Why did Russia warn the EU over Kosovo?", files) == {"/k"}
+    assert named("Why did Russia warn the EU?", files) == set()  # 2 of its 6 title words
+    assert named("What was NVIDIA's tax rate?", {"/n": files["/n"]}) == set()
