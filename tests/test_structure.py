@@ -63,20 +63,8 @@ def make_xlsx(path: Path) -> None:
     book.save(path)
 
 
-def structured_pdf() -> bytes:
-    """A page with a 20 pt title, a numbered 12 pt bold heading, body text in
-    11 pt, and a bar chart (a drawn frame) whose labels are 8 pt text."""
-    text = [("F1", 20, 72, 720, "Harbour Lighthouse Report"),
-            ("F2", 12, 72, 690, "2.1 History of the lighthouse"),
-            ("F1", 11, 72, 670, "The lighthouse was built in 1911 by the harbour board."),
-            ("F1", 11, 72, 655, "Its lamp burned whale oil until the station was electrified."),
-            ("F1", 11, 72, 640, "The keeper lived in the cottage beside the tower."),
-            ("F1", 8, 110, 420, "1911"), ("F1", 8, 160, 420, "1920"),
-            ("F1", 8, 210, 420, "1950"), ("F1", 8, 90, 450, "12"),
-            ("F1", 8, 90, 500, "24"), ("F1", 8, 90, 550, "36"),
-            ("F1", 11, 72, 380, "Fig. 1. Ships counted by the keeper each year.")]
-    shown = [f"BT /{font} {size} Tf {x} {y} Td ({line}) Tj ET" for font, size, x, y, line in text]
-    stream = "q 100 410 200 170 re S Q " + " ".join(shown)
+def pdf_bytes(stream: str) -> bytes:
+    """A one-page PDF with the given content stream (Helvetica as F1, bold as F2)."""
     objects = ["<< /Type /Catalog /Pages 2 0 R >>",
                "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
                "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font "
@@ -96,6 +84,41 @@ def structured_pdf() -> bytes:
     return out
 
 
+def text_at(font: str, size: float, x: float, y: float, line: str) -> str:
+    return f"BT /{font} {size} Tf {x} {y} Td ({line}) Tj ET"
+
+
+def table_pdf() -> bytes:
+    """A ruled table under a "Table 1." caption, between two paragraphs."""
+    cells = [("Ship", "Captain", "Home port"), ("Fram", "Otto Sverdrup", "Christiania"),
+             ("Gjoa", "Roald Amundsen", "Kristiansand")]
+    shown = [text_at("F1", 11, 72, 720, "The fleet sails the coast all year round."),
+             text_at("F1", 11, 72, 690, "Table 1. Ships and their captains.")]
+    for r, row in enumerate(cells):
+        for c, cell in enumerate(row):
+            x, y = 72 + 150 * c, 640 - 25 * r
+            shown.append(f"{x} {y - 8} 150 25 re S")
+            shown.append(text_at("F2" if r == 0 else "F1", 11, x + 5, y, cell))
+    shown.append(text_at("F1", 11, 72, 540, "Every ship carries a doctor on long voyages."))
+    return pdf_bytes(" ".join(shown))
+
+
+def structured_pdf() -> bytes:
+    """A page with a 20 pt title, a numbered 12 pt bold heading, body text in
+    11 pt, and a bar chart (a drawn frame) whose labels are 8 pt text."""
+    text = [("F1", 20, 72, 720, "Harbour Lighthouse Report"),
+            ("F2", 12, 72, 690, "2.1 History of the lighthouse"),
+            ("F1", 11, 72, 670, "The lighthouse was built in 1911 by the harbour board."),
+            ("F1", 11, 72, 655, "Its lamp burned whale oil until the station was electrified."),
+            ("F1", 11, 72, 640, "The keeper lived in the cottage beside the tower."),
+            ("F1", 8, 110, 420, "1911"), ("F1", 8, 160, 420, "1920"),
+            ("F1", 8, 210, 420, "1950"), ("F1", 8, 90, 450, "12"),
+            ("F1", 8, 90, 500, "24"), ("F1", 8, 90, 550, "36"),
+            ("F1", 11, 72, 380, "Fig. 1. Ships counted by the keeper each year.")]
+    shown = [text_at(*item) for item in text]
+    return pdf_bytes("q 100 410 200 170 re S Q " + " ".join(shown))
+
+
 FILES = {
     "clinic.html": lambda p: p.write_text(FAQ_HTML, encoding="utf-8"),
     "help.md": lambda p: p.write_text(HELP_MD, encoding="utf-8"),
@@ -104,6 +127,7 @@ FILES = {
     "vessels.csv": lambda p: p.write_text("Vessel,Captain\nNordlys,Kari Holm\nPolarlys,"
                                           "Ivar Berg\n", encoding="utf-8"),
     "lighthouse.pdf": lambda p: p.write_bytes(structured_pdf()),
+    "fleet.pdf": lambda p: p.write_bytes(table_pdf()),
 }
 
 
@@ -149,6 +173,8 @@ ROWS = [
     ("Which floor is the Quarry room on?", "rooms.xlsx", "Room: Quarry; Floor: 2; Capacity: 22."),
     ("Who is the captain of the Nordlys?", "vessels.csv", "Vessel: Nordlys; Captain: Kari Holm."),
     ("Who is the head nurse of Ward 7?", "clinic.html", "Ward: Ward 7; Head nurse: Ana Silva."),
+    ("Who is the captain of the Gjoa?", "fleet.pdf",
+     "Ship: Gjoa; Captain: Roald Amundsen; Home port: Kristiansand."),
 ]
 
 

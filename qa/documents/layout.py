@@ -37,6 +37,7 @@ _DOT_LEADERS = re.compile(r"(?:\.\s?){4,}\s*\d+\s*$|\s{3,}\d+\s*$")
 _REFERENCES = re.compile(r"^\s*(?:[\dIVXL]+\.?\s+)?(references|bibliography|works cited|"
                          r"literature cited|literatur|références|bibliografía|bibliografia)\s*$",
                          re.I)
+_TABLE_CAPTION = re.compile(r"^\s*(table|tab\.|tabelle)\s*[\dIVXL]+", re.I)
 _LINK = re.compile(r"https?://|www\.|\w@\w")  # a list of links or addresses is content
 _CONTENTS = re.compile(r"^\s*(table of contents|contents|inhalt|inhaltsverzeichnis|"
                        r"sommaire|table des matières|índice)\s*$", re.I)
@@ -184,6 +185,66 @@ def classify(pages: list[list[Line]]) -> list[list[Run]]:
                 runs.append(Run(kind, level, [line]))
             previous_wraps = line.text.endswith((" ", "\ufffe")) and kind != "figure"
         out.append(_short_runs_as_figures(runs, body))
+    return out
+
+
+def with_tables(data: bytes, pages: list[list[Line]], runs: list[list[Run]],
+                heights: list[float]) -> None:
+    """Read the tables of the pages that have a "Table N" caption with
+    pdfplumber (its table finder, over pdfminer's characters: about half a
+    second a page, so only there) and put each table in place of its lines as
+    rows read with their header row ("Team: Support; Lead: Tomas Brandt.")."""
+    wanted = [i for i, page in enumerate(runs)
+              if any(r.kind == "caption" and _TABLE_CAPTION.match(r.lines[0].text) for r in page)]
+    if not wanted:
+        return
+    import io
+
+    import pdfplumber
+
+    from .text import table_rows
+
+    with pdfplumber.open(io.BytesIO(data)) as pdf:
+        for i in wanted:
+            found = []
+            for table in pdf.pages[i].find_tables():
+                rows = [[_cell(cell) for cell in row] for row in table.extract()]
+                if len(rows) >= 2 and sum(1 for c in rows[0] if c) >= 2:  # a grid, not a box
+                    left, top, right, bottom = table.bbox  # from the top of the page
+                    found.append(((left, heights[i] - bottom, right, heights[i] - top),
+                                  table_rows(rows)))
+            if found:
+                runs[i] = _tables_in_place(runs[i], found)
+
+
+def _cell(text: str | None) -> str:
+    """A table cell's lines as one: a word broken at a line end is joined
+    ("Independ-\nence"), a hyphen before a capital or digit kept ("LeNet-\n5")."""
+    text = re.sub(r"(?<=\w)-\n(?=[a-z])", "", text or "")
+    return " ".join(re.sub(r"-\n", "-", text).split())
+
+
+def _tables_in_place(runs: list[Run], tables: list[tuple[tuple[float, float, float, float],
+                                                         list[str]]]) -> list[Run]:
+    out: list[Run] = []
+    placed: set[int] = set()
+    for run in runs:
+        kept: list[Line] = []
+        for line in run.lines:
+            x, y = (line.box[0] + line.box[2]) / 2, (line.box[1] + line.box[3]) / 2
+            inside = next((n for n, ((l, b, r, t), _) in enumerate(tables)
+                           if line.text.strip() and l <= x <= r and b <= y <= t), None)
+            if inside is None:
+                kept.append(line)
+                continue
+            if inside not in placed:  # the table's rows where its first line was
+                placed.add(inside)
+                if kept:
+                    out.append(Run(run.kind, run.level, kept))
+                    kept = []
+                out.extend(Run("row", 0, [Line(row)]) for row in tables[inside][1])
+        if kept:
+            out.append(Run(run.kind, run.level, kept))
     return out
 
 

@@ -59,13 +59,14 @@ def pdf_text(data: bytes, name: str, max_pages: int = 1_000
     Raises:
         DocumentError: encrypted, damaged, too many pages, or no text layer.
     """
-    pages = _raw_pages(data, name, max_pages)
+    pages, heights = _raw_pages(data, name, max_pages)
     repeated = _running_lines([[line.text for line in lines] for lines in pages])
     for lines in pages:
         edges = _edges([line.text for line in lines])
         lines[:] = [line for i, line in enumerate(lines)
                     if not (i in edges and _mask(line.text) in repeated)]
     runs = layout.classify(pages)
+    layout.with_tables(data, pages, runs, heights)
     blank = [i for i, page in enumerate(runs) if not any(r.text(_join).strip() for r in page)]
     ocr = dict(zip(blank, _ocr_pages(data, blank, name))) if blank else {}
     out = Builder()
@@ -82,12 +83,15 @@ def pdf_text(data: bytes, name: str, max_pages: int = 1_000
     return out.text, out.page_starts, len(blank), out.blocks
 
 
-def _raw_pages(data: bytes, name: str, max_pages: int) -> list[list[layout.Line]]:
+def _raw_pages(data: bytes, name: str, max_pages: int
+               ) -> tuple[list[list[layout.Line]], list[float]]:
     with PDFIUM:
         return _read_pages(data, name, max_pages)
 
 
-def _read_pages(data: bytes, name: str, max_pages: int) -> list[list[layout.Line]]:
+def _read_pages(data: bytes, name: str, max_pages: int
+                ) -> tuple[list[list[layout.Line]], list[float]]:
+    """Each page's lines, and each page's height (points)."""
     import pypdfium2 as pdfium
 
     try:
@@ -101,13 +105,14 @@ def _read_pages(data: bytes, name: str, max_pages: int) -> list[list[layout.Line
         if len(document) > max_pages:
             raise DocumentError(f"{name}: {len(document):,} pages is over the "
                                 f"{max_pages:,}-page limit")
-        out = []
+        out, heights = [], []
         for page in document:
             textpage = page.get_textpage()
             out.append(layout.lines(page, textpage, _lines(textpage.get_text_range())))
+            heights.append(page.get_height())
             textpage.close()
             page.close()
-        return out
+        return out, heights
     except DocumentError:
         raise
     except Exception as exc:  # PDFium raises on some damaged pages
