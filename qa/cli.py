@@ -125,7 +125,10 @@ def _report(bot, report, as_json: bool) -> None:  # type: ignore[no-untyped-def]
         return
     for f in report.files:
         ocr = f", {f['ocr_pages']} by OCR" if f["ocr_pages"] else ""
-        print(f"  {f['source']}: {f['pages']} page(s){ocr}, {f['chunks']} chunk(s)")
+        kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(
+            f.get("sentences", {}).items(), key=lambda item: -item[1]) if kind != "body")
+        print(f"  {f['source']}: {f['pages']} page(s){ocr}, {f['chunks']} chunk(s)"
+              + (f"; sentences that are not body text: {kinds}" if kinds else ""))
     for one, other in report.duplicates:
         print(f"  near-duplicate: {one} and {other}")
     if report.not_english:

@@ -26,15 +26,17 @@ def test_ask_json_from_a_copied_index(bot):
 
 
 def test_index_json_summary_and_errors(tmp_path):
-    (tmp_path / "a.txt").write_text("The owl hunts at night.")
+    (tmp_path / "a.md").write_text("# Owls\nThe owl hunts at night.")
     (tmp_path / "bad.exe").write_bytes(b"MZ")
-    out = qa("index", str(tmp_path / "a.txt"), str(tmp_path / "bad.exe"),
+    out = qa("index", str(tmp_path / "a.md"), str(tmp_path / "bad.exe"),
              "--index-dir", str(tmp_path / "ix"), "--json")
     assert out.returncode == 0, out.stderr
     summary = json.loads(out.stdout.strip().splitlines()[-1])
     assert {k: summary[k] for k in ("added", "updated", "removed", "unchanged", "chunks")} \
         == {"added": 1, "updated": 0, "removed": 0, "unchanged": 0, "chunks": 1}
-    assert summary["files"] == [{"source": "a.txt", "pages": 1, "chunks": 1, "ocr_pages": 0}]
+    # per document, its sentences by kind: the heading is not counted as body text
+    assert summary["files"] == [{"source": "a.md", "pages": 1, "chunks": 1, "ocr_pages": 0,
+                                 "sentences": {"heading": 1, "body": 1}}]
     assert len(summary["skipped"]) == 1 and "bad.exe" in summary["skipped"][0]
     assert "bad.exe: unsupported file type" in out.stderr and "Traceback" not in out.stderr
 

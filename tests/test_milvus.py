@@ -416,3 +416,23 @@ def test_cli_rebuild_after_a_settings_change_keeps_every_file(tmp_path):
     listed = subprocess.run([*QA, "list", "-d", str(tmp_path / "ix"), "--json"], env=changed,
                             capture_output=True, text=True, timeout=300)
     assert sorted(d["source"] for d in json.loads(listed.stdout)) == sorted(TOWNS)
+
+
+def test_milvus_keeps_document_structure_as_faiss_does(tmp_path, settings, embedder):
+    """Kinds, section paths and titles live in the index: the heading and the
+    question line are never the answer, the row answers with its headers."""
+    from test_structure import FAQ_HTML, HELP_MD
+
+    docs = write(tmp_path / "docs", {"clinic.html": FAQ_HTML, "help.md": HELP_MD})
+    faiss = Assistant.from_paths([docs], tmp_path / "f", settings, embedder)
+    milvus = Assistant.from_paths([docs], tmp_path / "m", settings, embedder,
+                                  store=lite(tmp_path))
+    counts = {d["source"]: d["sentences"] for d in milvus.documents()}
+    assert counts == {d["source"]: d["sentences"] for d in faiss.documents()}
+    assert counts["clinic.html"]["question"] == 2 and counts["help.md"]["toc"] >= 1
+    for question, expected in [("How do I reset my password?", "orange Reset button"),
+                               ("How does the virus spread?", "droplets"),
+                               ("Who is the head nurse of Ward 7?",
+                                "Ward: Ward 7; Head nurse: Ana Silva.")]:
+        answer = milvus.ask(question)
+        assert expected in answer.text and top(answer) == top(faiss.ask(question)), answer.text

@@ -37,6 +37,11 @@ Open Settings, choose Security and press the orange Reset button; a link arrives
 
 ## Billing
 Invoices are sent on the first working day of each month.
+
+| Plan | Price |
+|------|-------|
+| Basic | 4 euros a month |
+| Team | 12 euros a month |
 """
 
 
@@ -173,6 +178,7 @@ ROWS = [
     ("Which floor is the Quarry room on?", "rooms.xlsx", "Room: Quarry; Floor: 2; Capacity: 22."),
     ("Who is the captain of the Nordlys?", "vessels.csv", "Vessel: Nordlys; Captain: Kari Holm."),
     ("Who is the head nurse of Ward 7?", "clinic.html", "Ward: Ward 7; Head nurse: Ana Silva."),
+    ("How much does the Team plan cost?", "help.md", "Plan: Team; Price: 12 euros a month."),
     ("Who is the captain of the Gjoa?", "fleet.pdf",
      "Ship: Gjoa; Captain: Roald Amundsen; Home port: Kristiansand."),
 ]

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import DocumentError
-from .structure import Block, markdown_blocks
+from .structure import Block
 
 logger = logging.getLogger(__name__)
 
@@ -308,7 +308,7 @@ def _read(suffix: str, data: bytes, name: str) -> tuple[str, list[int], int, lis
             return (*mail.eml_text(data, name), 0, [])
         text, starts, blocks = mail.epub_text(data, name)
         return text, starts, 0, blocks
-    from .text import decode, html_text
+    from .text import decode, html_text, markdown
 
     text = decode(data, name)
     if suffix in (".html", ".htm"):
@@ -319,7 +319,8 @@ def _read(suffix: str, data: bytes, name: str) -> tuple[str, list[int], int, lis
 
         text, _, blocks = csv_text(text, name)
         return text, [], 0, blocks
-    return text, [], 0, markdown_blocks(text)
+    text, blocks = markdown(text)
+    return text, [], 0, blocks
 
 
 def too_big(name: str, size: int, max_bytes: int) -> str:
