@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+import re
 from html.parser import HTMLParser
 
 from ..errors import DocumentError
-from .structure import BODY, QUESTION_LEVEL, Block, Builder
+from .structure import BODY, QUESTION_LEVEL, Block, Builder, markdown_blocks
 
 logger = logging.getLogger(__name__)
 
@@ -178,6 +179,48 @@ def html_text(html: str) -> tuple[str, list[Block]]:
     parser.feed(html)
     parser.close()
     return parser.out.text, parser.out.blocks
+
+
+_PIPE_ROW = re.compile(r"^\s*\|?(.*\|.*?)\|?\s*$")
+_PIPE_RULE = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$")
+
+
+def markdown(text: str) -> tuple[str, list[Block]]:
+    """Markdown (or plain text) with its structure: pipe tables become rows
+    read with their header row, each a paragraph; then headings, question
+    lines and tables of contents (structure.markdown_blocks)."""
+    lines = text.split("\n")
+    if not any(_PIPE_RULE.match(line) for line in lines):
+        return text, markdown_blocks(text)
+    out: list[str] = []
+    rows: list[tuple[int, int]] = []  # offsets of the row paragraphs in the new text
+    length, i = 0, 0
+    while i < len(lines):
+        if i + 1 < len(lines) and _PIPE_ROW.match(lines[i]) and _PIPE_RULE.match(lines[i + 1]):
+            end = i + 2
+            while end < len(lines) and "|" in lines[end] and lines[end].strip():
+                end += 1
+            cells = [_pipe_cells(lines[i])] + [_pipe_cells(line) for line in lines[i + 2:end]]
+            for row in table_rows(cells):
+                piece = f"\n{row}\n"
+                rows.append((length + 1, length + 1 + len(row)))
+                out.append(piece)
+                length += len(piece) + 1
+            i = end
+            continue
+        out.append(lines[i])
+        length += len(lines[i]) + 1
+        i += 1
+    converted = "\n".join(out)
+    blocks = markdown_blocks(converted) + [Block(a, b, "row") for a, b in rows]
+    return converted, sorted(blocks, key=lambda b: b.start)
+
+
+def _pipe_cells(line: str) -> list[str]:
+    inner = line.strip()
+    inner = inner[1:] if inner.startswith("|") else inner
+    inner = inner[:-1] if inner.endswith("|") else inner
+    return [cell.strip() for cell in re.split(r"(?<!\\)\|", inner)]
 
 
 def table_rows(rows: list[list[str]], header: bool = True) -> list[str]:
