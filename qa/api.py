@@ -17,7 +17,7 @@ import uuid
 from pathlib import Path
 from typing import Any, Literal
 
-from fastapi import Depends, FastAPI, File, Form, Request, UploadFile
+from fastapi import Depends, FastAPI, File, Form, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
@@ -28,6 +28,7 @@ from .assistant import Assistant
 from .chat import PageLinks, cited_text, index_uploads, remove_document
 from .completions import ChatRequest, Message, Unsupported
 from .errors import DocumentError, QAError, QuestionError
+from .overview import VALUE_KINDS
 
 logger = logging.getLogger(__name__)
 
@@ -347,6 +348,29 @@ def create_api(collections: Collections, api_key: str | None = None,
         picture = _picture(collections.get(collection), path, page, (start, end), "JPEG")
         return Response(picture, media_type="image/jpeg",
                         headers={"Cache-Control": "private, max-age=3600"})
+
+    @app.get("/v1/documents/{name}/summary", dependencies=guarded,
+             responses={200: {"model": AnswerOut, "description": "the digest"}})
+    def summary(name: str, sentences: int | None = Query(None, ge=1, le=50),
+                collection: str | None = None) -> JSONResponse:
+        """An extractive summary of one document, every sentence cited."""
+        return JSONResponse(collections.get(collection).digest([name], sentences).to_dict())
+
+    @app.get("/v1/find", dependencies=guarded)
+    def find(kind: str | None = None, term: str | None = None,
+             name: list[str] | None = Query(None), collection: str | None = None
+             ) -> dict[str, Any]:
+        """Every value of a kind (date, number, amount, email, url, person,
+        organisation, place) or every sentence that mentions `term`, in the
+        named documents (all by default), each with its sentence and page."""
+        if bool(kind) == bool(term):
+            raise QuestionError("give kind (date, number, amount, email, url, person, "
+                                "organisation, place) or term, one of them")
+        if kind and kind not in VALUE_KINDS:
+            raise QuestionError(f"unknown kind {kind!r}; one of: {', '.join(VALUE_KINDS)}")
+        bot = collections.get(collection)
+        items = bot.find(kind or term or "", name)
+        return {"kind": kind or "mentions", "term": term, "items": [i.to_dict() for i in items]}
 
     @app.delete("/v1/documents/{name}", dependencies=guarded)
     def delete(name: str, collection: str | None = None) -> dict[str, Any]:

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from . import documents as loaders
-from . import indexing, naming
-from .answering import Answer, Source, followup, generative
+from . import indexing, naming, overview
+from .answering import Answer, Source, followup, generative, intent
 from .answering.extractive import Ranker
 from .answering.pipeline import Answerer
 from .chunking import looks_english, near_duplicates, terms
@@ -434,6 +434,12 @@ class Assistant:
                 model: tuple[Any, str] | None, store: Any,
                 only: set[str] | None) -> Iterator[str | Answer]:
         s = self.settings
+        wanted = intent.classify(question)
+        if wanted.kind != "question":  # about whole documents: read them, not 8 chunks
+            answer = self._overview(wanted, question, store, only)
+            yield answer.text
+            yield answer
+            return
         follow_up = bool(history) and followup.is_follow_up(question)
         previous = followup.last(history, "user") if follow_up else None
         query = f"{previous} {question}" if previous else question
@@ -493,6 +499,77 @@ class Assistant:
                 if self._llm is None:
                     self._llm = generative.chat_model(self._llm_spec, self.settings)
         return self._llm
+
+    # -- whole documents ----------------------------------------------------------
+    def digest(self, names: Iterable[str] | None = None, sentences: int | None = None) -> Answer:
+        """An extractive summary of the documents (all, or those named by file
+        name or path): about `sentences` sentences (default 7, more for long
+        documents) that cover the sections in order, each cited.
+
+        Raises:
+            QuestionError: a name that is not indexed.
+            QAError: the store does not hold whole documents (Milvus).
+        """
+        store = self._latest()
+        paths = self._paths(store, names)
+        answer = overview.digest(overview.records_of(store), paths, sentences)
+        answer.note = self._read_note(store, paths)
+        return answer
+
+    def find(self, what: str, names: Iterable[str] | None = None) -> list[overview.Item]:
+        """Every value of a kind in the documents (`what` one of
+        overview.VALUE_KINDS: date, number, amount, email, url, person,
+        organisation, place), de-duplicated and sorted, each with the sentence
+        it comes from; or, for any other `what`, every sentence that mentions it.
+
+        Raises:
+            QuestionError: a name that is not indexed.
+            QAError: no words to look for, or a store without whole documents.
+        """
+        store = self._latest()
+        paths = self._paths(store, names)
+        records = overview.records_of(store)
+        if what in overview.VALUE_KINDS:
+            return overview.find(records, paths, kind=what)
+        return overview.find(records, paths, term=what)
+
+    def where(self, term: str, names: Iterable[str] | None = None) -> list[overview.Place]:
+        """The documents that mention `term`, most about it first, each with
+        its best sentence and page."""
+        store = self._latest()
+        paths = self._paths(store, names) if names is not None else None
+        vector = encode_queries(self.embedder, [term])[0]
+        return overview.where(overview.records_of(store), vector, term, paths)
+
+    def _paths(self, store: Any, names: Iterable[str] | None) -> list[str]:
+        only = self._only(store, names)
+        return sorted(only) if only is not None else sorted(store.files())
+
+    @staticmethod
+    def _read_note(store: Any, paths: Sequence[str]) -> str:
+        files = store.files()
+        names = [files[p]["source"] for p in paths if p in files]
+        shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+        return f"read: {shown}" if names else ""
+
+    def _overview(self, wanted: intent.Intent, question: str, store: Any,
+                  only: set[str] | None) -> Answer:
+        """A digest, list or where question, answered from whole documents: the
+        ones the question names, else the chosen ones, else all."""
+        named = naming.named(question, store.files())
+        names = sorted((named & only if only is not None else named) or only or store.files())
+        if wanted.kind == "digest":
+            return self.digest(names)
+        if wanted.kind == "where":
+            places = self.where(wanted.term, names if only is not None else None)
+            return Answer(overview.where_text(places, wanted.term), bool(places),
+                          [p.source for p in places], items=[p.to_dict() for p in places],
+                          note=self._read_note(store, [p.source.path for p in places]))
+        what = wanted.value if wanted.value != "mentions" else wanted.term
+        items = self.find(what, names)
+        return Answer(overview.listing_text(items, wanted.value), bool(items),
+                      [i.source for i in items], items=[i.to_dict() for i in items],
+                      note=self._read_note(store, names))
 
     def retrieve(self, question: str, k: int = 5,
                  sources: Iterable[str] | None = None) -> list[Source]:

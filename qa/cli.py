@@ -49,6 +49,26 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-s", "--source", action="append", metavar="NAME",
                    help="answer only from this document (file name or path; repeatable)")
 
+    p = sub.add_parser("summarize", parents=[common],
+                       help="an extractive summary of indexed documents (all by default)")
+    p.add_argument("names", nargs="*", metavar="NAME", help="file name or path of each document")
+    p.add_argument("-n", "--sentences", type=int, default=None,
+                   help="sentences in the summary (default about 7, more for long documents)")
+
+    p = sub.add_parser("find", parents=[common],
+                       help="every date, number, ... of the documents, or every sentence "
+                            "that mentions TERM")
+    kinds = p.add_mutually_exclusive_group()
+    for kind, flag in (("date", "dates"), ("number", "numbers"), ("amount", "amounts"),
+                       ("email", "emails"), ("url", "urls"), ("person", "people"),
+                       ("organisation", "organisations"), ("place", "places")):
+        kinds.add_argument(f"--{flag}", dest="kind", action="store_const", const=kind,
+                           help=f"list the {flag} in NAME... (all documents by default)")
+    p.add_argument("words", nargs="*", metavar="TERM|NAME",
+                   help="with a kind: the documents to read; without: the term to look for")
+    p.add_argument("-s", "--source", action="append", metavar="NAME",
+                   help="look only in this document (repeatable)")
+
     sub.add_parser("list", parents=[common], help="list the indexed documents")
 
     p = sub.add_parser("remove", parents=[common], help="remove documents by name or path")
@@ -86,7 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.store is not None:  # every Settings.from_env below reads it
         os.environ["QA_STORE"] = args.store
     commands = {"index": _index, "ask": _ask, "list": _list, "remove": _remove,
-                "serve": _serve, "eval": _eval}
+                "serve": _serve, "eval": _eval, "summarize": _summarize, "find": _find}
     try:
         return commands[args.command](args)
     except QAError as exc:
@@ -231,6 +251,49 @@ def _ask(args: argparse.Namespace) -> int:
         print(f"  [{number}] {source.source}{page}, chars {source.start}-{source.end} "
               f"(score {source.score:.2f})")
     return 0
+
+
+def _summarize(args: argparse.Namespace) -> int:
+    from .assistant import Assistant
+    from .chat import cited_text
+
+    answer = Assistant.load(args.index_dir).digest(args.names or None, args.sentences)
+    if args.json:
+        print(json.dumps(answer.to_dict(), ensure_ascii=False))
+        return 0
+    if answer.note:
+        print(f"({answer.note})")
+    print(cited_text(answer, marks=False))
+    for number, source in enumerate(answer.sources, 1):
+        page = f", page {source.page}" if source.page else ""
+        print(f"  [{number}] {source.source}{page}, chars {source.start}-{source.end}")
+    return 0 if answer.found else 1
+
+
+def _find(args: argparse.Namespace) -> int:
+    from .assistant import Assistant
+    from .errors import QuestionError
+
+    if args.kind:
+        what, names = args.kind, (args.words or []) + (args.source or []) or None
+    elif args.words:
+        what, names = " ".join(args.words), args.source
+    else:
+        raise QuestionError("give a TERM to look for, or a kind: --dates, --numbers, "
+                            "--amounts, --emails, --urls, --people, --organisations, --places")
+    items = Assistant.load(args.index_dir).find(what, names)
+    if args.json:
+        print(json.dumps({"kind": args.kind or "mentions", "items": [i.to_dict() for i in items]},
+                         ensure_ascii=False))
+        return 0
+    for item in items:
+        page = f", page {item.source.page}" if item.source.page else ""
+        count = f" (x{item.count})" if item.count > 1 else ""
+        head = f"{item.value}{count}\t" if args.kind else ""
+        print(f"{head}{item.source.source}{page}: {' '.join(item.source.text.split())}")
+    if not items:
+        print(f"nothing found for {what}", file=sys.stderr)
+    return 0 if items else 1
 
 
 def _list(args: argparse.Namespace) -> int:

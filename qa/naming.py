@@ -55,7 +55,9 @@ def named(question: str, files: Mapping[str, Mapping[str, Any]]) -> set[str]:
     # holding a digit ("10-Q"); a common word ("theory") names nothing even
     # where a title holds it.
     asked = set(terms(" ".join(w.replace("-", " ") for w in _NAMED.findall(question))))
-    found = set()
+    said = question.lower()
+    found = {path for path, info in files.items()  # a file name as such: "port.md"
+             if re.search(rf"(?<![\w.]){re.escape(info['source'].lower())}(?![\w])", said)}
     for path, parts in names.items():
         for words in parts:
             shared = words & asked

@@ -105,6 +105,8 @@ class Answer:
     # A chat model's own token counts ({"prompt_tokens", "completion_tokens"}), when it gave them.
     usage: dict[str, int] | None = None
     span: tuple[int, int] | None = None
+    # A list or "where" answer's rows (value, count, source, page, offsets), for JSON.
+    items: list[dict[str, object]] | None = None
 
     def to_dict(self) -> dict[str, object]:
         out: dict[str, object] = {
@@ -117,4 +119,6 @@ class Answer:
             out["model"] = self.model
         if self.note:
             out["note"] = self.note
+        if self.items is not None:
+            out["items"] = self.items
         return out

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import DocumentError
-from .structure import Block
+from .structure import Block, with_references
 
 logger = logging.getLogger(__name__)
 
@@ -270,6 +270,7 @@ def read_bytes(suffix: str, data: bytes, name: str
     """
     try:
         text, starts, ocr_pages, blocks = _read(suffix, data, name)
+        blocks = with_references(text, blocks)
         text, moved = _clean_at(text, [*starts, *(o for b in blocks for o in (b.start, b.end))])
         return (text, [moved[s] for s in starts], ocr_pages,
                 [Block(moved[b.start], moved[b.end], b.kind, b.level, b.title) for b in blocks

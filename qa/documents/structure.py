@@ -161,6 +161,31 @@ def shift(blocks: Sequence[Block], offset: int) -> list[Block]:
     return [Block(b.start + offset, b.end + offset, b.kind, b.level, b.title) for b in blocks]
 
 
+_REFERENCES = re.compile(r"^\W*(?:[\dIVXL]+\.?\s+)?(references|bibliography|works cited|"
+                         r"literature cited|literatur|literaturverzeichnis|références|"
+                         r"bibliographie|bibliografía|bibliografia|sources)\W*$", re.I)
+
+
+def with_references(text: str, blocks: list[Block]) -> list[Block]:
+    """The blocks, and the text under a "References" (or "Bibliography", ...)
+    heading, up to the next heading as high, marked as reference entries."""
+    if any(b.kind == "reference" for b in blocks):
+        return blocks  # the reader marked them (PDF)
+    out = list(blocks)
+    headings = [b for b in blocks if b.kind == "heading"]
+    for i, h in enumerate(headings):
+        if not _REFERENCES.match(h.title or text[h.start:h.end]):
+            continue
+        end = next((n.start for n in headings[i + 1:] if n.level <= h.level), len(text))
+        taken = [b for b in blocks if h.end <= b.start < end]
+        at = h.end
+        for b in [*taken, Block(end, end, "")]:  # the stretches between other blocks
+            if text[at:b.start].strip():
+                out.append(Block(at, b.start, "reference"))
+            at = max(at, b.end)
+    return sorted(out, key=lambda b: b.start)
+
+
 # -- plain text and Markdown ------------------------------------------------------
 _ATX = re.compile(r"^ {0,3}(#{1,6})\s+(.+?)\s*#*\s*$")
 _SETEXT = re.compile(r"^ {0,3}(=+|-+)\s*$")

@@ -1,0 +1,139 @@
+"""What a question asks for: a digest of whole documents ("Summarize this
+paper"), a list of values ("List all the dates"), where a term is discussed
+("Which documents mention GPUs?"), or an answer (everything else).
+
+Rules over the question's words, in English and the other languages qa
+reads (de, fr, es, it, pt, nl, ru, zh). They are written to be narrow: a
+question that only looks like one of these ("What is the treaty about?" with
+no document named) stays a question, as do all 1,832 questions of the dev set,
+the SQuAD sample and XQuAD (tests/test_overview.py).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# A reference to the documents themselves.
+_DOC = (r"(?:this|the|that|my|our|these|those|all|each|every)?\s*(?:whole\s+)?(?:paper|papers|"
+        r"document|documents|doc|docs|file|files|article|articles|report|reports|pdf|pdfs|"
+        r"text|book|chapter|contract|page|pages|upload|uploads|it)")
+_DIGEST = re.compile(
+    r"^\s*(?:please\s+|can you\s+|could you\s+)?(?:summari[sz]e|sum up|give (?:me )?(?:a |an )?"
+    r"(?:summary|overview|gist|tl;?dr)|(?:write|make) (?:a |an )?(?:summary|overview))\b|"
+    r"\b(?:summary|overview|tl;?dr|gist) of " + _DOC + r"\b|"
+    r"^\s*(?:what (?:is|are)|what's) " + _DOC + r"\s+(?:about|on)\s*\??\s*$|"
+    r"^\s*(?:what (?:are|were) )?the (?:main|key) (?:points|findings|ideas|takeaways|results)"
+    r"(?: of " + _DOC + r")?\s*\??\s*$|^\s*tl;?dr\b|"
+    # de, fr, es, it, pt, nl, ru, zh
+    r"\bfasse\b.*\bzusammen\b|\bzusammenfassung\b|\bworum geht es\b|"
+    r"\brésume\b|\brésumé d[eu]\b|\bde quoi parle\b|"
+    r"\bresume\b|\bresumen de\b|\bde qué trata\b|"
+    r"\briassumi\b|\briassunto d\w*\b|\bdi cosa parla\b|"
+    r"\bresuma\b|\bresumo d[oa]s?\b|\bdo que (?:se )?trata\b|"
+    r"\bvat\b.*\bsamen\b|\bsamenvatting\b|\bwaar gaat\b.*\bover\b|"
+    r"\bкратко\b|\bрезюме\b|\bперескажи\b|\bсуммируй\b|\bо ч[её]м\b.*\b(?:документ|статья|текст|файл)|"
+    r"总结|概括|摘要|主要内容|讲了什么", re.I)
+
+_KINDS = {
+    "date": r"dates?|years?|deadlines?|daten|datum|jahre|dates|années|fechas|años|date|anni|"
+            r"datas|anos|data|jaren|даты|годы|日期|年份",
+    "number": r"numbers?|figures?|zahlen|nombres|chiffres|números|cifras|numeri|números|"
+              r"getallen|числа|цифры|数字",
+    "amount": r"amounts?|prices?|costs?|sums?|beträge|preise|montants|prix|importes|precios|"
+              r"importi|prezzi|valores|preços|bedragen|prijzen|суммы|цены|金额|价格",
+    "email": r"e-?mails?(?: addresses)?|email addresses|e-?mail-adressen|adresses e-?mail|"
+             r"correos|indirizzi e-?mail|электронные адреса|邮箱|电子邮件",
+    "url": r"urls?|links?|web ?sites?|web addresses|liens|enlaces|collegamenti|ligações|"
+           r"ссылки|链接|网址",
+    "person": r"people|persons?|names of people|personen|personnes|personas|persone|pessoas|"
+              r"люди|人名|人物",
+    "organisation": r"organi[sz]ations?|companies|firms|institutions|organisationen|firmen|"
+                    r"unternehmen|entreprises|empresas|aziende|bedrijven|организации|компании|"
+                    r"公司|机构|组织",
+    "place": r"places?|locations?|cities|countries|orte|städte|länder|lieux|villes|lugares|"
+             r"ciudades|luoghi|città|locais|plaatsen|места|города|страны|地点|地名|城市",
+}
+_LIST_VERB = (r"(?:list|show|give me|find|extract|collect|enumerate|name|what are|which are|"
+              r"liste|zeige|nenne|liste[zr]?|donne|montre|enumera|lista|muestra|elenca|mostra|"
+              r"lijst|toon|перечисли|покажи|найди|列出|列举|找出)")
+_ALL = r"(?:all|every|each|alle|allen|tous|toutes|todos|todas|tutti|tutte|всех|все|所有|全部)"
+_LIST = re.compile(r"^\s*(?:please\s+)?" + _LIST_VERB + r"\s+(?:me\s+)?" + _ALL +
+                   r"\s+(?:the\s+|die\s+|der\s+|les\s+|los\s+|las\s+|i\s+|gli\s+|le\s+|os\s+|"
+                   r"as\s+|de\s+)?(?P<kind>" + "|".join(f"(?:{v})" for v in _KINDS.values()) +
+                   r")\b", re.I)
+_ZH_LIST = re.compile(r"(?:列出|列举|找出)(?:所有|全部)的?(?P<kind>" + "|".join(
+    w for v in _KINDS.values() for w in v.split("|") if re.match(r"[\u4e00-\u9fff]", w)) + ")")
+_MENTIONS = re.compile(
+    r"^\s*(?:" + _LIST_VERB + r"\s+)?" + _ALL + r"\s+(?:the\s+)?sentences? (?:that |which )?"
+    r"(?:mention|mentions|contain|contains|say|about|with)\s+(?P<term>.+?)\s*[?.!]?\s*$", re.I)
+_WHERE = re.compile(
+    r"^\s*(?:in\s+)?(?:which|what)\s+(?:of (?:my|the|our) )?(?:documents?|files?|papers?|pages?|"
+    r"articles?|reports?)\s+(?:do(?:es)?\s+)?(?:mentions?|discuss(?:es)?|talks? about|"
+    r"contains?|covers?|says? anything about|refers? to|cites?)\s+(?P<term>.+?)\s*[?.!]?\s*$|"
+    r"^\s*where (?:in (?:my|the|our) (?:documents?|files?|papers?)\s+)?(?:is|are)\s+(?P<term2>.+?)"
+    r"\s+(?:mentioned|discussed|described)\s*\??\s*$|"
+    r"^\s*(?:welche|in welchen)\s+(?:dokumente|dateien)\s+(?:erwähnen|behandeln|enthalten)\s+"
+    r"(?P<term3>.+?)\s*\??\s*$|"
+    r"^\s*quels\s+(?:documents|fichiers)\s+(?:mentionnent|parlent de|contiennent)\s+"
+    r"(?P<term4>.+?)\s*\??\s*$|"
+    r"^\s*(?:¿\s*)?qué\s+(?:documentos|archivos)\s+(?:mencionan|hablan de|contienen)\s+"
+    r"(?P<term5>.+?)\s*\??\s*$|"
+    r"^\s*quali\s+(?:documenti|file)\s+(?:menzionano|parlano di|contengono)\s+"
+    r"(?P<term6>.+?)\s*\??\s*$|"
+    r"^\s*quais\s+(?:documentos|arquivos)\s+(?:mencionam|falam de|contêm)\s+"
+    r"(?P<term7>.+?)\s*\??\s*$|"
+    r"^\s*welke\s+(?:documenten|bestanden)\s+(?:noemen|vermelden|gaan over|bevatten)\s+"
+    r"(?P<term8>.+?)\s*\??\s*$|"
+    r"^\s*в\s+каких\s+(?:документах|файлах)\s+(?:упоминается|упоминаются|говорится о)\s+"
+    r"(?P<term9>.+?)\s*\??\s*$|"
+    r"^\s*哪些(?:文档|文件)(?:提到|提及|讨论|包含)了?(?P<term10>.+?)\s*[？?]?\s*$", re.I)
+
+
+@dataclass(frozen=True)
+class Intent:
+    """What a question asks for.
+
+    Attributes:
+        kind: "digest", "list", "where" or "question".
+        value: for a list, the kind of value (date, number, amount, email,
+            url, person, organisation, place) or "mentions" (every sentence
+            holding `term`).
+        term: for "where" and a list of mentions, the words looked for.
+    """
+
+    kind: str
+    value: str = ""
+    term: str = ""
+
+
+QUESTION = Intent("question")
+
+
+def classify(question: str) -> Intent:
+    """The intent of a question (QUESTION for anything that is not clearly a
+    digest, list or where question)."""
+    text = " ".join(question.split())
+    if _DIGEST.search(text):
+        return Intent("digest")
+    match = _MENTIONS.match(text)
+    if match:
+        return Intent("list", "mentions", _term(match.group("term")))
+    match = _LIST.match(text) or _ZH_LIST.search(text)
+    if match:
+        said = match.group("kind").lower()
+        for value, pattern in _KINDS.items():
+            if re.fullmatch(pattern, said, re.I):
+                return Intent("list", value)
+    match = _WHERE.match(text)
+    if match:
+        term = next(v for k, v in match.groupdict().items() if v)
+        return Intent("where", term=_term(term))
+    return QUESTION
+
+
+def _term(text: str) -> str:
+    """The words looked for, without quotes and a trailing "in my documents"."""
+    text = re.sub(r"\s+(?:in|of|from)\s+(?:my|the|our|these|all)\s+(?:documents?|files?|"
+                  r"papers?)\s*$", "", text.strip(), flags=re.I)
+    return text.strip(" \"'“”‘’«»")

@@ -1,0 +1,296 @@
+"""Answers about whole documents, without a language model: a digest (an
+extractive summary that covers the sections in order), the typed values of
+a document (dates, numbers, amounts, e-mail addresses, links, names) or
+every sentence that mentions a term, and which documents discuss a term.
+
+Everything reads what the index already holds (every sentence's text, kind,
+section and vector), so no text is embedded again: a 40-page PDF is digested
+in well under a second. Every sentence given is cited like an answer.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .answering import Answer, Source
+from .answering.quantities import digit_values
+from .chunking import terms
+from .documents.structure import NOT_ANSWERS, heading
+from .errors import QAError
+
+DIGEST_SENTENCES = 7  # a digest's length, more for long documents (digest_length)
+MIN_WORDS = 6  # shorter sentences (labels, list stubs) are not digest material
+NEAR_DUPLICATE = 0.9  # cosine over which two sentences say the same
+DIVERSITY = 0.5  # MMR: how much a sentence's likeness to those chosen counts against it
+
+
+def _loose(text: str) -> set[str]:
+    """The text's terms, a plural "s" the stemmer keeps dropped ("GPUs", "GPU")."""
+    return {t[:-1] if len(t) > 3 and t.endswith("s") else t for t in terms(text)}
+
+
+def records_of(store: Any) -> Any:
+    """The store's records of every document (the FAISS store holds them)."""
+    if not hasattr(store, "entries"):
+        raise QAError("summaries and lists read whole documents, which the Milvus store "
+                      "does not hold in memory; use the FAISS store (QA_STORE=faiss) for them")
+    return store
+
+
+def digest_length(sentences: int) -> int:
+    """About 7 sentences, one more for every 150 sentences past 300, at most 15."""
+    return min(15, DIGEST_SENTENCES + max(0, sentences - 300) // 150)
+
+
+def _rows(records: Any, paths: Sequence[str]) -> list[int]:
+    wanted = set(paths)
+    return [row for row, doc in enumerate(records.sentence_doc) if doc in wanted]
+
+
+def _source(records: Any, row: int, score: float) -> Source:
+    doc = records.document(records.sentence_doc[row])
+    span = records.sentence_spans[row]
+    return Source(source=doc.source, text=doc.text[span.start:span.end], start=span.start,
+                  end=span.end, page=doc.page_at(span.start), score=score, path=doc.path,
+                  context=doc.text[span.start:span.end], context_start=span.start)
+
+
+def digest(records: Any, paths: Sequence[str], sentences: int | None = None) -> Answer:
+    """An extractive summary of the documents: central sentences (closest to
+    the documents' mean vector), spread over the sections in proportion to
+    their length and taken in document order, no two near-duplicates, body
+    text only (no headings, captions, figure text, references, rows)."""
+    rows = [r for r in _rows(records, paths)
+            if records.sentence_kind[r] not in NOT_ANSWERS | {"caption", "row"}
+            and len(records.document(records.sentence_doc[r]).text[
+                records.sentence_spans[r].start:records.sentence_spans[r].end].split())
+            >= MIN_WORDS]
+    if not rows:
+        return Answer("These documents hold no running text to summarise.", False)
+    n = min(len(rows), sentences or digest_length(len(rows)))
+    vectors = records.sentence_vectors[rows].astype(np.float32)
+    vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    centre = vectors.mean(axis=0)
+    centre /= max(float(np.linalg.norm(centre)), 1e-12)
+    central = vectors @ centre
+    # Sections in document order, each given seats by its share of the sentences.
+    sections: dict[tuple[str, str], list[int]] = {}
+    for i, row in enumerate(rows):
+        key = (records.sentence_doc[row], heading(records.sentence_section[row]))
+        sections.setdefault(key, []).append(i)
+    seats = _seats([len(members) for members in sections.values()], n)
+    chosen: list[int] = []
+    for members, count in zip(sections.values(), seats):
+        for _ in range(count):
+            best, best_score = -1, -math.inf
+            for i in members:
+                if i in chosen:
+                    continue
+                like = max((float(vectors[i] @ vectors[j]) for j in chosen), default=0.0)
+                if like >= NEAR_DUPLICATE:
+                    continue
+                score = float(central[i]) - DIVERSITY * like
+                if score > best_score:
+                    best, best_score = i, score
+            if best >= 0:
+                chosen.append(best)
+    chosen.sort()
+    sources = [_source(records, rows[i], float(central[i])) for i in chosen]
+    text = "\n".join(f"- {s.text}" for s in sources)
+    return Answer(text, True, sources, score=1.0)
+
+
+def _seats(sizes: list[int], n: int) -> list[int]:
+    """n seats over groups by size (largest remainders); when there are more
+    groups than seats, the largest groups get one each."""
+    total = sum(sizes)
+    if not total:
+        return [0] * len(sizes)
+    if len(sizes) > n:
+        biggest = set(sorted(range(len(sizes)), key=lambda i: -sizes[i])[:n])
+        return [1 if i in biggest else 0 for i in range(len(sizes))]
+    exact = [n * s / total for s in sizes]
+    seats = [max(1, int(e)) for e in exact]
+    while sum(seats) > n:
+        seats[max(range(len(seats)), key=lambda i: seats[i] - exact[i])] -= 1
+    order = sorted(range(len(sizes)), key=lambda i: exact[i] - seats[i], reverse=True)
+    for i in order[:n - sum(seats)]:
+        seats[i] += 1
+    return [min(s, size) for s, size in zip(seats, sizes)]
+
+
+# -- lists -------------------------------------------------------------------------
+_MONTHS = {m: i for i, names in enumerate([
+    "january jan januar janvier enero gennaio janeiro januari", "february feb februar février "
+    "febrero febbraio fevereiro februari", "march mar märz mars marzo março maart",
+    "april apr avril abril aprile", "may mai mayo maggio maio mei", "june jun juni juin junio "
+    "giugno junho", "july jul juli juillet julio luglio julho", "august aug août agosto augustus",
+    "september sep sept septembre septiembre settembre setembro", "october oct oktober octobre "
+    "octubre ottobre outubro", "november nov novembre noviembre novembro", "december dec dez "
+    "dezember décembre diciembre dicembre dezembro"], 1) for m in names.split()}
+_MONTH = "|".join(sorted(_MONTHS, key=len, reverse=True))
+_DATE = re.compile(
+    rf"\b(?P<d1>\d{{1,2}})\.?\s+(?P<m1>{_MONTH})\.?,?\s+(?P<y1>\d{{4}})\b|"
+    rf"\b(?P<m2>{_MONTH})\.?\s+(?P<d2>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<y2>\d{{4}})\b|"
+    rf"\b(?P<m3>{_MONTH})\.?\s+(?P<y3>\d{{4}})\b|"
+    r"\b(?P<y4>\d{4})-(?P<n4>\d{2})-(?P<d4>\d{2})\b|"
+    r"\b(?P<d5>\d{1,2})[./](?P<n5>\d{1,2})[./](?P<y5>\d{4})\b|"
+    r"(?<![\d.,$€£-])\b(?P<y6>1[5-9]\d\d|20\d\d)s?\b(?![.,]\d|\s*%)", re.I)
+_EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
+_URL = re.compile(r"\bhttps?://[^\s<>\"')\]]+|\bwww\.[^\s<>\"')\]]+", re.I)
+_AMOUNT = re.compile(r"(?:[$€£¥]|\b(?:USD|EUR|GBP|CHF|JPY)\s?)\s?\d[\d,.]*(?:\s?(?:million|"
+                     r"billion|thousand|bn|m|k)\b)?|\b\d[\d,.]*\s?(?:million |billion )?"
+                     r"(?:dollars|euros?|pounds|francs|yen|USD|EUR|GBP)\b", re.I)
+_NUMBER = re.compile(r"(?<![\w.])\d[\d,.]*\d(?:\s?%)?(?![\w])|(?<![\w.])\d(?:\s?%)?(?![\w.,]\d)")
+_NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+(?:\s+(?:[A-Z]\.\s*)?[A-Z][a-z]+){1,2}\b")
+_ORG = re.compile(r"\b(?:[A-Z][\w&.-]*\s+){0,4}(?:Inc|Ltd|LLC|Corp|Corporation|Company|GmbH|AG|"
+                  r"SA|University|Institute|Ministry|Agency|Council|Union|Organi[sz]ation|"
+                  r"Association|Bank|Foundation|Laboratory|Department)\b\.?(?:\s+of(?:\s+[A-Z]"
+                  r"[\w-]*){1,3})?")
+_PLACE = re.compile(r"\b(?:in|at|from|to|near)\s+((?:[A-Z][a-z]+)(?:[\s,]+[A-Z][a-z]+)?)")
+VALUE_KINDS = ("date", "number", "amount", "email", "url", "person", "organisation", "place")
+
+
+@dataclass
+class Item:
+    """One value found, with the sentence it comes from."""
+
+    value: str
+    key: tuple[Any, ...]
+    source: Source
+    count: int = 1
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"value": self.value, "count": self.count, **self.source.to_dict()}
+
+
+def find(records: Any, paths: Sequence[str], kind: str = "", term: str = "") -> list[Item]:
+    """The values of `kind` in the documents, de-duplicated and sorted (dates
+    by date, numbers and amounts by value, the rest alphabetically), each with
+    the first sentence that holds it; or, with `term`, every sentence that
+    mentions it (in document order)."""
+    if term:
+        wanted = _loose(term)
+        if not wanted:
+            raise QAError(f"{term!r} has no words to look for")
+        items: list[Item] = []
+        for row in _rows(records, paths):
+            source = _source(records, row, 1.0)
+            if wanted <= _loose(source.text):
+                items.append(Item(source.text, (len(items),), source))
+        return items
+    if kind not in VALUE_KINDS:
+        raise QAError(f"unknown kind {kind!r}; one of: {', '.join(VALUE_KINDS)}")
+    found: dict[str, Item] = {}
+    for row in _rows(records, paths):
+        if records.sentence_kind[row] in ("reference", "toc", "nav"):
+            continue
+        source = _source(records, row, 1.0)
+        for value, key in _values(kind, source.text):
+            norm = value.lower()
+            if norm in found:
+                found[norm].count += 1
+            else:
+                found[norm] = Item(value, key, source)
+    return sorted(found.values(), key=lambda item: item.key)
+
+
+def _values(kind: str, text: str) -> list[tuple[str, tuple[Any, ...]]]:
+    if kind == "date":
+        return [(m.group(0).strip(), _date_key(m)) for m in _DATE.finditer(text)]
+    if kind in ("number", "amount"):
+        pattern = _NUMBER if kind == "number" else _AMOUNT
+        out = []
+        for m in pattern.finditer(text):
+            digits = re.search(r"\d[\d,.]*", m.group(0))
+            values = digit_values(digits.group(0)) if digits else set()
+            out.append((m.group(0).strip(), (min(values) if values else math.inf,)))
+        return out
+    if kind == "place":
+        return [(m.group(1), (m.group(1).lower(),)) for m in _PLACE.finditer(text)]
+    pattern = {"email": _EMAIL, "url": _URL, "person": _NAME, "organisation": _ORG}[kind]
+    return [(m.group(0).rstrip(".,;:"), (m.group(0).lower(),)) for m in pattern.finditer(text)]
+
+
+def _date_key(m: re.Match[str]) -> tuple[int, int, int]:
+    g = m.groupdict()
+    year = int(next(g[k] for k in ("y1", "y2", "y3", "y4", "y5", "y6") if g[k]))
+    month_name = g["m1"] or g["m2"] or g["m3"]
+    month = _MONTHS.get(month_name.lower().rstrip("."), 0) if month_name else \
+        int(g["n4"] or g["n5"] or 0)
+    day = int(g["d1"] or g["d2"] or g["d4"] or g["d5"] or 0)
+    return (year, month, day)
+
+
+def listing_text(items: list[Item], kind: str) -> str:
+    """The items as a Markdown table for the chat."""
+    if not items:
+        return f"No {kind or 'mention'} was found in these documents."
+    head = "| value | document | page | sentence |\n|---|---|---|---|"
+    rows = [f"| {_cell(i.value)}{f' (x{i.count})' if i.count > 1 else ''} | "
+            f"{_cell(i.source.source)} | {i.source.page or ''} | {_cell(i.source.text)} |"
+            for i in items]
+    return "\n".join([head, *rows])
+
+
+def _cell(text: str) -> str:
+    return " ".join(text.split()).replace("|", "\\|")
+
+
+# -- where -------------------------------------------------------------------------
+@dataclass
+class Place:
+    """A document that discusses a term: its score and its best sentence."""
+
+    source: Source
+    score: float
+    mentions: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"score": round(self.score, 4), "mentions": self.mentions,
+                **self.source.to_dict()}
+
+
+def where(records: Any, query_vector: np.ndarray, term: str,
+          paths: Sequence[str] | None = None) -> list[Place]:
+    """The documents that mention `term`, ranked by how much they discuss it:
+    how many of their sentences hold its words (log-scaled, BM25's saturation)
+    plus the cosine of their best such sentence; each with that sentence."""
+    wanted = _loose(term)
+    if not wanted:
+        raise QAError(f"{term!r} has no words to look for")
+    by_doc: dict[str, list[int]] = {}
+    allowed = set(paths) if paths is not None else None
+    for row, doc in enumerate(records.sentence_doc):
+        if allowed is not None and doc not in allowed:
+            continue
+        if records.sentence_kind[row] in ("reference", "toc", "nav"):
+            continue
+        span = records.sentence_spans[row]
+        text = records.document(doc).text[span.start:span.end]
+        if wanted & _loose(text):
+            by_doc.setdefault(doc, []).append(row)
+    places = []
+    for doc, rows in by_doc.items():
+        sims = records.sentence_vectors[rows].astype(np.float32) @ query_vector
+        # The best sentence shown is running text where there is any (not a caption).
+        prose = np.array([records.sentence_kind[r] not in NOT_ANSWERS | {"caption"}
+                          for r in rows])
+        best = int(np.argmax(np.where(prose, sims, sims - 2.0)))
+        score = math.log1p(len(rows)) + float(sims[best])
+        places.append(Place(_source(records, rows[best], score), score, len(rows)))
+    return sorted(places, key=lambda p: -p.score)
+
+
+def where_text(places: list[Place], term: str) -> str:
+    if not places:
+        return f"No document mentions {term}."
+    return "\n".join(f"- {p.source.source}{f', page {p.source.page}' if p.source.page else ''}"
+                     f" ({p.mentions} sentence{'s' if p.mentions > 1 else ''}): "
+                     f"{p.source.text}" for p in places)

@@ -1,0 +1,126 @@
+"""Questions about whole documents (issue 28): digests, lists and where a
+term is discussed, told apart from ordinary questions, in Python, the CLI
+and the HTTP API; every sentence given is cited with exact offsets."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import DEV_SET
+from fastapi.testclient import TestClient
+from test_cli import qa
+
+from qa import Assistant
+from qa.answering.intent import classify
+from qa.api import Collections, create_api
+
+SECTIONS = {
+    "Harbour": ["The harbour was dredged to twelve metres so that container ships could dock.",
+                "Two new cranes unload a ship of two thousand containers in a single day.",
+                "The harbour office answers questions from captains at any hour of the night.",
+                "Pilots guide every ship longer than eighty metres through the narrow channel."],
+    "Railway": ["A railway line now links the harbour with the inland freight terminal.",
+                "Trains of forty wagons leave the quay for the terminal every two hours.",
+                "The line was electrified in 2019 and carries no diesel trains any more.",
+                "Level crossings on the line were replaced by bridges for the town's safety."],
+    "Town": ["The town grew from four thousand people in 1990 to eleven thousand in 2020.",
+             "Most new residents work at the harbour, on the railway or in the warehouses.",
+             "A new school opened in 2016 beside the park on the old shipyard ground.",
+             "The town council meets every second Tuesday in the former customs house."],
+}
+PORT_MD = "# The port of Velde\n\n" + "\n\n".join(
+    f"## {title}\n\n" + " ".join(lines) for title, lines in SECTIONS.items()) + \
+    "\n\n## References\n\n- Velde harbour board, annual report 1887.\n"
+GPU_MD = ("# Training networks\n\nThe network was trained on two GPUs for six days. "
+          "GPUs multiply matrices far faster than CPUs do. Memory on each GPU limited the "
+          "batch size to 128 images. Later work spread training over eight GPUs.\n")
+CHIPS_TXT = ("Chip makers\n\nThe factory makes processors for phones. One line also "
+             "packages GPUs for a graphics card maker.\n")
+BIRDS_TXT = "Birds of the coast\n\nGulls nest on the harbour roofs every spring.\n"
+
+
+@pytest.fixture(scope="module")
+def shelf(tmp_path_factory, settings, embedder):
+    folder = tmp_path_factory.mktemp("overview")
+    for name, text in (("port.md", PORT_MD), ("gpus.md", GPU_MD), ("chips.txt", CHIPS_TXT),
+                       ("birds.txt", BIRDS_TXT)):
+        (folder / name).write_text(text, encoding="utf-8")
+    return Assistant.from_paths([folder], folder.parent / "overview-index", settings, embedder)
+
+
+@pytest.mark.parametrize("question, kind", [
+    ("Summarize this document", "digest"), ("What is this paper about?", "digest"),
+    ("What are the main findings?", "digest"), ("Give me an overview of the report", "digest"),
+    ("Fasse das Dokument zusammen", "digest"), ("Résume ce document", "digest"),
+    ("Resume este documento", "digest"), ("Riassumi il documento", "digest"),
+    ("Resuma o documento", "digest"), ("Vat dit document samen", "digest"),
+    ("Кратко перескажи документ", "digest"), ("总结一下这篇文章", "digest"),
+    ("List all the dates in the contract", "list"), ("Show all e-mail addresses", "list"),
+    ("Liste alle Daten auf", "list"), ("列出所有日期", "list"),
+    ("List all sentences that mention the railway", "list"),
+    ("Which documents mention GPUs?", "where"), ("Which of my files discuss Milvus?", "where"),
+    ("Welche Dokumente erwähnen GPUs?", "where"), ("Quels documents mentionnent Milvus ?", "where"),
+    ("哪些文档提到了GPU？", "where"),
+    ("What is the treaty about?", "question"), ("Who summarized the report?", "question"),
+    ("When was the line electrified?", "question"), ("Which ship docked first?", "question"),
+])
+def test_digest_list_and_where_questions_are_told_apart(question, kind):
+    assert classify(question).kind == kind
+
+
+def test_the_dev_questions_stay_questions():
+    questions = [json.loads(line)["question"] for line in DEV_SET.read_text().splitlines()
+                 if line.strip()]
+    assert [q for q in questions if classify(q).kind != "question"] == []
+
+
+def test_a_digest_covers_the_sections_in_order_with_cited_body_sentences(shelf):
+    answer = shelf.digest(["port.md"], sentences=3)
+    assert answer.found and len(answer.sources) == 3 and "port.md" in answer.note
+    doc = shelf.store.document(answer.sources[0].path).text
+    texts = [s.text for s in answer.sources]
+    for title, source in zip(SECTIONS, answer.sources):  # one per section, in order
+        assert source.text in " ".join(SECTIONS[title])
+        assert doc[source.start:source.end] == source.text
+    assert not any(t.startswith("#") or "1887" in t for t in texts)  # no heading, no reference
+    assert shelf.ask("Summarize port.md").sources == shelf.digest(["port.md"]).sources
+    assert len(shelf.digest(["port.md"]).sources) == 7
+
+
+def test_dates_are_listed_sorted_each_cited_to_a_sentence_that_holds_it(shelf):
+    items = shelf.find("date", ["port.md"])
+    assert [i.value for i in items] == ["1990", "2016", "2019", "2020"]  # not the 1887 reference
+    for item in items:
+        assert item.value in item.source.text
+        doc = shelf.store.document(item.source.path).text
+        assert doc[item.source.start:item.source.end] == item.source.text
+    answer = shelf.ask("List all the dates in port.md")
+    assert [row["value"] for row in answer.items] == ["1990", "2016", "2019", "2020"]
+    assert "| 2019 | port.md |" in answer.text
+    mentions = shelf.find("railway line", ["port.md"])
+    assert [m.source.text for m in mentions] == [SECTIONS["Railway"][0]]
+
+
+def test_where_ranks_the_documents_that_discuss_a_term(shelf):
+    places = shelf.where("GPUs")
+    assert [p.source.source for p in places] == ["gpus.md", "chips.txt"]
+    assert places[0].mentions == 4 and "GPU" in places[0].source.text
+    answer = shelf.ask("Which documents mention GPUs?")
+    assert [row["source"] for row in answer.items] == ["gpus.md", "chips.txt"]
+    assert "birds.txt" not in answer.text and "port.md" not in answer.text
+
+
+def test_summary_and_find_over_http_and_the_command_line(shelf):
+    client = TestClient(create_api(Collections(shelf)))
+    summary = client.get("/v1/documents/port.md/summary", params={"sentences": 3}).json()
+    assert summary["found"] and len(summary["sources"]) == 3
+    found = client.get("/v1/find", params={"kind": "date", "name": "port.md"}).json()
+    assert [i["value"] for i in found["items"]] == ["1990", "2016", "2019", "2020"]
+    assert client.get("/v1/find", params={"kind": "colour"}).status_code == 400
+    assert client.get("/v1/documents/nothere.md/summary").status_code in (400, 404)
+    out = qa("find", "--dates", "port.md", "--index-dir", str(shelf.index_dir), "--json")
+    assert out.returncode == 0, out.stderr
+    assert [i["value"] for i in json.loads(out.stdout)["items"]] == ["1990", "2016", "2019", "2020"]
+    out = qa("summarize", "port.md", "-n", "3", "--index-dir", str(shelf.index_dir))
+    assert out.returncode == 0 and out.stdout.count("port.md") >= 3, out.stderr
