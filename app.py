@@ -120,6 +120,20 @@ def create_app(assistant: Assistant, uploads_dir: str | Path | None = None,
         status = "\n\n".join(messages) or "No file was uploaded."
         return status, documents_table(), document_choices(), None
 
+    def summarize(path: str | None, history: list[dict[str, Any]] | None) -> tuple:
+        """The chosen document's digest, posted to the chat as a question and its answer."""
+        history = list(history or [])
+        if not path:
+            return history, history, sources_html(None)
+        try:
+            answer = assistant.digest([path])
+            reply, panel = answer_markdown(answer), sources_html(answer, links, None)
+        except QAError as exc:
+            reply, panel = f"⚠️ {exc}", sources_html(None)
+        history += [{"role": "user", "content": f"Summarize {Path(path).name}"},
+                    {"role": "assistant", "content": reply}]
+        return history, history, panel
+
     def remove(path: str | None) -> tuple:
         if not path:
             return "Choose a document to remove.", documents_table(), document_choices()
@@ -144,7 +158,7 @@ def create_app(assistant: Assistant, uploads_dir: str | Path | None = None,
                 picker = gr.Dropdown(label="Collection", choices=names, value=names[0],
                                      visible=len(names) > 1, elem_id="collection",
                                      render=False)
-                gr.ChatInterface(
+                chat = gr.ChatInterface(
                     respond,
                     additional_inputs=[only, picker],
                     additional_inputs_accordion="Search in: documents and collection",
@@ -171,9 +185,11 @@ def create_app(assistant: Assistant, uploads_dir: str | Path | None = None,
                     table = gr.Dataframe(value=documents_table, headers=["Document", "Chunks"],
                                          interactive=False, elem_id="documents")
                     with gr.Row():
-                        choice = gr.Dropdown(label="Remove a document", choices=choices(),
-                                             scale=3)
-                        button = gr.Button("Remove", variant="stop", scale=1)
+                        choice = gr.Dropdown(label="A document", choices=choices(), scale=3,
+                                             elem_id="document")
+                        with gr.Column(scale=1, min_width=100):
+                            summary = gr.Button("Summarize", elem_id="summarize")
+                            button = gr.Button("Remove", variant="stop")
         def names() -> gr.Dropdown:
             return gr.Dropdown(choices=[d["source"] for d in assistant.documents()])
 
@@ -181,12 +197,14 @@ def create_app(assistant: Assistant, uploads_dir: str | Path | None = None,
             names, None, only, api_visibility="private")
         button.click(remove, choice, [status, table, choice], api_name="remove").then(
             names, None, only, api_visibility="private")
+        summary.click(summarize, [choice, chat.chatbot], [chat.chatbot, chat.chatbot_state,
+                                                          panel], api_visibility="private")
         gr.api(ask, api_name="ask")
         demo.load(lambda: (documents_table(), document_choices(), names()), None,
                   [table, choice, only], api_visibility="private")
     demo.queue(default_concurrency_limit=8)
     demo.qa_handlers = {"chat": respond, "ask": ask, "upload": upload,  # type: ignore[attr-defined]
-                        "remove": remove}
+                        "remove": remove, "summarize": summarize}
     return demo
 
 

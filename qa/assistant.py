@@ -14,7 +14,7 @@ from typing import Any
 
 from . import documents as loaders
 from . import indexing, naming, overview
-from .answering import Answer, Source, followup, generative, intent
+from .answering import Answer, Source, followup, generative, intent, summarize
 from .answering.extractive import Ranker
 from .answering.pipeline import Answerer
 from .chunking import looks_english, near_duplicates, terms
@@ -437,6 +437,11 @@ class Assistant:
         wanted = intent.classify(question)
         if wanted.kind != "question":  # about whole documents: read them, not 8 chunks
             answer = self._overview(wanted, question, store, only)
+            if wanted.kind == "digest" and model is not None and answer.found:
+                paths = sorted({s.path for s in answer.sources})
+                yield from summarize.digest(model[0], model[1], overview.records_of(store),
+                                            paths, self.embedder, s, answer)
+                return
             yield answer.text
             yield answer
             return

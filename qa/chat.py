@@ -33,7 +33,8 @@ def answer_markdown(answer: Answer) -> str:
                       for c in answer.claims if not c.supported and answer.mode == "generated")
     footer = ""
     if answer.mode == "generated":
-        footer = f"\n\n<sub>Written by {answer.model}; each sentence checked against its source.</sub>"
+        footer = f"\n\n<sub>Written by {answer.model}; each sentence checked against its " \
+                 f"source{f' ({answer.note})' if answer.note else ''}.</sub>"
     elif answer.note:  # why it fell back, or why it could not read the question
         footer = f"\n\n<sub>ℹ️ {answer.note}</sub>"
     if not answer.found:
@@ -56,6 +57,16 @@ def cited_text(answer: Answer, bold: bool = False, marks: bool = True) -> str:
     With `bold`, the short answer (`Answer.span`) is bold too.
     """
     if not answer.found or answer.mode == "generated" or not answer.sources:
+        return answer.text
+    lines = answer.text.split("\n")
+    if len(answer.sources) > 1 and len(lines) == len(answer.sources) and \
+            all(line.startswith("- ") for line in lines):  # a digest or a "where" list
+        own = [_OWN_MARK.sub(lambda m: f"(ref. {m.group(1)})", line) for line in lines]
+        if not marks:
+            return "\n".join(own)
+        return "\n".join(f"{line} **[{n}]**" if bold else f"{line} [{n}]"
+                         for n, line in enumerate(own, 1))
+    if answer.items is not None:  # a table of values: each row names its document and page
         return answer.text
     text = answer.text
     if bold and answer.span:

@@ -224,3 +224,19 @@ def test_an_open_share_link_is_an_explicit_choice(monkeypatch):
     check_protection("k", True, ("u", "p"), share=True)  # a login covers the key
     args = app_module._arguments(["--share", "--share-open"])
     assert args.share and args.share_open
+
+
+def test_summarize_posts_the_digest_to_the_chat_with_each_sentence_cited(demo, bot):
+    summarize = handler(demo, "summarize")
+    path = bot.documents()[0]["path"]
+    history, state, panel = summarize(path, [{"role": "user", "content": "Hi"},
+                                             {"role": "assistant", "content": "Hello"}])
+    assert history == state and len(history) == 4
+    assert history[2] == {"role": "user", "content": "Summarize russia-warns-kosovo.txt"}
+    reply = history[3]["content"]
+    digest = bot.digest([path])
+    assert len(digest.sources) >= 5
+    for n, source in enumerate(digest.sources, 1):  # every sentence, with its own mark
+        assert f"{source.text} **[{n}]**" in reply
+    assert "russia-warns-kosovo.txt" in panel
+    assert summarize(None, [])[0] == []

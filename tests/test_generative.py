@@ -329,3 +329,22 @@ def test_the_checks_hold_in_other_languages(tmp_path, settings, embedder, text, 
     bot = Assistant.from_paths([tmp_path / "doc.txt"], tmp_path / "ix", settings, embedder)
     answer = scripted(bot, claim).ask("Was wissen wir? 我们知道什么？")
     assert answer.claims[0].supported is right, claim
+
+
+def test_a_model_digest_keeps_what_the_document_supports_and_fills_from_the_extractive(bot):
+    """Issue 28 section 3: each section the model summarises is verified like an
+    answer; the invented sentence is left out and said so, and the extractive
+    digest fills the rest, so a weak model never gives less."""
+    extractive = bot.digest()
+    answer = scripted(bot, f"{CATASTROPHE}. The moon is made of cheese.").ask(
+        "Summarize this document")
+    assert answer.mode == "generated" and answer.found
+    assert [c.supported for c in answer.claims][-1] is False and "cheese" not in answer.text
+    assert any("humanitarian catastrophe" in line for line in answer.text.splitlines()[:3])
+    assert len(answer.sources) == len(extractive.sources)
+    assert "1 of its sentences were not supported" in answer.note
+    assert "come from the documents themselves" in answer.note
+    assert_exact(bot, answer)
+    invented = scripted(bot, "The moon is made of cheese. Mars has two moons of jam.").ask(
+        "Summarize this document")
+    assert invented.mode == "fallback" and invented.sources == extractive.sources

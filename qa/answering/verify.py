@@ -13,6 +13,7 @@ counted; a citation to a passage that does not exist is dropped.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -71,7 +72,7 @@ class Passage:
     end: int
     text: str
     page: int | None
-    rows: range  # the store's sentence rows inside it
+    rows: Sequence[int]  # the store's sentence rows inside it
 
 
 @dataclass

@@ -1,0 +1,110 @@
+"""Extractive summaries side by side: qa's digest against LexRank and
+TextRank (sumy), scored with ROUGE against each paper's own abstract.
+
+    pip install -e ".[bench]"
+    python benchmarks/summaries.py PAPER.pdf... [--sentences 7]
+
+Each paper is indexed by qa; its abstract (the paragraph that starts
+"Abstract", up to "Keywords"/"Index Terms") is the reference and is kept out
+of what is summarised. All three summarisers get the same candidate
+sentences (qa's body sentences of at least overview.MIN_WORDS words, in
+order) and give the same number of them. ROUGE-1/2/L F1 with stemming
+(rouge-score). The papers are test data: measured, never tuned on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+_ABSTRACT = re.compile(r"Abstract\W+(.+?)(?=\s*(?:Keywords|Index Terms|Key words)\b|\n\n)", re.S | re.I)
+
+
+class _Words:
+    """sumy's tokenizer interface without nltk's downloadable data."""
+
+    language = "english"
+
+    @staticmethod
+    def to_words(text: str) -> list[str]:
+        return re.findall(r"\w+", text)
+
+    @staticmethod
+    def to_sentences(text: str) -> list[str]:
+        return [text]
+
+
+def _sumy(kind: str, sentences: list[str], n: int) -> list[str]:
+    from sumy.models.dom import ObjectDocumentModel, Paragraph, Sentence
+    from sumy.nlp.stemmers import Stemmer
+    from sumy.summarizers.lex_rank import LexRankSummarizer
+    from sumy.summarizers.text_rank import TextRankSummarizer
+    from sumy.utils import get_stop_words
+
+    words = _Words()
+    document = ObjectDocumentModel([Paragraph([Sentence(s, words) for s in sentences])])
+    summarizer = (LexRankSummarizer if kind == "lexrank" else TextRankSummarizer)(
+        Stemmer("english"))
+    summarizer.stop_words = get_stop_words("english")
+    return [str(s) for s in summarizer(document, n)]
+
+
+def run(pdf: Path, n: int) -> dict[str, dict[str, float]]:
+    from rouge_score import rouge_scorer
+
+    from qa import Assistant, overview
+
+    with tempfile.TemporaryDirectory() as scratch:
+        bot = Assistant.from_paths([pdf], Path(scratch) / "index", progress=False)
+        records = bot.store
+        doc = records.document(records.sentence_doc[0])
+        found = _ABSTRACT.search(doc.text)
+        if not found:
+            raise SystemExit(f"{pdf.name}: no abstract found")
+        reference = " ".join(found.group(1).split())
+        lo, hi = found.start(), found.end()
+        for row, span in enumerate(records.sentence_spans):
+            if span.start < hi and span.end > lo or \
+                    re.match(r"(Keywords|Index Terms)", doc.text[span.start:span.end]):
+                records.sentence_kind[row] = "reference"  # kept out of every summary
+        ours = [s.text for s in overview.digest(records, [doc.path], n).sources]
+        rows = [r for r, kind in enumerate(records.sentence_kind) if kind == "body"]
+        candidates = [doc.text[records.sentence_spans[r].start:records.sentence_spans[r].end]
+                      for r in rows]
+        candidates = [" ".join(c.split()) for c in candidates
+                      if len(c.split()) >= overview.MIN_WORDS]
+        summaries = {"qa digest": ours, "LexRank": _sumy("lexrank", candidates, n),
+                     "TextRank": _sumy("textrank", candidates, n)}
+    scorer = rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL"], use_stemmer=True)
+    return {name: {k: v.fmeasure for k, v in scorer.score(reference, " ".join(
+        " ".join(s.split()) for s in picked)).items()} for name, picked in summaries.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("pdfs", nargs="+", type=Path)
+    parser.add_argument("--sentences", type=int, default=7)
+    args = parser.parse_args()
+    table: dict[str, list[dict[str, float]]] = {}
+    print("| paper | summariser | ROUGE-1 | ROUGE-2 | ROUGE-L |")
+    print("|---|---|---|---|---|")
+    for pdf in args.pdfs:
+        for name, scores in run(pdf, args.sentences).items():
+            table.setdefault(name, []).append(scores)
+            print(f"| {pdf.name} | {name} | {scores['rouge1']:.3f} | {scores['rouge2']:.3f} | "
+                  f"{scores['rougeL']:.3f} |", flush=True)
+    for name, rows in table.items():
+        means = {k: statistics.mean(r[k] for r in rows) for k in ("rouge1", "rouge2", "rougeL")}
+        print(f"| mean of {len(rows)} | {name} | {means['rouge1']:.3f} | {means['rouge2']:.3f} | "
+              f"{means['rougeL']:.3f} |")
+
+
+if __name__ == "__main__":
+    main()
