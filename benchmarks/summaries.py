@@ -2,7 +2,7 @@
 TextRank (sumy), scored with ROUGE against each paper's own abstract.
 
     pip install -e ".[bench]"
-    python benchmarks/summaries.py PAPER.pdf... [--sentences 7]
+    python benchmarks/summaries.py PAPER.pdf... [--sentences 7] [--llm smollm2]
 
 Each paper is indexed by qa; its abstract (the paragraph that starts
 "Abstract", up to "Keywords"/"Index Terms") is the reference and is kept out
@@ -56,7 +56,7 @@ def _sumy(kind: str, sentences: list[str], n: int) -> list[str]:
     return [str(s) for s in summarizer(document, n)]
 
 
-def run(pdf: Path, n: int) -> dict[str, dict[str, float]]:
+def run(pdf: Path, n: int, llm: str | None = None) -> dict[str, dict[str, float]]:
     from rouge_score import rouge_scorer
 
     from qa import Assistant, overview
@@ -82,6 +82,19 @@ def run(pdf: Path, n: int) -> dict[str, dict[str, float]]:
                       if len(c.split()) >= overview.MIN_WORDS]
         summaries = {"qa digest": ours, "LexRank": _sumy("lexrank", candidates, n),
                      "TextRank": _sumy("textrank", candidates, n)}
+        if llm:  # the model's digest, verified and filled from the extractive one
+            from qa.answering import summarize
+            from qa.answering.generative import chat_model
+
+            model, name = chat_model(llm, bot.settings)
+            answer = None
+            for answer in summarize.digest(model, name, records, [doc.path], bot.embedder,
+                                           bot.settings, overview.digest(records, [doc.path], n)):
+                pass
+            assert answer is not None and not isinstance(answer, str)
+            summaries[f"qa digest, {name}"] = [c.text for c in answer.claims
+                                              if c.supported] or [s.text for s in answer.sources]
+            print(f"  {pdf.name}, {name}: {answer.mode}; {answer.note}", file=sys.stderr)
     scorer = rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL"], use_stemmer=True)
     return {name: {k: v.fmeasure for k, v in scorer.score(reference, " ".join(
         " ".join(s.split()) for s in picked)).items()} for name, picked in summaries.items()}
@@ -91,12 +104,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("pdfs", nargs="+", type=Path)
     parser.add_argument("--sentences", type=int, default=7)
+    parser.add_argument("--llm", help="also a chat model's digest (e.g. smollm2)")
     args = parser.parse_args()
     table: dict[str, list[dict[str, float]]] = {}
     print("| paper | summariser | ROUGE-1 | ROUGE-2 | ROUGE-L |")
     print("|---|---|---|---|---|")
     for pdf in args.pdfs:
-        for name, scores in run(pdf, args.sentences).items():
+        for name, scores in run(pdf, args.sentences, args.llm).items():
             table.setdefault(name, []).append(scores)
             print(f"| {pdf.name} | {name} | {scores['rouge1']:.3f} | {scores['rouge2']:.3f} | "
                   f"{scores['rougeL']:.3f} |", flush=True)
