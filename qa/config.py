@@ -53,7 +53,7 @@ class Settings:
     # 1: qa's answer model (qa/answering/models/) reads the ranker's top
     # English candidates, with its own fitted ranker and abstention
     # (rankers/default-reader.json). Off by default until it keeps the dev
-    # set at 16/16 (README, "The answer model").
+    # set at 16/16 (docs/benchmarks.md, "The answer model").
     answer_model: int = 0
 
     # Answers from a chat model (off unless set): a LangChain "provider:model"

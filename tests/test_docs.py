@@ -1,0 +1,40 @@
+"""The front page and the documentation site (issue 29): the README is short
+and opens with its two commands; the MkDocs site builds with --strict, so a
+broken link, a missing page or a docstring reference that no longer exists
+fails here."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_the_readme_is_a_front_page_opening_with_the_two_commands():
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert len(text.splitlines()) <= 150
+    blocks = re.findall(r"```bash\n(.*?)```", text, re.S)
+    assert blocks[0].strip().endswith(".venv/bin/python app.py")
+    assert blocks[1].strip().endswith(".venv/bin/python -m pytest")
+    assert text.index(blocks[0]) < text.index("## ")  # before any section
+    for link in re.findall(r"\]\((docs/[^)#]+)", text):  # every page it links exists
+        assert (ROOT / link).exists(), link
+
+
+def test_the_documentation_site_builds_strictly(tmp_path):
+    config = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
+    for page in ("install", "python", "cli", "http-api", "documents", "languages",
+                 "language-models", "milvus", "configuration", "security", "benchmarks",
+                 "troubleshooting", "reference", "whole-documents"):
+        assert f"{page}.md" in config, page
+    out = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict",
+                          "-f", str(ROOT / "mkdocs.yml"), "-d", str(tmp_path / "site")],
+                         capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
+    assert out.returncode == 0, out.stderr[-2000:]
+    reference = (tmp_path / "site" / "reference" / "index.html").read_text(encoding="utf-8")
+    assert "digest" in reference and "Answer a question from the indexed documents" in reference
