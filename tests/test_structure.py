@@ -265,3 +265,21 @@ def test_names_are_file_name_and_title_words_few_documents_share():
     assert named("Why did Russia warn the EU over Kosovo?", files) == {"/k"}
     assert named("Why did Russia warn the EU?", files) == set()  # 2 of its 6 title words
     assert named("What was NVIDIA's tax rate?", {"/n": files["/n"]}) == set()
+
+
+def test_a_table_is_not_taken_for_another_language(tmp_path, settings, embedder):
+    """Issue 29 item 4: rows of field names hold no English function words; an
+    English question about them was told it is "in another language"."""
+    (tmp_path / "rooms.csv").write_text("room,floor,capacity,projector\nQuarry,2,22,yes\n"
+                                        "Harbour,5,8,no\nLoft,3,12,yes\n", encoding="utf-8")
+    (tmp_path / "crew.txt").write_text("Crew\n\nKari Holm, Ivar Berg, Otto Sverdrup, Roald "
+                                       "Amundsen, Hjalmar Johansen\n", encoding="utf-8")
+    bot = Assistant.from_paths([tmp_path], tmp_path / "index", settings, embedder)
+    assert "another language" not in bot.ask("Which sailors are in the ship's crew?").note
+    for question in ("How many people fit in the Harbour room?", "Does the Loft have a projector?",
+                     "Which floor is the Quarry room on?"):
+        assert "another language" not in bot.ask(question).note
+    assert bot.ask("Which floor is the Quarry room on?").text == \
+        "room: Quarry; floor: 2; capacity: 22; projector: yes."
+    german = bot.ask("Wie viele Personen passen in den Raum Harbour?")  # still told apart
+    assert german.found or "another language" in german.note

@@ -137,7 +137,8 @@ class Ranker:
         language, the passages' too, gets none: no tuning data sets one there.
         """
         asked = _language_of(question)
-        crossing = bool(hits) and asked != _language_of(store.chunks[hits[0].row].text)
+        passages = passage_language(store, hits)
+        crossing = passages is not None and asked != passages
         if self.reads:  # the answer model reads English questions over English text
             if asked == "en" and not crossing and reader_model() is not None:
                 return self, self.threshold, crossing
@@ -155,6 +156,29 @@ class Ranker:
         top = max(float(scores.max(initial=self.none)), self.none)
         odds = np.exp(scores - top)
         return odds / (odds.sum() + np.exp(self.none - top))
+
+
+PROSE_WORDS = 4  # function words a passage needs before its language is told
+
+
+def passage_language(store: Store, hits: Sequence[Hit]) -> str | None:
+    """The language of the best passages' prose, or None when they hold too
+    little to tell: table rows ("room: Quarry; floor: 2"), lists of names and
+    code have few function words in any language, and are not taken for
+    another language than the question's."""
+    prose = [_sentence_text(store, row) for hit in hits[:3]
+             for row in store.chunk_sentence_rows[hit.row]
+             if store.sentence_kind[row] not in ("row", "figure", "toc", "nav", "reference")]
+    tokens = words(" ".join(prose))
+    if not tokens:
+        return None
+    lang = language(tokens)
+    if lang in ("zh", "ja", "th", "ko", "ar", "ru", "el", "hi"):  # told by their script
+        return lang
+    from ..chunking import _function_words
+
+    function = sum(1 for t in tokens if t in STOPWORDS or t in _function_words())
+    return lang if function >= PROSE_WORDS else None
 
 
 @functools.lru_cache(maxsize=4096)
