@@ -113,9 +113,24 @@ class Assistant:
             IndexMismatchError: built with another model or backend, or damaged.
             QAError: the store cannot be reached.
         """
+        chosen = _shape_chosen(settings)
         settings = _settings(settings, store)
         folder = Path(index_dir) if index_dir else default_index_dir()
-        return cls(open_store(settings, folder, _options(settings)), settings, embedder, llm)
+        try:
+            return cls(open_store(settings, folder, _options(settings)), settings, embedder, llm)
+        except IndexMismatchError as exc:
+            # The model belongs to the index: unless the caller chose one, use the
+            # model, backend and chunking it was built with.
+            if chosen or not exc.recorded or embedder is not None:
+                raise
+            adopted = settings.with_(**{k: v for k, v in exc.recorded.items()
+                                        if k in ("model", "backend", "chunk_size",
+                                                 "chunk_overlap") and v is not None})
+            if adopted.index_shape() != exc.recorded:
+                raise
+            logger.info("the index in %s was built with model %s; using it", folder,
+                        adopted.model)
+            return cls(open_store(adopted, folder, _options(adopted)), adopted, None, llm)
 
     @classmethod
     def from_paths(cls, paths: Iterable[str | os.PathLike[str]],
@@ -134,11 +149,13 @@ class Assistant:
         Raises:
             QAError: `index_dir` holds other files and no index.
         """
+        chosen = _shape_chosen(settings)
         settings = _settings(settings, store)
         if rebuild:
             bot = cls._new(index_dir, settings, embedder, llm)
         else:
-            bot = cls.open_or_create(index_dir, settings, embedder, llm)
+            bot = cls.open_or_create(index_dir, settings if chosen else None, embedder, llm,
+                                     settings.store)
         bot.add(paths, progress=progress, rebuild=rebuild)
         return bot
 
@@ -152,9 +169,11 @@ class Assistant:
         Raises:
             QAError: `index_dir` holds other files and no index.
         """
+        chosen = _shape_chosen(settings)
         settings = _settings(settings, store)
         try:
-            return cls.load(index_dir, settings, embedder, llm)
+            return cls.load(index_dir, settings if chosen else None, embedder, llm,
+                            settings.store)
         except IndexNotFoundError:
             return cls._new(index_dir, settings, embedder, llm)
 
@@ -176,9 +195,11 @@ class Assistant:
         An existing index is used as it is: the demo article is never added to
         it again, and the user's first own files replace it.
         """
+        chosen = _shape_chosen(settings)
         settings = _settings(settings, store)
         try:
-            return cls.load(index_dir, settings, llm=llm)
+            return cls.load(index_dir, settings if chosen else None, llm=llm,
+                            store=settings.store)
         except IndexNotFoundError:
             logger.warning("first start: indexing the bundled demo article")
         except IndexMismatchError:
@@ -204,10 +225,11 @@ class Assistant:
         to build it); without, the default index is used, built over the
         bundled article on first use.
         """
+        chosen = _shape_chosen(settings)
         settings = _settings(settings, store)
         if index_dir is None:
-            return cls.bundled(None, settings, llm)
-        return cls.load(index_dir, settings, llm=llm)
+            return cls.bundled(None, settings if chosen else None, llm, settings.store)
+        return cls.load(index_dir, settings if chosen else None, llm=llm, store=settings.store)
 
     # -- state ------------------------------------------------------------------
     @property
@@ -645,6 +667,15 @@ class Assistant:
 def _options(settings: Settings) -> IndexOptions:
     return IndexOptions(settings.index_type, settings.hnsw_threshold, settings.hnsw_m,
                         settings.hnsw_ef_construction, settings.hnsw_ef_search)
+
+
+SHAPE_VARIABLES = ("QA_MODEL", "QA_BACKEND", "QA_CHUNK_SIZE", "QA_CHUNK_OVERLAP")
+
+
+def _shape_chosen(settings: Settings | None) -> bool:
+    """Whether the caller chose what shapes an index (settings given, or a
+    QA_MODEL-like variable set); if not, an existing index's own are used."""
+    return settings is not None or any(os.environ.get(v) for v in SHAPE_VARIABLES)
 
 
 def _settings(settings: Settings | None, store: str | None) -> Settings:

@@ -16,7 +16,14 @@ class IndexNotFoundError(QAError):
 
 
 class IndexMismatchError(QAError):
-    """The index on disk was built with other settings, or is damaged."""
+    """The index on disk was built with other settings, or is damaged.
+
+    `recorded` holds the settings the index was built with (model, backend,
+    chunking) when those are what differ."""
+
+    def __init__(self, message: str, recorded: dict | None = None) -> None:
+        super().__init__(message)
+        self.recorded = recorded
 
 
 class QuestionError(QAError):

@@ -34,9 +34,29 @@ def test_a_german_question_over_an_english_article(multilingual, bot):
     assert "QA_MODEL=multilingual" in answer_markdown(default)  # the chat shows it too
 
 
-def test_the_index_remembers_its_model(multilingual):
+def test_the_index_remembers_its_model(multilingual, monkeypatch, tmp_path):
+    """Issue 29 item 3: the model belongs to the index. Without QA_MODEL the
+    index's own model is used (for asking, serving and adding files); a model
+    chosen explicitly that differs is refused with the rebuild command."""
+    for name in ("QA_MODEL", "QA_BACKEND", "QA_CHUNK_SIZE", "QA_CHUNK_OVERLAP"):
+        monkeypatch.delenv(name, raising=False)
     with pytest.raises(IndexMismatchError, match="--rebuild"):
         Assistant.load(multilingual.index_dir, Settings())
+    loaded = Assistant.load(multilingual.index_dir)
+    assert loaded.settings.model == multilingual.settings.model
+    assert loaded.ask(GERMAN).found
+    import shutil
+
+    copy = tmp_path / "ix"
+    shutil.copytree(multilingual.index_dir, copy)
+    (tmp_path / "note.txt").write_text("Die Fähre nach Kelby fährt um neun Uhr ab.",
+                                       encoding="utf-8")
+    added = Assistant.from_paths([tmp_path / "note.txt"], copy)
+    assert added.settings.model == multilingual.settings.model
+    assert added.last_report.added == 1
+    monkeypatch.setenv("QA_MODEL", "all-MiniLM-L6-v2")  # chosen: a mismatch is an error
+    with pytest.raises(IndexMismatchError, match="--rebuild"):
+        Assistant.load(multilingual.index_dir)
 
 
 def test_what_reaches_the_model_is_bounded_by_its_window(multilingual):

@@ -280,7 +280,8 @@ class Store(Records):
             if manifest.get(key) != want:
                 raise IndexMismatchError(
                     f"index in {directory}/ was built with {key}={manifest.get(key)!r}, "
-                    f"but the settings say {key}={want!r}; {fix}"
+                    f"but the settings say {key}={want!r}; {fix}",
+                    {k: manifest.get(k) for k in shape}
                 )
         data = directory / str(manifest.get("data", ""))
         try:

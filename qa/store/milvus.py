@@ -215,7 +215,8 @@ class MilvusStore:
                 raise IndexMismatchError(
                     f"collection {name} in Milvus at {uri} was built with "
                     f"{key}={meta['shape'].get(key)!r}, but the settings say {key}={want!r}; "
-                    f"rebuild it with: qa index PATH... --rebuild --store {store.spec}")
+                    f"rebuild it with: qa index PATH... --rebuild --store {store.spec}",
+                    {k: meta["shape"].get(k) for k in shape})
         store.dimension = int(meta["dimension"])
         store.demo = bool(meta.get("demo", False))
         return store
