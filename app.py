@@ -21,7 +21,13 @@ import gradio as gr  # noqa: E402
 from starlette.exceptions import HTTPException  # noqa: E402
 
 from qa import Assistant, QAError  # noqa: E402
-from qa.chat import answer_markdown, index_uploads, remove_document, sources_html  # noqa: E402
+from qa.chat import (  # noqa: E402
+    answer_markdown,
+    index_uploads,
+    remove_document,
+    sources_html,
+    suggestions,
+)
 from qa.documents import SUPPORTED  # noqa: E402
 
 EXAMPLES = [
@@ -31,6 +37,8 @@ EXAMPLES = [
     "How many people live in Kosovo?",
     "Who has administered Kosovo since 1999?",
 ]
+
+REFRESH_SECONDS = 5  # how often an open page checks whether the documents changed
 
 CSS = """
 .qa-source {border:1px solid var(--border-color-primary); border-radius:8px; padding:8px 12px;
@@ -99,6 +107,22 @@ def create_app(assistant: Assistant, uploads_dir: str | Path | None = None,
     def document_choices() -> gr.Dropdown:
         return gr.Dropdown(choices=choices(), value=None)
 
+    def examples() -> gr.Chatbot:
+        """The chat's example questions, about the documents indexed now."""
+        return gr.Chatbot(examples=[{"text": q} for q in suggestions(assistant.documents(),
+                                                                      EXAMPLES)])
+
+    def refresh(seen: str) -> tuple:
+        """Every few seconds, each open page: when the documents changed (an upload
+        or a removal in another tab or process), the list, the choices and the
+        examples follow; otherwise nothing is sent."""
+        docs = assistant.documents()
+        key = "|".join(sorted(f"{d['path']}:{d['chunks']}" for d in docs))
+        if key == seen:
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip(), seen
+        return documents_table(), document_choices(), \
+            gr.Dropdown(choices=[d["source"] for d in docs]), examples(), key
+
     def upload(files: list[str] | None, progress: gr.Progress = gr.Progress()) -> tuple:
         if files:
             progress(0.1, desc=f"Indexing {len(files)} file(s)…")
@@ -117,6 +141,8 @@ def create_app(assistant: Assistant, uploads_dir: str | Path | None = None,
             if done or report.unchanged:
                 messages.insert(0, f"Indexed {done} new or changed file(s), "
                                    f"{report.unchanged} unchanged; {report.chunks} chunks in all.")
+            messages += [f"⚠️ {one} is nearly the same as {other}, already indexed."
+                         for one, other in report.duplicates]
         status = "\n\n".join(messages) or "No file was uploaded."
         return status, documents_table(), document_choices(), None
 
@@ -166,8 +192,8 @@ def create_app(assistant: Assistant, uploads_dir: str | Path | None = None,
                     textbox=gr.Textbox(placeholder="Ask a question about your documents…",
                                        elem_id="question", submit_btn=True),
                     additional_outputs=[panel],
-                    examples=[[q, None, None] for q in EXAMPLES],
-                    example_labels=EXAMPLES,
+                    examples=[[q, None, None] for q in suggestions(assistant.documents(),
+                                                                   EXAMPLES)] or None,
                     run_examples_on_click=True,
                     # The model's raw words stream here before verification: the
                     # browser's own endpoint only. Programs use /ask (verified).
@@ -194,9 +220,14 @@ def create_app(assistant: Assistant, uploads_dir: str | Path | None = None,
             return gr.Dropdown(choices=[d["source"] for d in assistant.documents()])
 
         files.upload(upload, files, [status, table, choice, files], api_name="upload").then(
-            names, None, only, api_visibility="private")
+            names, None, only, api_visibility="private").then(
+            examples, None, chat.chatbot, api_visibility="private")
         button.click(remove, choice, [status, table, choice], api_name="remove").then(
-            names, None, only, api_visibility="private")
+            names, None, only, api_visibility="private").then(
+            examples, None, chat.chatbot, api_visibility="private")
+        seen = gr.State("")
+        gr.Timer(REFRESH_SECONDS).tick(refresh, seen, [table, choice, only, chat.chatbot, seen],
+                                       api_visibility="private", show_progress="hidden")
         summary.click(summarize, [choice, chat.chatbot], [chat.chatbot, chat.chatbot_state,
                                                           panel], api_visibility="private")
         gr.api(ask, api_name="ask")
@@ -204,7 +235,7 @@ def create_app(assistant: Assistant, uploads_dir: str | Path | None = None,
                   [table, choice, only], api_visibility="private")
     demo.queue(default_concurrency_limit=8)
     demo.qa_handlers = {"chat": respond, "ask": ask, "upload": upload,  # type: ignore[attr-defined]
-                        "remove": remove, "summarize": summarize}
+                        "remove": remove, "summarize": summarize, "refresh": refresh}
     return demo
 
 

@@ -23,6 +23,28 @@ from .errors import DocumentError
 NOT_FOUND_MARK = "⚠️ **Not in the documents.**"
 
 
+MAX_SUGGESTIONS = 5
+
+
+def suggestions(documents: list[dict[str, Any]], demo: list[str]) -> list[str]:
+    """Example questions about the documents indexed now: `demo` (questions
+    about the bundled article) while it is the only document, else a summary
+    of each of the first documents and a list of the first one's dates; none
+    when nothing is indexed."""
+    if not documents:
+        return []
+    from .assistant import BUNDLED
+
+    if all(Path(d["path"]) == BUNDLED for d in documents):
+        return list(demo)
+    names = [d["source"] for d in documents if Path(d["path"]) != BUNDLED]
+    out = [f"Summarize {name}" for name in names[:3]]
+    out.append(f"List all the dates in {names[0]}")
+    if len(names) > 1:
+        out.append("What are the main findings?")
+    return out[:MAX_SUGGESTIONS]
+
+
 def answer_markdown(answer: Answer) -> str:
     """The chat message: the answer with [n] citation marks, or a visible abstention.
 

@@ -30,6 +30,11 @@ NEAR_DUPLICATE = 0.9  # cosine over which two sentences say the same
 DIVERSITY = 0.5  # MMR: how much a sentence's likeness to those chosen counts against it
 
 
+def one_line(text: str) -> str:
+    """A sentence with its line breaks (PDF wraps) as spaces, every other character kept."""
+    return re.sub(r"\s*\n\s*", " ", text)
+
+
 def _loose(text: str) -> set[str]:
     """The text's terms, a plural "s" the stemmer keeps dropped ("GPUs", "GPU")."""
     return {t[:-1] if len(t) > 3 and t.endswith("s") else t for t in terms(text)}
@@ -102,7 +107,7 @@ def digest(records: Any, paths: Sequence[str], sentences: int | None = None) -> 
                 chosen.append(best)
     chosen.sort()
     sources = [_source(records, rows[i], float(central[i])) for i in chosen]
-    text = "\n".join(f"- {s.text}" for s in sources)
+    text = "\n".join(f"- {one_line(s.text)}" for s in sources)  # a line each
     return Answer(text, True, sources, score=1.0)
 
 
@@ -293,4 +298,4 @@ def where_text(places: list[Place], term: str) -> str:
         return f"No document mentions {term}."
     return "\n".join(f"- {p.source.source}{f', page {p.source.page}' if p.source.page else ''}"
                      f" ({p.mentions} sentence{'s' if p.mentions > 1 else ''}): "
-                     f"{p.source.text}" for p in places)
+                     f"{one_line(p.source.text)}" for p in places)

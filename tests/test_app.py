@@ -240,3 +240,27 @@ def test_summarize_posts_the_digest_to_the_chat_with_each_sentence_cited(demo, b
         assert f"{source.text} **[{n}]**" in reply
     assert "russia-warns-kosovo.txt" in panel
     assert summarize(None, [])[0] == []
+
+
+def test_example_questions_and_the_document_list_follow_the_documents(demo, bot, tmp_path):
+    """Issue 29 item 5: the examples are about the documents indexed now, and
+    every open page picks up an upload made elsewhere within seconds."""
+    import gradio as gr
+
+    from qa.chat import suggestions
+
+    refresh = demo.qa_handlers["refresh"]
+    table, _, _, chatbot, seen = refresh("")
+    assert [row[0] for row in table] == ["russia-warns-kosovo.txt"]
+    assert [e["text"] for e in chatbot.examples] == app_module.EXAMPLES  # the demo's questions
+    assert all(part == gr.skip() for part in refresh(seen)[:4])  # nothing changed: nothing sent
+    (tmp_path / "notes.txt").write_text("The greenhouse key hangs behind the blue door.")
+    bot.add([tmp_path / "notes.txt"])  # another tab or process
+    table, _, only, chatbot, seen = refresh(seen)
+    assert ["notes.txt", 1] in [list(row) for row in table]
+    assert "Summarize notes.txt" in [e["text"] for e in chatbot.examples]
+    assert suggestions([], app_module.EXAMPLES) == []  # nothing indexed: no examples
+    (tmp_path / "copy.txt").write_text("The greenhouse key hangs behind the blue door.")
+    status, *_ = handler(demo, "upload")([str(tmp_path / "copy.txt")],
+                                          progress=lambda *a, **k: None)
+    assert "nearly the same as notes.txt" in status  # as the CLI warns

@@ -15,6 +15,7 @@ rest, so a weak model never gives less than the extractive digest.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -27,6 +28,7 @@ from .generative import _cited, _refused, stream_text
 from .verify import Passage, verify
 
 logger = logging.getLogger(__name__)
+_LINE_BREAK = re.compile(r"\s*\n\s*")
 
 MAP = ("Summarize the passage in one or two sentences, using only what it says. "
        "Reply with the sentences only.")
@@ -125,7 +127,7 @@ def digest(model: Any, name: str, records: Any, paths: list[str], embedder: Any,
                                 item[2].start))
     sources = [source for _, _, source in kept]
     claims = [Claim(c.text, [i], True, c.score) for i, (_, c, _) in enumerate(kept)]
-    text = "\n".join(f"- {_cited(c.text, c.sources)}" for c in claims)
+    text = "\n".join(f"- {_cited(_LINE_BREAK.sub(' ', c.text), c.sources)}" for c in claims)
     note = f"{name} read {len(parts)} section{'s' if len(parts) != 1 else ''}"
     if dropped:
         note += f"; {len(dropped)} of its sentences were not supported and were left out"
