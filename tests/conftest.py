@@ -111,10 +111,15 @@ def make_pdf(pages: list[str | list[str]], padding: int = 0,
     if padding:
         objects.append(f"<< /Length {padding} >>\nstream\n{'0' * padding}\nendstream")
     objects[1] = f"<< /Type /Pages /Kids [{' '.join(kids)}] /Count {len(pages)} >>"
+    return pdf_file([body.replace("{font}", str(font_id)) for body in objects])
+
+
+def pdf_file(objects: list[str]) -> bytes:
+    """A PDF of these objects (numbered from 1, the first the catalog), with its xref table."""
     out, offsets = b"%PDF-1.4\n", []
     for number, body in enumerate(objects, 1):
         offsets.append(len(out))
-        out += f"{number} 0 obj\n{body.replace('{font}', str(font_id))}\nendobj\n".encode("latin-1")
+        out += f"{number} 0 obj\n{body}\nendobj\n".encode("latin-1")
     xref = len(out)
     out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
     out += "".join(f"{o:010d} 00000 n \n" for o in offsets).encode()
