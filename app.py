@@ -124,11 +124,15 @@ def create_app(assistant: Assistant, uploads_dir: str | Path | None = None,
             gr.Dropdown(choices=[d["source"] for d in docs]), examples(), key
 
     def upload(files: list[str] | None, progress: gr.Progress = gr.Progress()) -> tuple:
+        def tell(stage: str, fraction: float, name: str) -> None:
+            progress(fraction, desc=f"{stage.capitalize()} {name}…" if name else
+                     f"{stage.capitalize()} the index…")
+
         if files:
-            progress(0.1, desc=f"Indexing {len(files)} file(s)…")
+            progress(0.02, desc=f"Receiving {len(files)} file(s)…")
         try:
             report, errors = index_uploads(assistant, [(f, Path(f).name) for f in files or []],
-                                           uploads)
+                                           uploads, tell)
         finally:  # Gradio's cached copies would stay servable at /gradio_api/file=
             for received in files or []:
                 Path(received).unlink(missing_ok=True)

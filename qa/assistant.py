@@ -7,7 +7,7 @@ import os
 import sys
 import threading
 import unicodedata
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -283,8 +283,8 @@ class Assistant:
 
     # -- indexing ---------------------------------------------------------------
     def add(self, paths: Iterable[str | os.PathLike[str]],
-            progress: bool | None = None, rebuild: bool = False,
-            demo: bool = False) -> IndexReport:
+            progress: bool | Callable[[str, float, str], None] | None = None,
+            rebuild: bool = False, demo: bool = False) -> IndexReport:
         """Index files and folders; re-indexing skips unchanged files.
 
         Indexed files that no longer exist on disk are dropped. Files that
@@ -293,24 +293,40 @@ class Assistant:
 
         Args:
             paths: files and folders.
-            progress: show a progress bar (default: when stderr is a terminal).
+            progress: show a progress bar (default: when stderr is a terminal);
+                or a function told (stage, fraction done, file name) as each
+                file is read, embedded and the index saved (the chat's upload).
             rebuild: build the index anew from `paths` alone; the new index
                 replaces the old one only once complete, and not at all when
                 no file could be indexed.
             demo: mark the index as the bundled demo (`bundled` uses it).
         """
-        progress = sys.stderr.isatty() if progress is None else progress
+        tell = progress if callable(progress) else None
+        progress = sys.stderr.isatty() if progress is None else bool(progress) and not tell
         paths = list(paths)
         report = IndexReport()
         # Files are read before the writers' lock is taken: a slow file holds
         # up nobody else's upload.
-        read, report.errors = indexing.read(paths, self.settings.max_file_bytes)
+        read, report.errors = indexing.read(
+            paths, self.settings.max_file_bytes,
+            (lambda name: tell("reading", 0.05, name)) if tell else None)
         # So is embedding (a 5 MB text takes minutes): what the index as it is
         # now lacks is embedded here, and only the commit waits for other writers.
         before = {} if rebuild else self._latest().files()
+        todo = [d for d in read if before.get(d.path, {}).get("sha256") != d.sha256]
+        done: list[int] = []
+
+        def embedded(doc: loaders.Document) -> None:
+            done.append(1)
+            if tell:
+                tell("embedded", 0.1 + 0.8 * len(done) / max(1, len(todo)), doc.source)
+
+        if tell and todo:
+            tell("embedding", 0.1, todo[0].source)
         ready = {(e.doc.path, e.doc.sha256): e for e in indexing.embed(
-            [d for d in read if before.get(d.path, {}).get("sha256") != d.sha256],
-            self.settings, self.embedder, progress)}
+            todo, self.settings, self.embedder, progress, embedded)}
+        if tell:
+            tell("saving", 0.95, "")
         with self._write_lock, self.store.lock():
             store = self.store.empty() if rebuild else self._latest()
             # A rebuild reads nothing of the old index: every file is new to it.

@@ -316,8 +316,10 @@ def _take(incoming: Path, target: Path) -> bool:
 
 
 def index_uploads(assistant, files: Iterable[tuple[str | Path, str]],  # type: ignore[no-untyped-def]
-                  folder: Path) -> tuple[Any, list[str]]:
-    """Store each (received file, original name) under `folder`, then index them.
+                  folder: Path, progress: Callable[[str, float, str], None] | None = None
+                  ) -> tuple[Any, list[str]]:
+    """Store each (received file, original name) under `folder`, then index them;
+    `progress` is told each stage (reading, embedding, saving) as in `Assistant.add`.
 
     Returns:
         (the IndexReport, or None when nothing could be stored; one line per
@@ -334,7 +336,7 @@ def index_uploads(assistant, files: Iterable[tuple[str | Path, str]],  # type: i
     if not stored:
         return None, errors
     try:
-        report = assistant.add(stored, progress=False)
+        report = assistant.add(stored, progress=progress or False)
     except BaseException:
         for path in stored:
             if not uploads.ours(path):

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -32,16 +32,20 @@ logger = logging.getLogger(__name__)
 BATCH = 256  # chunks per encode call: the model's batches, and a bounded buffer
 
 
-def read(paths: Iterable[str | os.PathLike[str]], max_bytes: int
+def read(paths: Iterable[str | os.PathLike[str]], max_bytes: int,
+         on_file: Callable[[str], None] | None = None
          ) -> tuple[list[loaders.Document], list[str]]:
     """The documents of every supported file under `paths`, and one line per
-    file skipped (never an exception for a bad file)."""
+    file skipped (never an exception for a bad file). `on_file` is told the
+    name of each file before it is read."""
     docs: list[loaders.Document] = []
     errors: list[str] = []
     for item in loaders.iter_files(paths):
         if isinstance(item, DocumentError):
             errors.append(str(item))
             continue
+        if on_file is not None:
+            on_file(item.name)
         try:
             found, problems = loaders.load_all(item, max_bytes)
         except DocumentError as exc:
@@ -53,8 +57,10 @@ def read(paths: Iterable[str | os.PathLike[str]], max_bytes: int
 
 
 def embed(docs: Sequence[loaders.Document], settings: Any, embedder: Any,
-          progress: bool = False) -> list[Entry]:
-    """Split and embed the documents into store entries.
+          progress: bool = False,
+          on_done: Callable[[loaders.Document], None] | None = None) -> list[Entry]:
+    """Split and embed the documents into store entries; `on_done` is told
+    each document once its vectors are made.
 
     Splitting runs in a thread beside the model (onnxruntime and torch release
     the GIL).
@@ -78,14 +84,23 @@ def embed(docs: Sequence[loaders.Document], settings: Any, embedder: Any,
             waiting += len(part[2])
             if waiting >= BATCH:
                 entries.extend(_vectors(pending, embedder))
+                _told(pending, on_done)
                 pending, waiting = [], 0
             if bar is not None:
                 bar.update(1)
     if pending:
         entries.extend(_vectors(pending, embedder))
+        _told(pending, on_done)
     if bar is not None:
         bar.close()
     return entries
+
+
+def _told(parts: list[tuple[loaders.Document, list[Span], list[Chunk]]],
+          on_done: Callable[[loaders.Document], None] | None) -> None:
+    if on_done is not None:
+        for doc, _, _ in parts:
+            on_done(doc)
 
 
 def _vectors(parts: list[tuple[loaders.Document, list[Span], list[Chunk]]],

@@ -264,3 +264,19 @@ def test_example_questions_and_the_document_list_follow_the_documents(demo, bot,
     status, *_ = handler(demo, "upload")([str(tmp_path / "copy.txt")],
                                           progress=lambda *a, **k: None)
     assert "nearly the same as notes.txt" in status  # as the CLI warns
+
+
+def test_upload_progress_names_each_file_and_moves(demo, tmp_path):
+    """Issue 29 item 6: the upload's progress said "Indexing" at 10% for the
+    whole run; now it names the stage and the file, and moves."""
+    seen = []
+    for name in ("owls.txt", "bats.txt"):
+        (tmp_path / name).write_text(f"The {name[:-4]} hunt at night in the old barn.")
+    handler(demo, "upload")([str(tmp_path / "owls.txt"), str(tmp_path / "bats.txt")],
+                            progress=lambda fraction, desc="": seen.append((fraction, desc)))
+    texts = [desc for _, desc in seen]
+    assert any(t.startswith("Reading owls.txt") for t in texts)
+    assert any(t.startswith("Embedded bats.txt") for t in texts)
+    assert texts[-1] == "Saving the index…"
+    fractions = [f for f, _ in seen]
+    assert fractions == sorted(fractions) and fractions[-1] > 0.9 and len(set(fractions)) >= 4
