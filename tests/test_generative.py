@@ -336,8 +336,10 @@ def test_a_model_digest_keeps_what_the_document_supports_and_fills_from_the_extr
     answer; the invented sentence is left out and said so, and the extractive
     digest fills the rest, so a weak model never gives less."""
     extractive = bot.digest()
-    answer = scripted(bot, f"{CATASTROPHE}. The moon is made of cheese.").ask(
-        "Summarize this document")
+    pieces = list(scripted(bot, f"{CATASTROPHE}. The moon is made of cheese.").stream(
+        "Summarize this document"))
+    answer = pieces[-1]
+    assert pieces[0].startswith("(read 0 of ") and "sections)" in pieces[0]  # progress
     assert answer.mode == "generated" and answer.found
     assert [c.supported for c in answer.claims][-1] is False and "cheese" not in answer.text
     assert any("humanitarian catastrophe" in line for line in answer.text.splitlines()[:3])

@@ -83,13 +83,15 @@ def _length(records: Any, rows: list[int]) -> int:
 
 def digest(model: Any, name: str, records: Any, paths: list[str], embedder: Any,
            settings: Settings, extractive: Answer) -> Iterator[str | Answer]:
-    """Stream the supported sentences as each section is read, then yield the
-    digest (mode "generated"; `extractive` when the model gives nothing usable)."""
+    """Stream progress ("(read 3 of 12 sections)") and the supported sentences
+    as each section is read, then yield the digest (mode "generated";
+    `extractive` when the model gives nothing usable)."""
     budget = settings.llm_passages * settings.chunk_size
     parts = [p for path in paths for p in sections(records, path, budget)]
     kept: list[tuple[int, Claim, Source]] = []  # (sentence row, claim, its source)
     dropped: list[Claim] = []
     for read, part in enumerate(parts, 1):
+        yield f"(read {read - 1} of {len(parts)} sections)\n"
         try:
             text = "".join(stream_text(model, [("system", MAP), ("user", " ".join(
                 part.text.split()))], settings.llm_timeout)).strip()
