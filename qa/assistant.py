@@ -599,8 +599,12 @@ class Assistant:
                   only: set[str] | None) -> Answer:
         """A digest, list or where question, answered from whole documents: the
         ones the question names, else the chosen ones, else all."""
-        named = naming.named(question, store.files())
-        names = sorted((named & only if only is not None else named) or only or store.files())
+        files = store.files()
+        if not files:
+            return Answer("No documents are indexed yet: add some with `qa index PATH` or "
+                          "the chat's upload.", False)
+        named = naming.named(question, files)
+        names = sorted((named & only if only is not None else named) or only or files)
         if wanted.kind == "digest":
             return self.digest(names)
         if wanted.kind == "where":
