@@ -107,7 +107,14 @@ def passage(text: str):
     """A store holding one chunk, and the hit on it."""
     from types import SimpleNamespace
 
-    return SimpleNamespace(chunks=[SimpleNamespace(text=text)]), [SimpleNamespace(row=0)]
+    from qa.chunking import Span
+
+    doc = SimpleNamespace(text=text)
+    store = SimpleNamespace(chunks=[SimpleNamespace(text=text)],
+                            chunk_sentence_rows=[range(0, 1)], sentence_kind=["body"],
+                            sentence_spans=[Span(0, len(text))], sentence_doc=["doc"],
+                            document=lambda key: doc)
+    return store, [SimpleNamespace(row=0)]
 
 
 @pytest.mark.parametrize("content", [None, "{not json", '{"features": []}',
