@@ -47,6 +47,7 @@ class Records:
         self._flatten()
 
     def _flatten(self) -> None:
+        self._files: dict[str, dict[str, Any]] | None = None
         self.chunks: list[Chunk] = []
         self.chunk_sentence_rows: list[range] = []
         self.sentence_doc: list[str] = []
@@ -101,12 +102,14 @@ class Records:
         """Per indexed file: display name, sha256, chunk count, the file on
         disk it was read from (itself, or the mail an attachment came in), its
         title, and its sentences by kind (body, heading, caption, ...)."""
-        return {
-            path: {"source": e.doc.source, "sha256": e.doc.sha256, "chunks": len(e.chunks),
-                   "container": e.doc.file, "title": naming.title(e.doc),
-                   "sentences": structure.counts(e.doc.blocks, e.sentences)}
-            for path, e in self.entries.items()
-        }
+        if self._files is None:  # once per snapshot: questions read it (named documents)
+            self._files = {
+                path: {"source": e.doc.source, "sha256": e.doc.sha256, "chunks": len(e.chunks),
+                       "container": e.doc.file, "title": naming.title(e.doc),
+                       "sentences": structure.counts(e.doc.blocks, e.sentences)}
+                for path, e in self.entries.items()
+            }
+        return {path: dict(info) for path, info in self._files.items()}
 
 
 @dataclass
