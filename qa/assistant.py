@@ -476,7 +476,7 @@ class Assistant:
         if wanted.kind != "question":  # about whole documents: read them, not 8 chunks
             answer = self._overview(wanted, question, store, only)
             if wanted.kind == "digest" and model is not None and answer.found:
-                paths = sorted({s.path for s in answer.sources})
+                paths = sorted({source.path for source in answer.sources})
                 yield from summarize.digest(model[0], model[1], overview.records_of(store),
                                             paths, self.embedder, s, answer)
                 return

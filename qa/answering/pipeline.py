@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -53,6 +53,7 @@ class Answerer:
     context: set[str] | None
     claim_coverage: float
     reading: bool = False
+    _extracted: Answer | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         fitted = Ranker.for_model(self.model, self.reading)
@@ -63,7 +64,13 @@ class Answerer:
 
     def extractive(self) -> Answer:
         """The sentence(s) that answer, with the short answer marked, or "not
-        in the documents" (with a note when the question's language is why)."""
+        in the documents" (with a note when the question's language is why).
+        Made once: a named document's search asks first whether it answers."""
+        if self._extracted is None:
+            self._extracted = self._extract()
+        return self._extracted
+
+    def _extract(self) -> Answer:
         answer = select(self.question, self.vector, self.records, self.hits, self.idf,
                         self.ranker, self.threshold, self.max_chars, self.context)
         if answer.found:

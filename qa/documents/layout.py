@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .structure import BODY
+from .structure import BODY, REFERENCES_HEADING
 
 SAMPLES = 4  # characters per line whose font is read (the line's median)
 HEADING_WORDS = 14  # a longer line is never a heading
@@ -34,9 +34,6 @@ _CAPTION = re.compile(r"^\s*(fig\.?|figure|table|tab\.|chart|exhibit|abb\.|abbil
                       r"\s*[\dIVXL]+[a-z]?(?:[.:]|\s*$)", re.I)
 _NUMBERED = re.compile(r"^\s*(?:(\d+(?:\.\d+)*)\.?|([IVXL]+)\.|([A-Z])\.|(\d+)\))\s+\S")
 _DOT_LEADERS = re.compile(r"(?:\.\s?){4,}\s*\d+\s*$|\s{3,}\d+\s*$")
-_REFERENCES = re.compile(r"^\s*(?:[\dIVXL]+\.?\s+)?(references|bibliography|works cited|"
-                         r"literature cited|literatur|références|bibliografía|bibliografia)\s*$",
-                         re.I)
 _TABLE_CAPTION = re.compile(r"^\s*(table|tab\.|tabelle)\s*[\dIVXL]+", re.I)
 _LINK = re.compile(r"https?://|www\.|\w@\w")  # a list of links or addresses is content
 _CONTENTS = re.compile(r"^\s*(table of contents|contents|inhalt|inhaltsverzeichnis|"
@@ -174,7 +171,7 @@ def classify(pages: list[list[Line]]) -> list[list[Run]]:
                 contents = bool(_CONTENTS.match(text))
                 if references_level and level <= references_level:
                     references_level = 0
-                if _REFERENCES.match(text):
+                if REFERENCES_HEADING.match(text):
                     references_level = level
             elif references_level and kind == BODY:
                 kind = "reference"
@@ -276,7 +273,7 @@ def _heading_level(line: Line, body: float, heading_sizes: list[float],
         return 0
     if not text[0].isupper() and not text[0].isdigit():
         return 0
-    if _REFERENCES.match(text) or _CONTENTS.match(text):
+    if REFERENCES_HEADING.match(text) or _CONTENTS.match(text):
         return len(heading_sizes) + 1
     if line.size >= body * 1.15 and line.size in heading_sizes:
         return 1 + heading_sizes.index(line.size)

@@ -161,7 +161,7 @@ def shift(blocks: Sequence[Block], offset: int) -> list[Block]:
     return [Block(b.start + offset, b.end + offset, b.kind, b.level, b.title) for b in blocks]
 
 
-_REFERENCES = re.compile(r"^\W*(?:[\dIVXL]+\.?\s+)?(references|bibliography|works cited|"
+REFERENCES_HEADING = re.compile(r"^\W*(?:[\dIVXL]+\.?\s+)?(references|bibliography|works cited|"
                          r"literature cited|literatur|literaturverzeichnis|références|"
                          r"bibliographie|bibliografía|bibliografia|sources)\W*$", re.I)
 
@@ -174,7 +174,7 @@ def with_references(text: str, blocks: list[Block]) -> list[Block]:
     out = list(blocks)
     headings = [b for b in blocks if b.kind == "heading"]
     for i, h in enumerate(headings):
-        if not _REFERENCES.match(h.title or text[h.start:h.end]):
+        if not REFERENCES_HEADING.match(h.title or text[h.start:h.end]):
             continue
         end = next((n.start for n in headings[i + 1:] if n.level <= h.level), len(text))
         taken = [b for b in blocks if h.end <= b.start < end]
@@ -191,7 +191,6 @@ _ATX = re.compile(r"^ {0,3}(#{1,6})\s+(.+?)\s*#*\s*$")
 _SETEXT = re.compile(r"^ {0,3}(=+|-+)\s*$")
 _BOLD_LINE = re.compile(r"^\s*(\*\*|__)(.+?)\1\s*$")
 _LINK_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+\[[^\]]+\]\([^)]*\)\s*$")
-_TOC_LINE = re.compile(r"(?:\.\s?){4,}\s*\d+\s*$|\s\d{1,4}$")
 
 
 def markdown_blocks(text: str) -> list[Block]:
