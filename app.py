@@ -145,6 +145,14 @@ def create_app(assistant: Assistant, uploads_dir: str | Path | None = None,
             if done or report.unchanged:
                 messages.insert(0, f"Indexed {done} new or changed file(s), "
                                    f"{report.unchanged} unchanged; {report.chunks} chunks in all.")
+            if report.model:
+                messages.append("Most of the text is not English, so the index now uses the "
+                                "multilingual model: ask in any language it reads.")
+            if report.not_english:
+                messages.append(f"⚠️ {', '.join(report.not_english[:3])}: not English, and this "
+                                f"index's model is English-only. An index built with "
+                                f"QA_MODEL=multilingual answers across languages (see the "
+                                f"docs' Other languages page).")
             messages += [f"⚠️ {one} is nearly the same as {other}, already indexed."
                          for one, other in report.duplicates]
         status = "\n\n".join(messages) or "No file was uploaded."

