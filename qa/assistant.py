@@ -526,8 +526,16 @@ class Assistant:
                 only: set[str] | None) -> Iterator[str | Answer]:
         s = self.settings
         wanted = intent.classify(question)
+        earlier = followup.last(history, "user") if history else None
+        # "and the dates?" after "Summarize X.pdf": the same kind of question, of X
+        carried = wanted.kind == "question" and earlier is not None
+        if carried:
+            wanted = intent.follow_up(question, intent.classify(earlier or ""))
         if wanted.kind != "question":  # about whole documents: read them, not 8 chunks
-            answer = self._overview(wanted, question, store, only)
+            refers = carried or intent.refers_back(question)
+            answer = self._overview(wanted, question, store, only,
+                                    earlier if refers and wanted.kind != "where" or carried
+                                    else None)
             if wanted.kind == "digest" and model is not None and answer.found:
                 paths = sorted({source.path for source in answer.sources})
                 yield from summarize.digest(model[0], model[1], overview.records_of(store),
@@ -649,14 +657,16 @@ class Assistant:
         return f"read: {shown}" if names else ""
 
     def _overview(self, wanted: intent.Intent, question: str, store: Any,
-                  only: set[str] | None) -> Answer:
+                  only: set[str] | None, earlier: str | None = None) -> Answer:
         """A digest, list or where question, answered from whole documents: the
-        ones the question names, else the chosen ones, else all."""
+        ones the question names (else, for a follow-up, those the `earlier`
+        question named), else the chosen ones, else all."""
         files = store.files()
         if not files:
             return Answer("No documents are indexed yet: add some with `qa index PATH` or "
                           "the chat's upload.", False)
-        named = naming.named(question, files)
+        named = naming.named(question, files) or (naming.named(earlier, files) if earlier
+                                                  else set())
         names = sorted((named & only if only is not None else named) or only or files)
         if wanted.kind == "digest":
             return self.digest(names)

@@ -114,6 +114,44 @@ def test_where_ranks_the_documents_that_discuss_a_term(shelf):
     assert "birds.txt" not in answer.text and "port.md" not in answer.text
 
 
+@pytest.mark.parametrize("earlier, question, kind, value", [
+    ("Summarize port.md", "and the dates?", "list", "date"),
+    ("List all the dates", "What about the amounts?", "list", "amount"),
+    ("List all the dates", "und die Jahre?", "list", "date"),
+    ("List all the dates", "et les montants ?", "list", "amount"),
+    ("List all the dates", "还有金额呢？", "list", "amount"),
+    ("Which documents mention GPUs?", "and Milvus?", "where", ""),
+    ("Summarize port.md", "and the gpus.md file?", "digest", ""),
+    ("Which documents mention GPUs?", "And what did he say?", "question", ""),
+    ("Summarize port.md", "what about GPUs?", "question", ""),
+    ("When was the line electrified?", "and the dates?", "question", ""),
+])
+def test_follow_ups_to_whole_document_questions(earlier, question, kind, value):
+    from qa.answering.intent import follow_up
+
+    wanted = follow_up(question, classify(earlier))
+    assert (wanted.kind, wanted.value) == (kind, value)
+
+
+def test_a_follow_up_in_the_chat_reads_the_document_asked_about_before(shelf):
+    """ "and the dates?" after "Summarize port.md" lists port.md's dates (not
+    every document's); "and CPUs?" after a where question asks where again."""
+    history = [{"role": "user", "content": "Summarize port.md"},
+               {"role": "assistant", "content": shelf.digest(["port.md"]).text}]
+    dates = shelf.ask("and the dates?", history)
+    assert [row["value"] for row in dates.items] == ["1990", "2016", "2019", "2020"]
+    assert "port.md" in dates.note and "gpus.md" not in dates.note
+    history = [{"role": "user", "content": "Which documents mention GPUs?"},
+               {"role": "assistant", "content": "gpus.md, chips.txt"}]
+    cpus = shelf.ask("and CPUs?", history)
+    assert [row["source"] for row in cpus.items] == ["gpus.md"]
+    # "List the dates in it" after a digest of port.md reads port.md alone
+    history[0]["content"] = "Summarize port.md"
+    dates = shelf.ask("List all the dates in it", history)
+    assert [row["value"] for row in dates.items] == ["1990", "2016", "2019", "2020"]
+    assert "port.md" in dates.note and "gpus.md" not in dates.note
+
+
 def test_summary_and_find_over_http_and_the_command_line(shelf):
     client = TestClient(create_api(Collections(shelf)))
     summary = client.get("/v1/documents/port.md/summary", params={"sentences": 3}).json()

@@ -132,6 +132,63 @@ def classify(question: str) -> Intent:
     return QUESTION
 
 
+# A chat's follow-up to a whole-document question: "and the dates?", "what
+# about Milvus?", "und die Jahre?", "et les montants ?", "还有金额呢？".
+_CONNECTIVE = (r"(?:and|what about|how about|now|also|then|same for|und|was ist mit|et|"
+               r"et pour|y|e|en|en nu|а|и|а как насчёт|那|还有|那么)")
+_FOLLOW = re.compile(r"^\s*(?:¿\s*)?" + _CONNECTIVE + r"\b\s*,?\s*(?P<rest>.+?)\s*(?:,?\s*"
+                     r"(?:too|as well|also|auch|aussi|también|anche|também|ook|тоже|呢))?"
+                     r"\s*[?？.!]*\s*$", re.I)
+_ARTICLE = (r"(?:the|all the|all|die|der|alle|les|tous les|toutes les|los|las|todos los|todas "
+            r"las|i|gli|le|tutti i|tutte le|os|as|de|alle|все)\s+")
+_ASKS = re.compile(
+    r"(?:what|who|whom|whose|when|where|why|how|which|is|are|was|were|do|does|did|can|could|"
+    r"will|would|should|has|have|had|wer|wann|wo|warum|wie|welche|qui|que|quoi|quand|où|"
+    r"pourquoi|comment|quel|quelle|quién|qué|cuándo|dónde|por qué|cómo|chi|cosa|quando|dove|"
+    r"perché|come|quem|o que|onde|wat|wanneer|waar|waarom|hoe|кто|что|когда|где|почему|как)\b"
+    r"|(?:什么|谁|为什么|怎么|哪)", re.I)
+_ZH_FOLLOW = re.compile(r"^\s*(?:那|还有|那么)(?P<rest>.+?)\s*(?:呢)?\s*[?？]?\s*$")
+
+
+def follow_up(question: str, previous: Intent) -> Intent:
+    """The intent of a chat follow-up to a whole-document question (`previous`
+    is the intent of the user's last message): "and the dates?" after a list
+    or a digest lists dates; "what about Milvus?" after a where question (or a
+    list of sentences that mention a term) asks the same of Milvus; "and the
+    Solana paper?" after a digest digests that document. Anything else, and
+    any follow-up to an ordinary question, is QUESTION."""
+    if previous.kind == "question":
+        return QUESTION
+    text = " ".join(question.split())
+    match = _FOLLOW.match(text) or _ZH_FOLLOW.match(text)
+    if not match:
+        return QUESTION
+    rest = re.sub(r"^" + _ARTICLE, "", match.group("rest"), flags=re.I)
+    rest = re.sub(r"\s+(?:in|of|from)\s+(?:it|this|that|them|these)\b.*$", "", rest, flags=re.I)
+    for value, pattern in _KINDS.items():
+        if re.fullmatch(pattern, rest, re.I):
+            return Intent("list", value)
+    if (len(rest.split()) > 4 and not re.search(r"[\u4e00-\u9fff]", rest)) or _ASKS.match(rest):
+        return QUESTION  # "and what did he say?" is a question of its own
+    if previous.kind == "where" or previous.value == "mentions":
+        return Intent(previous.kind, previous.value, _term(rest))
+    if previous.kind == "digest" and re.search(
+            r"\b(?:paper|document|doc|file|article|report|pdf|book|one|other)s?\b|\.\w{2,4}\b",
+            rest, re.I):
+        return Intent("digest")
+    return QUESTION
+
+
+_BACK = re.compile(r"\b(?:it|this|that|these|those|them|ihn|es|dies\w*|ce|cette|ces|este|esta|"
+                   r"esto|questo|questa|deze|dit|этот|эта|это)\b|这|该", re.I)
+
+
+def refers_back(question: str) -> bool:
+    """Whether a whole-document question points at a document already in the
+    conversation ("Summarize it", "List the dates in this paper")."""
+    return bool(_BACK.search(question))
+
+
 def _term(text: str) -> str:
     """The words looked for, without quotes and a trailing "in my documents"."""
     text = re.sub(r"\s+(?:in|of|from)\s+(?:my|the|our|these|all)\s+(?:documents?|files?|"
