@@ -538,7 +538,7 @@ class Assistant:
                                     else None)
             if wanted.kind == "digest" and model is not None and answer.found:
                 paths = sorted({source.path for source in answer.sources})
-                yield from summarize.digest(model[0], model[1], overview.records_of(store),
+                yield from summarize.digest(model[0], model[1], overview.records_of(store, paths),
                                             paths, self.embedder, s, answer)
                 return
             yield answer.text
@@ -616,7 +616,7 @@ class Assistant:
         """
         store = self._latest()
         paths = self._paths(store, names)
-        answer = overview.digest(overview.records_of(store), paths, sentences)
+        answer = overview.digest(overview.records_of(store, paths), paths, sentences)
         answer.note = self._read_note(store, paths)
         return answer
 
@@ -632,7 +632,7 @@ class Assistant:
         """
         store = self._latest()
         paths = self._paths(store, names)
-        records = overview.records_of(store)
+        records = overview.records_of(store, paths)
         if what in overview.VALUE_KINDS:
             return overview.find(records, paths, kind=what)
         return overview.find(records, paths, term=what)
@@ -643,7 +643,7 @@ class Assistant:
         store = self._latest()
         paths = self._paths(store, names) if names is not None else None
         vector = encode_queries(self.embedder, [term])[0]
-        return overview.where(overview.records_of(store), vector, term, paths)
+        return overview.where(overview.records_of(store, paths), vector, term, paths)
 
     def _paths(self, store: Any, names: Iterable[str] | None) -> list[str]:
         only = self._only(store, names)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,12 +40,12 @@ def _loose(text: str) -> set[str]:
     return {t[:-1] if len(t) > 3 and t.endswith("s") else t for t in terms(text)}
 
 
-def records_of(store: Any) -> Any:
-    """The store's records of every document (the FAISS store holds them)."""
-    if not hasattr(store, "entries"):
-        raise QAError("summaries and lists read whole documents, which the Milvus store "
-                      "does not hold in memory; use the FAISS store (QA_STORE=faiss) for them")
-    return store
+def records_of(store: Any, paths: Iterable[str] | None = None) -> Any:
+    """The records of the documents at `paths` (None: all): the FAISS store
+    holds every document; the Milvus store reads them (`MilvusStore.records`)."""
+    if hasattr(store, "entries"):
+        return store
+    return store.records(store.files() if paths is None else paths)
 
 
 def digest_length(sentences: int) -> int:

@@ -436,3 +436,28 @@ def test_milvus_keeps_document_structure_as_faiss_does(tmp_path, settings, embed
                                 "Ward: Ward 7; Head nurse: Ana Silva.")]:
         answer = milvus.ask(question)
         assert expected in answer.text and top(answer) == top(faiss.ask(question)), answer.text
+
+
+def test_milvus_answers_whole_document_questions_as_faiss_does(tmp_path, settings, embedder):
+    """Issue 28: digests, lists and where questions read whole documents from
+    Milvus: the same sentences, values and offsets as the FAISS store gives."""
+    from test_overview import BIRDS_TXT, CHIPS_TXT, GPU_MD, PORT_MD
+
+    docs = write(tmp_path / "docs", {"port.md": PORT_MD, "gpus.md": GPU_MD,
+                                     "chips.txt": CHIPS_TXT, "birds.txt": BIRDS_TXT})
+    faiss = Assistant.from_paths([docs], tmp_path / "f", settings, embedder)
+    milvus = Assistant.from_paths([docs], tmp_path / "m", settings, embedder,
+                                  store=lite(tmp_path))
+
+    def cited(sources):
+        return [(s.source, s.start, s.end, s.text, s.page) for s in sources]
+
+    digest = milvus.digest(["port.md"], sentences=3)
+    assert digest.found and cited(digest.sources) == cited(faiss.digest(["port.md"], 3).sources)
+    dates = milvus.find("date", ["port.md"])
+    assert [i.value for i in dates] == ["1990", "2016", "2019", "2020"]
+    assert [cited([i.source]) for i in dates] == \
+        [cited([i.source]) for i in faiss.find("date", ["port.md"])]
+    places = milvus.ask("Which documents mention GPUs?")
+    assert [row["source"] for row in places.items] == ["gpus.md", "chips.txt"]
+    assert cited(places.sources) == cited(faiss.ask("Which documents mention GPUs?").sources)

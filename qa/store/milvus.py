@@ -322,6 +322,37 @@ class MilvusStore:
         text = TextWindow("".join(r["piece"] for r in rows), rows[0]["start"])
         return text[max(start, rows[0]["start"]):end]
 
+    def records(self, paths: Iterable[str]) -> Records:
+        """Whole documents (every sentence with its vector, and the document's
+        structure) as Records keyed by path: what digests, lists and where
+        questions read. Each call reads them from Milvus (no cache: a long
+        document is read once per such question)."""
+        wanted = {doc_id(p): p for p in paths}
+        if not wanted:
+            return Records(self.dimension)
+        rows = self._call("get", self._alias("documents"), ids=list(wanted),
+                          output_fields=["path", "source", "sha", "info"])
+        entries: dict[str, Entry] = {}
+        for row in sorted(rows, key=lambda r: r["path"]):
+            parts = sorted(self._rows(self._alias("sentences"),
+                                      f"doc == {_quote(row['id'])} and sha == {_quote(row['sha'])}",
+                                      ["start", "end", "piece", "vector"]),
+                           key=lambda r: r["start"])
+            if not parts:
+                continue
+            info = row["info"]
+            # Each sentence row holds its sentence and the text up to the next;
+            # the first also the text before it: together, the whole text.
+            document = Document(text="".join(r["piece"] for r in parts), source=row["source"],
+                                path=row["path"], sha256=row["sha"],
+                                page_starts=info["page_starts"],
+                                blocks=[Block.from_list(b) for b in info.get("blocks", ())])
+            entries[row["path"]] = Entry(
+                doc=document, sentences=[Span(r["start"], r["end"]) for r in parts], chunks=[],
+                chunk_vectors=np.zeros((0, self.dimension), dtype=np.float32),
+                sentence_vectors=np.asarray([r["vector"] for r in parts], dtype=np.float32))
+        return Records(self.dimension, entries)
+
     def count(self) -> int:
         """Chunks held."""
         return sum(info["chunks"] for info in self.files().values())
