@@ -11,11 +11,16 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-from qa.assistant import Assistant
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from results import Table  # noqa: E402
+
+from qa.assistant import Assistant  # noqa: E402
 
 QUESTIONS = [json.loads(line)["question"] for line in
              (Path(__file__).parent.parent / "tests/data/russia-warns-kosovo.dev.jsonl")
@@ -31,6 +36,7 @@ def timed(fn, question: str) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--record", metavar="NAME", help="save the table as results/NAME.json")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         bot = Assistant.bundled(Path(scratch) / "index")
@@ -51,8 +57,15 @@ def main() -> None:
         p50 = statistics.median(r[0] for r in rows)
         p95 = statistics.median(r[1] for r in rows)
         b50 = statistics.median(r[2] for r in rows)
-        print(f"warm ask p50 {p50:.2f} ms, p95 {p95:.2f} ms; bare dense search p50 "
-              f"{b50:.2f} ms; ratio {p50 / b50:.2f} (median of {args.rounds} rounds)")
+        table = Table(args.record or "latency", ["answer model", "warm ask p50 ms",
+                                                  "warm ask p95 ms", "bare dense search p50 ms",
+                                                  "ratio"])
+        table.add("on" if bot.settings.answer_model else "off", round(p50, 2), round(p95, 2),
+                  round(b50, 2), round(p50 / b50, 2))
+        table.notes.append(f"Median of {args.rounds} rounds of the dev set's questions, 5 "
+                           f"times each, on the bundled article's index.")
+        if args.record:
+            print(f"recorded {table.save()}")
 
 
 if __name__ == "__main__":

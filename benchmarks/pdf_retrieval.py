@@ -28,6 +28,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from results import Table  # noqa: E402
 
 
 def shingles(text: str, step: int = 1, n: int = 24) -> set[str]:
@@ -125,11 +128,12 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=0, help="questions per set (0: all)")
     parser.add_argument("--qa-only", action="store_true", help="skip the LangChain baseline")
     parser.add_argument("--answers", type=Path, help="append qa's answers here (JSON lines)")
+    parser.add_argument("--record", metavar="NAME", help="save the table as results/NAME.json")
     args = parser.parse_args()
-    print(f"| set | questions | LangChain hit@{args.k} | qa hit@{args.k} | "
-          f"passages with a page header (LangChain / qa) | qa answer from a reference "
-          f"context | qa abstained |")
-    print("|---|---|---|---|---|---|---|")
+    table = Table(args.record or "pdf", ["set", "questions", f"LangChain hit@{args.k}",
+                                         f"qa hit@{args.k}", "passages with a page header "
+                                         "(LangChain / qa)", "qa answer from a reference context",
+                                         "qa abstained"])
     for folder in args.folders:
         pdf, questions = dataset(folder)
         questions = questions[:args.limit] if args.limit else questions
@@ -137,8 +141,10 @@ def main() -> None:
         base, base_dirty = (float("nan"), 0) if args.qa_only else \
             baseline_hits(pdf, questions, args.k, repeated)
         ours, our_dirty, answered, abstained = qa_hits(pdf, questions, args.k, repeated, args.answers)
-        print(f"| {pdf.name} | {len(questions)} | {base:.3f} | {ours:.3f} | "
-              f"{base_dirty} / {our_dirty} | {answered:.3f} | {abstained:.3f} |", flush=True)
+        table.add(pdf.name, len(questions), "not run" if args.qa_only else base, ours,
+                  f"{'–' if args.qa_only else base_dirty} / {our_dirty}", answered, abstained)
+    if args.record:
+        print(f"recorded {table.save()}")
 
 
 if __name__ == "__main__":

@@ -23,6 +23,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from results import Table  # noqa: E402
 
 _ABSTRACT = re.compile(r"Abstract\W+(.+?)(?=\s*(?:Keywords|Index Terms|Key words)\b|\n\n)", re.S | re.I)
 
@@ -105,19 +108,21 @@ def main() -> None:
     parser.add_argument("pdfs", nargs="+", type=Path)
     parser.add_argument("--sentences", type=int, default=7)
     parser.add_argument("--llm", help="also a chat model's digest (e.g. smollm2)")
+    parser.add_argument("--record", metavar="NAME", help="save the table as results/NAME.json")
     args = parser.parse_args()
-    table: dict[str, list[dict[str, float]]] = {}
-    print("| paper | summariser | ROUGE-1 | ROUGE-2 | ROUGE-L |")
-    print("|---|---|---|---|---|")
+    by_name: dict[str, list[dict[str, float]]] = {}
+    table = Table(args.record or "summaries", ["paper", "summariser", "ROUGE-1", "ROUGE-2",
+                                                "ROUGE-L"])
     for pdf in args.pdfs:
         for name, scores in run(pdf, args.sentences, args.llm).items():
-            table.setdefault(name, []).append(scores)
-            print(f"| {pdf.name} | {name} | {scores['rouge1']:.3f} | {scores['rouge2']:.3f} | "
-                  f"{scores['rougeL']:.3f} |", flush=True)
-    for name, rows in table.items():
+            by_name.setdefault(name, []).append(scores)
+            table.add(pdf.name, name, scores["rouge1"], scores["rouge2"], scores["rougeL"])
+    for name, rows in by_name.items():
         means = {k: statistics.mean(r[k] for r in rows) for k in ("rouge1", "rouge2", "rougeL")}
-        print(f"| mean of {len(rows)} | {name} | {means['rouge1']:.3f} | {means['rouge2']:.3f} | "
-              f"{means['rougeL']:.3f} |")
+        table.add(f"mean of {len(rows)}", name, means["rouge1"], means["rouge2"],
+                  means["rougeL"])
+    if args.record:
+        print(f"recorded {table.save()}")
 
 
 if __name__ == "__main__":
