@@ -44,7 +44,7 @@ def main() -> None:
         table.add(path.name, s["questions"], s["answer_accuracy"],
                   "n/a" if s["abstention_accuracy"] is None else s["abstention_accuracy"],
                   s["overall_accuracy"], s["hit@8"], f"{s['squad_em']:.1f} / {s['squad_f1']:.1f}",
-                  f"{s['span_em']:.3f} of {s['span_questions']}",
+                  "n/a" if s["span_em"] is None else f"{s['span_em']:.3f} of {s['span_questions']}",
                   s.get("first_token_p50_ms") or s["latency_p50_ms"])
     if args.record:
         print(f"recorded {table.save()}")

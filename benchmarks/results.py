@@ -37,9 +37,13 @@ class Table:
         """Write benchmarks/results/NAME.json (the command as run, with paths
         outside the project shown as their last two parts)."""
         argv = command if command is not None else ["python", *sys.argv]
+        # the settings that shaped the run (QA_ANSWER_MODEL=1, QA_MODEL=...)
+        argv = [f"{k}={v}" for k, v in sorted(os.environ.items())
+                if k.startswith("QA_") and k != "QA_INDEX_DIR"] + argv
         record = {"name": self.name, "date": time.strftime("%Y-%m-%d"),
                   "machine": f"{os.cpu_count()} cores, Python {sys.version.split()[0]}",
-                  "command": " ".join(shlex.quote(_shown(a)) for a in argv),
+                  "command": " ".join(a if "=" in a.split("/")[0] and not a.startswith("-")
+                                      else shlex.quote(_shown(a)) for a in argv),
                   "columns": self.columns, "rows": self.rows, "notes": self.notes}
         RESULTS.mkdir(exist_ok=True)
         path = RESULTS / f"{self.name}.json"

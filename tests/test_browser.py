@@ -127,9 +127,22 @@ def test_chat_in_a_real_browser(server):
         expect(page.locator("#sources mark")).to_contain_text("humanitarian catastrophe")
         page.screenshot(path=str(shots / "answer.png"), full_page=True)
 
+        other = browser.new_page(viewport={"width": 1400, "height": 1000})  # a second tab
+        other.goto(url)
+        expect(other.locator("#documents")).to_contain_text("russia-warns-kosovo.txt")
         page.locator("#upload input[type=file]").set_input_files(str(note))
         expect(page.locator("#upload-status")).to_contain_text("Indexed 1 new", timeout=60_000)
         expect(page.locator("#documents")).to_contain_text("pets.pdf")
+        # The other tab follows (issue 29): its list, and example questions about
+        # the documents indexed now (the article's own questions give way) ...
+        expect(other.locator("#documents")).to_contain_text("pets.pdf", timeout=30_000)
+        example = other.locator("#chat button", has_text="Summarize pets.pdf")
+        expect(example).to_be_visible(timeout=30_000)
+        expect(other.locator("#chat")).not_to_contain_text("Botsan-Kharchenko")
+        # ... and the example answers: a digest citing the PDF's sentence
+        example.click()
+        expect(other.locator("#chat")).to_contain_text("Kiwi", timeout=60_000)
+        other.close()
         box.fill("What did the parrot learn to whistle?")
         box.press("Enter")
         expect(chat).to_contain_text("national anthem", timeout=60_000)

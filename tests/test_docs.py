@@ -38,3 +38,19 @@ def test_the_documentation_site_builds_strictly(tmp_path):
     assert out.returncode == 0, out.stderr[-2000:]
     reference = (tmp_path / "site" / "reference" / "index.html").read_text(encoding="utf-8")
     assert "digest" in reference and "Answer a question from the indexed documents" in reference
+
+
+def test_the_benchmark_page_is_written_by_the_benchmark_scripts():
+    """docs/benchmarks.md is benchmarks/page.md with each `<!-- table: NAME -->`
+    replaced by the table a script recorded (benchmarks/results/NAME.json):
+    a hand edit of the page, or a recorded run not yet written to it, fails."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import page
+
+    written = (ROOT / "docs" / "benchmarks.md").read_text(encoding="utf-8")
+    assert written == page.build(), "run: python benchmarks/page.py"
+    template = page.TEMPLATE.read_text(encoding="utf-8")
+    names = re.findall(r"^<!-- table: ([\w-]+) -->$", template, re.M)
+    assert len(names) >= 5
+    recorded = sorted(p.stem for p in (ROOT / "benchmarks" / "results").glob("*.json"))
+    assert sorted(set(names)) == recorded  # every recorded table is on the page
