@@ -532,10 +532,10 @@ class Assistant:
         if carried:
             wanted = intent.follow_up(question, intent.classify(earlier or ""))
         if wanted.kind != "question":  # about whole documents: read them, not 8 chunks
-            refers = carried or intent.refers_back(question)
-            answer = self._overview(wanted, question, store, only,
-                                    earlier if refers and wanted.kind != "where" or carried
-                                    else None)
+            # the documents the earlier question named carry over to a follow-up,
+            # and to a digest or list that points back ("List the dates in it")
+            carry = carried or (wanted.kind != "where" and intent.refers_back(question))
+            answer = self._overview(wanted, question, store, only, earlier if carry else None)
             if wanted.kind == "digest" and model is not None and answer.found:
                 paths = sorted({source.path for source in answer.sources})
                 yield from summarize.digest(model[0], model[1], overview.records_of(store, paths),
