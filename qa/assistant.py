@@ -545,7 +545,7 @@ class Assistant:
             yield answer
             return
         follow_up = bool(history) and followup.is_follow_up(question)
-        previous = followup.last(history, "user") if follow_up else None
+        previous = earlier if follow_up else None
         query = f"{previous} {question}" if previous else question
         prefer = followup.previous_documents(
             history, [(p, info["source"]) for p, info in store.files().items()],
