@@ -26,7 +26,7 @@ _UNSPACED = "\u0e00-\u0e7f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 # not \w in Python's re, and would cut every Hindi word apart.
 _MARKS = "\u0300-\u036f\u0483-\u0489\u0591-\u05c7\u0610-\u061a\u064b-\u065f\u0670\u0900-\u0dff"
 _LETTER = rf"(?:[^\W{_UNSPACED}]|[{_MARKS}])"
-_UNSPACED_CHAR = re.compile(f"[{_UNSPACED}]")
+UNSPACED_CHAR = re.compile(f"[{_UNSPACED}]")
 WORD = re.compile(rf"[{_UNSPACED}]+|{_LETTER}+(?:[-'.]{_LETTER}+)*")
 # Sentence ends Punkt does not know: the ideographic full stop and marks, the
 # Devanagari danda, the Arabic question mark (a break after them, kept whole).
@@ -245,7 +245,7 @@ def words(text: str) -> list[str]:
     a run of Chinese, Japanese or Thai gives its overlapping character pairs)."""
     out: list[str] = []
     for token in WORD.findall(normalize(text)):
-        if _UNSPACED_CHAR.match(token):
+        if UNSPACED_CHAR.match(token):
             out.extend([token[i:i + 2] for i in range(len(token) - 1)] or [token])
         else:
             out.append(token.lower().strip("."))

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .answering.span import kind_of
+from .chunking import UNSPACED_CHAR
 from .documents import normalize
 from .errors import QAError
 
@@ -91,7 +92,19 @@ def contains_gold(answer: str, golds: list[str], max_chars: int = 300) -> bool:
     if len(answer) > max_chars:
         return False
     said = f" {normalize_answer(answer)} "
-    return any(f" {normalize_answer(g)} " in said for g in golds if normalize_answer(g))
+    bare = said.replace(" ", "")
+    return any(
+        # Chinese, Japanese and Thai write no spaces between words: there the
+        # gold only has to appear in the answer (spaces aside), as MLQA scores them.
+        (g.replace(" ", "") in bare) if UNSPACED_CHAR.search(g) else (f" {g} " in said)
+        for g in map(normalize_answer, golds) if g)
+
+
+def _tokens(text: str) -> list[str]:
+    """SQuAD's tokens, with Chinese, Japanese and Thai runs split into
+    characters (MLQA's mixed segmentation: they write no spaces between words)."""
+    return [piece for token in normalize_answer(text).split()
+            for piece in (list(token) if UNSPACED_CHAR.search(token) else [token])]
 
 
 def exact_match(prediction: str, golds: list[str]) -> float:
@@ -104,9 +117,9 @@ def f1(prediction: str, golds: list[str]) -> float:
     if not golds:
         return float(prediction == "")
     best = 0.0
-    said = normalize_answer(prediction).split()
+    said = _tokens(prediction)
     for gold in golds:
-        truth = normalize_answer(gold).split()
+        truth = _tokens(gold)
         common = sum((collections.Counter(said) & collections.Counter(truth)).values())
         if common:
             precision, recall = common / len(said), common / len(truth)

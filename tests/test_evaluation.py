@@ -10,6 +10,14 @@ def test_accuracy_rule():
     assert not contains_gold("Russian", ["Russia"])
 
 
+def test_accuracy_rule_in_languages_written_without_spaces():
+    # Chinese and Thai answers hold their gold without spaces around it (MLQA's rule)
+    assert contains_gold("黑豹队的防守只丢了 308分，在联赛中排名第六。", ["排名第六"])
+    assert contains_gold("ทีมรับของแพนเธอร์สถอดใจที่คะแนน 308 ได้อันดับที่หก", ["อันดับที่หก"])
+    assert not contains_gold("黑豹队的防守只丢了 308分。", ["排名第六"])
+    assert f1("北京是首都", ["北京"]) == 2 * (2 / 5) * 1 / (2 / 5 + 1)  # characters are tokens
+
+
 def test_squad_metrics():
     assert exact_match("the United Nations", ["United Nations"]) == 1.0
     assert exact_match("", []) == 1.0 and exact_match("x", []) == 0.0
