@@ -64,6 +64,10 @@ def shelf(tmp_path_factory, settings, embedder):
     ("哪些文档提到了GPU？", "where"),
     ("What is the treaty about?", "question"), ("Who summarized the report?", "question"),
     ("When was the line electrified?", "question"), ("Which ship docked first?", "question"),
+    ("这篇文章的主要内容是什么？", "digest"), ("Resume este documento", "digest"),
+    # questions about something the text describes (from qa_train/'s native sets)
+    ("《鳄鱼泪》主要内容是什么？", "question"), ("鲍林规则是什么时候总结归纳出来的？", "question"),
+    ("When did publication of The Sunday Times resume?", "question"),
 ])
 def test_digest_list_and_where_questions_are_told_apart(question, kind):
     assert classify(question).kind == kind

@@ -28,12 +28,21 @@ _DIGEST = re.compile(
     # de, fr, es, it, pt, nl, ru, zh
     r"\bfasse\b.*\bzusammen\b|\bzusammenfassung\b|\bworum geht es\b|"
     r"\brésume\b|\brésumé d[eu]\b|\bde quoi parle\b|"
-    r"\bresume\b|\bresumen de\b|\bde qué trata\b|"
+    # "resume" only opening the request ("Resume este documento"): English has
+    # the word too ("When did publication resume?")
+    r"^\s*resume\s+(?:el|la|los|las|este|esta|estos|estas|mi|mis)\b|\bresumen de\b|"
+    r"\bde qué trata\b|"
     r"\briassumi\b|\briassunto d\w*\b|\bdi cosa parla\b|"
     r"\bresuma\b|\bresumo d[oa]s?\b|\bdo que (?:se )?trata\b|"
     r"\bvat\b.*\bsamen\b|\bsamenvatting\b|\bwaar gaat\b.*\bover\b|"
     r"\bкратко\b|\bрезюме\b|\bперескажи\b|\bсуммируй\b|\bо ч[её]м\b.*\b(?:документ|статья|текст|файл)|"
-    r"总结|概括|摘要|主要内容|讲了什么", re.I)
+    # Chinese: a request that opens with "summarise", or a document word
+    # before "main content" ("这篇文章的主要内容是什么"), not a question about a
+    # book or a rule in the text ("《鳄鱼泪》主要内容是什么？", "…是什么时候总结出来的？")
+    r"^\s*(?:请|帮我|能否|可以)?\s*(?:总结|概括|摘要)|"
+    r"(?:总结|概括)(?:一下)?(?:这篇|本文|全文|文章|文档|文件|报告|论文|这份|这本书|本书)|"
+    r"(?:这篇|本文|全文|文章|文档|文件|报告|论文|这份|这本书|本书)[^，,？?]{0,8}"
+    r"(?:主要内容|讲了什么|说了什么|讲的是什么|摘要)", re.I)
 
 _KINDS = {
     "date": r"dates?|years?|deadlines?|daten|datum|jahre|dates|années|fechas|años|date|anni|"
