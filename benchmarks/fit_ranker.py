@@ -2,6 +2,7 @@
 
     pip install -e ".[bench]"
     python benchmarks/fit_ranker.py PATH/squad_v2_dev_sample/small.json [--model multilingual]
+    python benchmarks/fit_ranker.py --model multilingual --native PATH/qa_train
 
 Fitting data: the SQuAD 2.0 sample and the bundled dev set ONLY (the
 project's tuning data). XQuAD and the PDF sets are held-out tests: never pass
@@ -16,6 +17,10 @@ Writes, per embedding model:
                                         abstention threshold (JSON, no pickle)
     benchmarks/rankers/NAME.npz         the feature table it was fitted on
                                         (numbers only), so a test can refit it
+
+With --native, the multilingual model also gets a ranker per language from
+the native (not translated) question sets in qa_train/: Chinese, Arabic,
+Russian and Thai, about 400 questions each (training data; XQuAD stays a test).
 
 Prints the cross-validated figures (5 folds by question, and by article), the
 fold spread, the threshold sweep and the calibration (expected calibration
@@ -35,6 +40,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from results import Table  # noqa: E402
 
 from qa import assistant as facade  # noqa: E402
 from qa.answering import NOT_FOUND, Answer, extractive, pipeline  # noqa: E402
@@ -83,6 +91,9 @@ def collect(bot: facade.Assistant, items: list, reading: extractive.Ranker | Non
         for number, item in enumerate(items):
             seen.clear()
             bot.ask(item.question, history=item.history or None)
+            if not seen:  # taken for a whole-document question: no sentence was chosen
+                print(f"  not a sentence question (intent.py): {item.question}", flush=True)
+                continue
             store, rows, matrix, read = seen[-1]
             if not rows:  # nothing retrieved: a row of zeros keeps the question counted
                 rows, matrix, read = [None], np.zeros((1, width), np.float32), [0.0]
@@ -184,6 +195,128 @@ def joint_thresholds(own: dict, other: dict[str, np.ndarray], model: dict) -> tu
           f"({len(o_rank)}), tuning set's unanswerable questions abstained {best[4]:.3f}, "
           f"right answers lost {best[3]:.3f} (5-fold CV, tuning questions)")
     return best[0], best[1]
+
+
+# -- native questions (a multilingual model's per-language rankers) --------------------
+# The question sets in qa_train/ written in their own language (not translated
+# from SQuAD; none shares an article with XQuAD). Each language's weights and
+# threshold rest on its own questions: terms there are character pairs (zh,
+# th) or another stemmer's stems (ar, ru), so the English weights fit them badly.
+NATIVE = {"zh": ("cmrc2018_zh.json", "drcd_zh_hant.json"),
+          "ar": ("arcd_ar.json", "tydiqa_goldp_ar.json"),
+          "ru": ("tydiqa_goldp_ru.json",),
+          "th": ("iapp_wiki_qa_th.json",)}
+NATIVE_QUESTIONS = 400  # per language, from whole articles drawn with a fixed seed
+NATIVE_SEED = 13
+
+
+def native_sample(folder: Path, files: tuple[str, ...]) -> tuple[dict[str, str], list, dict]:
+    """About NATIVE_QUESTIONS questions of one language, from whole articles
+    drawn at random (fixed seed) from its files: (documents, items, article of
+    each question id)."""
+    import random
+
+    from qa.evaluation import Item
+
+    documents: dict[str, str] = {}
+    items: list = []
+    article_of: dict[str, str] = {}
+    for name in files:
+        articles = json.loads((folder / name).read_text(encoding="utf-8"))["data"]
+        random.Random(NATIVE_SEED).shuffle(articles)
+        quota = len(items) + NATIVE_QUESTIONS // len(files)
+        for number, article in enumerate(articles):
+            if len(items) >= quota:
+                break
+            title = f"{Path(name).stem}-{number:04d}"
+            documents[title] = "\n\n".join(p["context"] for p in article["paragraphs"])
+            for paragraph in article["paragraphs"]:
+                for qa in paragraph["qas"]:
+                    items.append(Item(qa["question"], [a["text"] for a in qa["answers"]],
+                                      [], str(qa["id"])))
+                    article_of[str(qa["id"])] = title
+    return documents, items, article_of
+
+
+def native_tables(folder: Path, scratch: Path, model: str) -> tuple[dict, dict]:
+    """Per language, the candidate rows of its questions over an index of half
+    its sampled articles (the half holding the answer), and of the same
+    questions over the other half (nothing there answers: where abstaining is
+    right). A "lang" column tells the languages apart."""
+    settings = Settings.from_env(model=model)
+    own_parts, other_parts = [], []
+    offset = 0
+    for lang, files in NATIVE.items():
+        documents, items, article_of = native_sample(folder, files)
+        titles = sorted(documents)
+        print(f"{lang}: {len(items)} questions on {len(titles)} articles from {', '.join(files)}",
+              flush=True)
+        for half in (0, 1):
+            held = {t: documents[t] for t in titles[half::2]}
+            docs = write_documents(held, scratch / f"{lang}{half}-docs")
+            bot = facade.Assistant.from_paths([docs], scratch / f"{lang}{half}-index", settings,
+                                              progress=False)
+            for part, asked in ((own_parts, [i for i in items if article_of[i.id] in held]),
+                                (other_parts, [i for i in items if article_of[i.id] not in held])):
+                table = collect(bot, asked)
+                # the same question in both halves keeps one number
+                number = {n: offset + items.index(item) for n, item in enumerate(asked)}
+                table["question"] = [number[q] for q in table["question"]]
+                table["lang"] = [lang] * len(table["y"])
+                part.append(table)
+        offset += len(items)
+
+    def join(parts: list) -> dict[str, np.ndarray]:
+        return {"x": np.array([r for p in parts for r in p["x"]], np.float32),
+                "y": np.array([r for p in parts for r in p["y"]], bool),
+                "question": np.array([q for p in parts for q in p["question"]], np.int64),
+                "lang": np.array([r for p in parts for r in p["lang"]])}
+
+    return join(own_parts), join(other_parts)
+
+
+def fit_native(own: dict[str, np.ndarray], other: dict[str, np.ndarray], english: dict,
+               record: bool = False) -> dict:
+    """Each language's ranker: L2 by 5-fold CV, and the threshold that abstains
+    most on questions about other documents while losing at most
+    1 - READER_ANSWERED of the right answers (out of fold). Prints the
+    figures against the English-fitted weights on the same rows."""
+    fitted = {}
+    table = Table("ranker-native", [
+        "language", "questions", "right sentence first: English-fitted weights",
+        "native weights (5-fold CV)", "L2", "threshold",
+        "questions about other documents abstained", "right answers lost (CV)"])
+    ranker_en = extractive.Ranker(np.array(english["weights"]), english["none"], 0.0)
+    for lang in NATIVE:
+        t = {k: v[own["lang"] == lang] for k, v in own.items() if k != "lang"}
+        o = {k: v[other["lang"] == lang] for k, v in other.items() if k != "lang"}
+        t["answerable"] = np.ones(len(t["y"]), bool)
+        before = np.mean([t["y"][rows[int(np.argmax(ranker_en.probabilities(t["x"][rows])))]]
+                          for rows in groups_of(t["question"])])
+        fold = t["question"] % FOLDS
+        chosen: dict = {}
+        for l2 in L2_GRID:
+            r = out_of_fold(t, fold, l2)
+            asked = np.unique(t["question"])
+            first = float(r["right"][asked].mean())
+            if first > chosen.get("first", -1):
+                chosen = {"l2": l2, "first": first, "p": r["p"][asked], "right": r["right"][asked]}
+        model = fit(t, np.ones(len(t["y"]), bool), chosen["l2"])
+        ranker = extractive.Ranker(np.array(model["weights"]), model["none"], 0.0)
+        o_p = np.array([ranker.probabilities(o["x"][rows]).max()
+                        for rows in groups_of(o["question"])])
+        p, right = chosen["p"], chosen["right"]
+        threshold = 0.0
+        for th in np.round(np.arange(0.0, 0.51, 0.01), 2):
+            if (right & (p >= th)).sum() >= READER_ANSWERED * right.sum():
+                threshold = float(th)
+        lost = 1 - (right & (p >= threshold)).sum() / max(1, right.sum())
+        table.add(lang, len(p), float(before), chosen["first"], f"{chosen['l2']:g}", threshold,
+                  f"{(o_p < threshold).mean():.3f} of {len(o_p)}", float(lost))
+        fitted[lang] = {**model, "threshold": threshold, "l2": chosen["l2"]}
+    if record:
+        print(f"recorded {table.save()}")
+    return fitted
 
 
 # -- the model ------------------------------------------------------------------------
@@ -346,7 +479,14 @@ def main() -> None:
     parser.add_argument("--reader", action="store_true",
                         help="add the answer model's score (qa/answering/models/) as a feature; "
                              "the ranker shipped now stays as its prefilter")
+    parser.add_argument("--native", type=Path, metavar="QA_TRAIN",
+                        help="with --model multilingual: fit each language's ranker on the "
+                             "native question sets in PATH/qa_train (zh, ar, ru, th)")
+    parser.add_argument("--record", action="store_true",
+                        help="with --native: save its table for the benchmark page")
     args = parser.parse_args()
+    if args.native:
+        return native(args)
     base_name = extractive.ranker_name(args.model)
     # the ranker without the answer model is the base (and prefilter) of the one with it
     base = json.loads((extractive.RANKERS / f"{base_name}.json").read_text())
@@ -396,6 +536,27 @@ def main() -> None:
     for i, feature in enumerate(shipped["features"]):
         print(f"  {feature:<8} {shipped['weights'][i]:+8.3f}")
     print(f"  none     {shipped['none']:+8.3f}   threshold {shipped['threshold']:.2f}")
+
+def native(args: argparse.Namespace) -> None:
+    """Add per-language rankers, fitted on native questions, to the multilingual
+    model's ranker file (its English weights and `across` stay)."""
+    name = extractive.ranker_name(args.model)
+    if name == "default":
+        raise SystemExit("--native fits a multilingual model's rankers: add --model multilingual")
+    path = extractive.RANKERS / f"{name}.json"
+    shipped = json.loads(path.read_text(encoding="utf-8"))
+    own_path, other_path = TABLES / f"{name}-native.npz", TABLES / f"{name}-native-other.npz"
+    if args.reuse:
+        own, other = dict(np.load(own_path)), dict(np.load(other_path))
+    else:
+        with tempfile.TemporaryDirectory() as scratch:
+            own, other = native_tables(args.native, Path(scratch), args.model)
+        np.savez_compressed(own_path, **own)
+        np.savez_compressed(other_path, **other)
+    shipped["languages"] = fit_native(own, other, shipped, args.record)
+    path.write_text(json.dumps(shipped) + "\n", encoding="utf-8")
+    print(f"\nwrote {path.relative_to(ROOT)}")
+
 
 if __name__ == "__main__":
     main()

@@ -76,6 +76,14 @@ def test_follow_up_stays_with_the_previous_answers_document(tmp_path, settings, 
     ("Where would refugees flow?", "place"),
     ("Who is the negotiator?", "name"),
     ("What did he warn?", None),
+    # the languages with native questions to fit their rankers (qa_train/)
+    ("广茂铁路全长多少公里？", "number"), ("广三铁路在哪年建成？", "date"),
+    ("Сколько книг написал Вулф?", "number"), ("В каком году умер Робеспьер?", "date"),
+    ("كم سنة استمرت الدولة العثمانية؟", "number"), ("متى غادر خاشقجي السعودية؟", "date"),
+    ("ประเทศออสเตรเลียใหญ่เป็นอันดับที่เท่าไหร่ของโลก", "number"),
+    ("มีทหารนาโต้กี่นาย", "number"),
+    ("من حكم مصر؟", None),  # "كم" inside a word ("حكم", ruled) asks for no number
+    ("《鳄鱼泪》主要内容是什么？", None),
 ])
 def test_answer_type(question, kind):
     assert answer_type(question) == kind
@@ -87,6 +95,10 @@ def test_has_type_needs_something_new():
     assert has_type("date", "Bombing began in 1999.", set())
     assert not has_type("date", "Bombing began in 1999.", {"1999"})
     assert has_type("name", "The talks were led by Alexander Botsan-Kharchenko.", {"talks"})
+    # years written against the characters around them, Thai years in the Buddhist era
+    assert has_type("date", "广三铁路于1903年建成。", set())
+    assert has_type("date", "เกิดวันที่ 3 ธันวาคม พ.ศ. 2533", set())
+    assert not has_type("date", "广三铁路于1903年建成。", {"1903"})
 
 
 def test_sentence_that_leans_on_the_answer_joins_it(tmp_path, settings, embedder):

@@ -136,6 +136,24 @@ def test_text_without_sentence_marks_is_cut_into_bounded_sentences():
     assert max(len(c.text) for c in chunks) <= 600 and len(chunks) >= 10
 
 
+def test_thai_is_cut_at_spaces_into_sentences_no_longer_than_an_answer():
+    """Thai has no sentence marks: a run is cut at a space into pieces of at
+    most THAI_SENTENCE characters, and "พ.ศ. 2488" (B.E. 2488) is not an end."""
+    from qa.chunking import THAI_SENTENCE
+
+    text = ("วันสันติภาพไทย คือ วันที่ 16 สิงหาคม ของทุกปี ซึ่งเป็นวันที่ระลึกถึงการสิ้นสุดสงคราม "
+            "เมื่อวันที่ 16 สิงหาคม พ.ศ. 2488 ประเทศไทยโดยนายปรีดี พนมยงค์ หัวหน้าขบวนการเสรีไทย ") * 6
+    spans = split_sentences(text)
+    pieces = [text[s.start:s.end] for s in spans]
+    assert len(text) > 3 * THAI_SENTENCE and max(map(len, pieces)) <= THAI_SENTENCE
+    assert all(text[s.end:s.end + 1] in (" ", "") for s in spans)  # cut at a space
+    assert " ".join(pieces) == text.strip()
+    assert not any(p.endswith("พ.ศ.") for p in pieces)
+    # English keeps its sentences up to the general bound
+    english = "word " * 100 + "end."
+    assert [english[s.start:s.end] for s in split_sentences(english)] == [english]
+
+
 def test_a_line_of_a_log_is_the_answer(tmp_path, settings, embedder):
     from qa import Assistant
 

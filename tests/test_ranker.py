@@ -91,6 +91,41 @@ def test_a_question_in_another_language_gets_the_ranker_without_terms():
         (default, default.threshold, True)
 
 
+def test_the_multilingual_model_has_a_ranker_per_native_language():
+    """Chinese, Arabic, Russian and Thai questions get the ranker fitted on
+    their own language's questions (qa_train/), with its own threshold."""
+    ranker = Ranker.for_model("multilingual")
+    assert sorted(ranker.languages) == ["ar", "ru", "th", "zh"]
+    for lang, question, text in [
+            ("zh", "科索沃有多少北约士兵？", "北约在科索沃有一万六千名士兵。"),
+            ("ru", "Сколько солдат НАТО в Косово?", "В Косово находятся 16 000 солдат НАТО."),
+            ("ar", "كم عدد جنود الناتو في كوسوفو؟", "يوجد في كوسوفو 16 ألف جندي من الناتو."),
+            ("th", "มีทหารนาโต้ในโคโซโวกี่นาย", "นาโต้มีทหาร 16,000 นายในโคโซโว")]:
+        own = ranker.languages[lang]
+        assert ranker.choose(question, *passage(text)) == (own, own.threshold, False), lang
+        assert not np.array_equal(own.weights, ranker.weights)
+    # a language without native questions keeps the English-fitted weights, no threshold
+    assert ranker.choose("Wie viele NATO-Soldaten sind im Kosovo?",
+                         *passage("Die NATO hat 16.000 Soldaten im Kosovo.")) == (ranker, 0.0, False)
+    # across languages, the ranker without terms
+    assert ranker.choose("科索沃有多少北约士兵？",
+                         *passage("NATO has 16,000 of its troops in Kosovo, and they are there to "
+                                 "keep the peace, the alliance said.")) == \
+        (ranker.across, 0.0, True)
+
+
+def test_the_native_rankers_are_what_the_script_fits():
+    shipped = json.loads((extractive.RANKERS / "multilingual-e5-small.json").read_text())
+    table = dict(np.load(fit_ranker.TABLES / "multilingual-e5-small-native.npz"))
+    for lang, own in shipped["languages"].items():
+        rows = table["lang"] == lang
+        part = {k: v[rows] for k, v in table.items() if k != "lang"}
+        refit = fit_ranker.fit(part, np.ones(int(rows.sum()), bool), own["l2"])
+        np.testing.assert_allclose(refit["weights"], own["weights"], rtol=1e-4, atol=1e-4)
+        assert refit["none"] == pytest.approx(own["none"], abs=1e-3)
+        assert 0.0 <= own["threshold"] < 0.5
+
+
 def test_the_threshold_holds_in_the_language_it_was_fitted_in():
     ranker = Ranker.for_model("packaged")
     assert ranker.threshold > 0

@@ -15,12 +15,12 @@ import functools
 import json
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from ..chunking import STOPWORDS, Span, language, terms, trim, words
+from ..chunking import STOPWORDS, UNSPACED_CHAR, Span, language, terms, trim, words
 from ..documents import normalize
 from ..documents.structure import NOT_ANSWERS, heading
 from ..errors import QAError
@@ -71,6 +71,10 @@ class Ranker:
             another language than the passages, fitted on the ACROSS features
             only. It never abstains: the tuning data has no question in another
             language to set its threshold.
+        languages: for a multilingual model, a ranker per language with
+            native questions to fit it (qa_train/'s Chinese, Arabic, Russian
+            and Thai sets; `fit_ranker.py --native`), each with its own threshold,
+            for a question in that language over passages in it.
     """
 
     weights: np.ndarray
@@ -83,6 +87,7 @@ class Ranker:
     # `reader_threshold` and the ranker's is under `threshold`, both.
     base: Ranker | None = None
     reader_threshold: float = 0.0
+    languages: dict[str, Ranker] = field(default_factory=dict)
 
     @property
     def reads(self) -> bool:
@@ -110,7 +115,7 @@ class Ranker:
             reason = "is missing" if isinstance(exc, FileNotFoundError) else \
                 f"is damaged ({type(exc).__name__})"
             raise QAError(f"the answer ranker {path} {reason}; {fix}") from None
-        for part in (ranker, ranker.base, ranker.across):
+        for part in (ranker, ranker.base, ranker.across, *ranker.languages.values()):
             if part is not None and (part.weights.shape not in ((len(FEATURES),),
                                                                 (len(FEATURES) + 1,))
                                      or not np.isfinite(part.weights).all()):
@@ -124,7 +129,8 @@ class Ranker:
 
         return cls(np.array(fitted["weights"], dtype=np.float32), float(fitted["none"]),
                    float(fitted.get("threshold", 0.0)), part("across"), part("base"),
-                   float(fitted.get("reader_threshold", 0.0)))
+                   float(fitted.get("reader_threshold", 0.0)),
+                   {lang: cls._parse(own) for lang, own in fitted.get("languages", {}).items()})
 
     def choose(self, question: str, store: Store, hits: Sequence[Hit]
                ) -> tuple[Ranker, float, bool]:
@@ -133,8 +139,10 @@ class Ranker:
 
         Such a question gets the `across` ranker, which never abstains; with a
         model that has none (an English-only one), the fitted threshold stays.
-        A question in English gets the fitted threshold; one in another
-        language, the passages' too, gets none: no tuning data sets one there.
+        A question in English gets the fitted threshold; one in a language
+        with a ranker of its own (fitted on native questions) gets that ranker
+        and its threshold; one in another language, the passages' too, gets
+        none: no tuning data sets one there.
         """
         asked = _language_of(question)
         passages = passage_language(store, hits)
@@ -146,6 +154,9 @@ class Ranker:
             return self.base.choose(question, store, hits)
         if crossing and self.across is not None:
             return self.across, self.across.threshold, crossing
+        native = None if crossing else self.languages.get(asked)
+        if native is not None:
+            return native, native.threshold, crossing
         if crossing or asked == "en":
             return self, self.threshold, crossing
         return self, 0.0, crossing
@@ -208,11 +219,25 @@ _NUMBER_WORDS = set(("one two three four five six seven eight nine ten eleven tw
                      "percent").split())
 _YEAR = re.compile(r"\b(1\d{3}|20\d{2})s?\b|\b\d{1,2}(st|nd|rd|th) century\b", re.I)
 _NUMBER = re.compile(r"\d")
+_YEAR_UNSPACED = re.compile(r"(?<!\d)(?:1\d{3}|2[0-5]\d{2})(?!\d)")
 _CAPITALIZED = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][\w'-]*[a-z][\w'-]*")
 
 
+# "How many" and "when" in the languages with native questions to fit their
+# rankers (qa_train/: 10-30% of those questions ask for one, and 70-99% of
+# their answers hold digits).
+_NATIVE_TYPES = (
+    ("number", re.compile(r"多少|几[个位年次名种项座条家所人天岁倍]|\bсколько\b|(?<!\w)كم(?!\w)|"
+                          r"กี่|เท่าไร|เท่าไหร่")),
+    ("date", re.compile(r"哪一?年|什么时候|什麼時候|何时|何時|哪一?天|几月|幾月|哪个月|哪個月|"
+                        r"\bкогда\b|\bв каком году\b|\bкакого года\b|متى|"
+                        r"في أي (?:عام|سنة)|เมื่อไร|เมื่อไหร่|ปีใด|ปีไหน|ปีอะไร")),
+)
+
+
 def answer_type(question: str) -> str | None:
-    """'number', 'date', 'name' or 'place' when the question asks for one."""
+    """'number', 'date', 'name' or 'place' when the question asks for one
+    (in Chinese, Russian, Arabic and Thai: 'number' or 'date')."""
     q = normalize(question).lower()
     if re.search(r"\bhow (many|much|long|old|far|large|big|tall|high|often)\b|"
                  r"\bwhat (percentage|percent|number|proportion|amount)\b", q):
@@ -225,6 +250,10 @@ def answer_type(question: str) -> str | None:
         return "place"
     if re.search(r"\bwho\b|\bwhom\b|\bwhose\b", q):
         return "name"
+    # the date first: "哪一年" holds no number word, "几月" asks for a date
+    for kind, pattern in sorted(_NATIVE_TYPES, key=lambda t: t[0] != "date"):
+        if pattern.search(q):
+            return kind
     return None
 
 
@@ -238,6 +267,8 @@ def has_type(kind: str | None, sentence: str, question_words: set[str]) -> bool:
         return any(_NUMBER.search(w) or w in _NUMBER_WORDS for w in tokens)
     if kind == "date":
         years = [m.group(0) for m in _YEAR.finditer(text)]
+        if UNSPACED_CHAR.search(text):  # "1903年", Thai years (B.E. 2533) between letters
+            years += [m.group(0) for m in _YEAR_UNSPACED.finditer(text)]
         if any(y.lower() not in question_words for y in years):
             return True
         return any(w in _MONTHS and w not in question_words for w in words(text))
