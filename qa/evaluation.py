@@ -13,6 +13,7 @@ import re
 import string
 import tempfile
 import time
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -81,10 +82,16 @@ def _squad(data: dict[str, Any]) -> EvalSet:
 
 # -- metrics (SQuAD's official normalisation) -------------------------------------
 def normalize_answer(text: str) -> str:
+    """SQuAD's normalisation, with every Unicode punctuation mark dropped as
+    MLQA's does ("،", "«»", "。"), not ASCII's alone."""
     text = normalize(text).lower()
-    text = "".join(ch for ch in text if ch not in set(string.punctuation))
+    text = "".join(ch for ch in text if not _punctuation(ch))
     text = re.sub(r"\b(a|an|the)\b", " ", text)
     return " ".join(text.split())
+
+
+def _punctuation(ch: str) -> bool:
+    return ch in string.punctuation or unicodedata.category(ch).startswith("P")
 
 
 def contains_gold(answer: str, golds: list[str], max_chars: int = 300) -> bool:

@@ -81,7 +81,7 @@ def test_follow_up_stays_with_the_previous_answers_document(tmp_path, settings, 
     ("Сколько книг написал Вулф?", "number"), ("В каком году умер Робеспьер?", "date"),
     ("كم سنة استمرت الدولة العثمانية؟", "number"), ("متى غادر خاشقجي السعودية؟", "date"),
     ("ประเทศออสเตรเลียใหญ่เป็นอันดับที่เท่าไหร่ของโลก", "number"),
-    ("มีทหารนาโต้กี่นาย", "number"),
+    ("มีทหารนาโต้กี่นาย", "number"), ("เขาเกิดวันที่เท่าไร", "date"),
     ("من حكم مصر؟", None),  # "كم" inside a word ("حكم", ruled) asks for no number
     ("《鳄鱼泪》主要内容是什么？", None),
 ])
@@ -129,6 +129,14 @@ def test_sentence_that_leans_on_the_answer_joins_it(tmp_path, settings, embedder
      "United Nations"),
     ("Where would Serb refugees flow?", "Refugees would flow into Montenegro, he said.",
      "Montenegro"),
+    # the number followed by what "how many" counts; in Chinese and Thai with its unit
+    ("How many days did the siege last?", "The 120 ships came back after 33 days.", "33"),
+    ("Сколько дней длилась осада?", "120 кораблей вернулись через 33 дня.", "33"),
+    ("围城持续了多少天？", "围城于6月16日开始，共有120人参战，持续了33天。", "33天"),
+    ("ทหารประจำการอยู่กี่วัน", "ทหาร 120 นาย ประจำการอยู่ที่นั่น 33 วัน", "33 วัน"),
+    # dates written the Chinese and the Thai way
+    ("围城是哪一年开始的？", "围城于1913年6月16日开始。", "1913年6月16日"),
+    ("เขาเกิดวันที่เท่าไร", "เขาเกิดเมื่อ 3 ธันวาคม พ.ศ. 2533 ที่กรุงเทพ", "3 ธันวาคม พ.ศ. 2533"),
 ])
 def test_the_short_answer_is_the_value_of_the_asked_type(question, sentence, short):
     span = short_answer(question, sentence)

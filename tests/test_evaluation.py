@@ -18,6 +18,13 @@ def test_accuracy_rule_in_languages_written_without_spaces():
     assert f1("北京是首都", ["北京"]) == 2 * (2 / 5) * 1 / (2 / 5 + 1)  # characters are tokens
 
 
+def test_accuracy_rule_drops_every_script_s_punctuation():
+    # the Arabic comma and Russian quotes are punctuation as "," and '"' are (MLQA's rule)
+    assert contains_gold("تبعد 1420 كم عن العاصمة موسكو، من أجل تسهيل", ["العاصمة موسكو"])
+    assert contains_gold("Его прозвали «Чернушкой» крестьяне.", ["Чернушкой"])
+    assert exact_match("«Чернушкой»", ["Чернушкой"]) == 1.0
+
+
 def test_squad_metrics():
     assert exact_match("the United Nations", ["United Nations"]) == 1.0
     assert exact_match("", []) == 1.0 and exact_match("x", []) == 0.0
