@@ -41,7 +41,9 @@ _WORD_NUMBER = (r"(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twe
                 r"fifty|sixty|seventy|eighty|ninety|hundred|thousand|million|billion|dozen)")
 _SCALE = r"(?:\s(?:hundred|thousand|million|billion|trillion))?"
 _NUMBER = re.compile(
-    rf"(?:[$£€¥]\s?)?(?:\b|(?<={UNSPACED_CHAR.pattern}))\d[\d,]*(?:\.\d+)?{_SCALE}(?:\s?(?:%|percent|per cent))?"
+    # digits start a number after a word boundary or a character ("共有120人")
+    rf"(?:[$£€¥]\s?)?(?:\b|(?<={UNSPACED_CHAR.pattern}))\d[\d,]*(?:\.\d+)?{_SCALE}"
+    rf"(?:\s?(?:%|percent|per cent))?"
     rf"|\b{_WORD_NUMBER}(?:[\s-]{_WORD_NUMBER})*\b", re.IGNORECASE)
 # How long/old/far/...: the unit after the number belongs to the answer ("40 km").
 _MEASURED = re.compile(r"\bhow (long|old|far|large|big|tall|high|often|wide|deep|heavy)\b")
