@@ -48,6 +48,7 @@ _NUMBER = re.compile(
 # How long/old/far/...: the unit after the number belongs to the answer ("40 km").
 _MEASURED = re.compile(r"\bhow (long|old|far|large|big|tall|high|often|wide|deep|heavy)\b")
 _UNIT = re.compile(r"\s([a-z]{1,12})\b")
+_SPACES = re.compile(r"\s*")
 # What "how many" counts ("how many days", "กี่วัน", "多少人", "сколько дней",
 # "كم يوما"): a number followed by it is the count asked for ("lasted 33
 # days" rather than "on the 16th", "33 วัน" rather than "วันที่ 16").
@@ -162,7 +163,7 @@ def _unit_end(sentence: str, end: int, unit: str) -> int:
 
 
 def _word_after(sentence: str, end: int) -> re.Match[str] | None:
-    return WORD.match(sentence, end + len(sentence[end:]) - len(sentence[end:].lstrip()))
+    return WORD.match(sentence, _SPACES.match(sentence, end).end())  # type: ignore[union-attr]
 
 
 def _new_name(name: str, asked: str, first: bool) -> bool:
