@@ -27,7 +27,9 @@ from . import completions
 from .assistant import Assistant
 from .chat import PageLinks, cited_text, index_uploads, remove_document
 from .completions import ChatRequest, Message, Unsupported
-from .errors import DocumentError, QAError, QuestionError
+from .embeddings import make_embedder
+from .errors import DocumentError, IndexMismatchError, QAError, QuestionError
+from .indexing import adopt_shape
 from .overview import VALUE_KINDS
 
 logger = logging.getLogger(__name__)
@@ -84,6 +86,7 @@ class Collections:
         self.default = default
         self.folder = Path(folder) if folder else None
         self._open: dict[str, Assistant] = {}
+        self._embedders: dict[tuple[str, str], Any] = {}
         self._lock = threading.Lock()
         self.page_links = PageLinks()  # the chat writes them, /v1/page-views draws them
 
@@ -107,11 +110,24 @@ class Collections:
         with self._lock:
             if name not in self._open:
                 assert self.folder is not None
-                base = self.default
-                self._open[name] = Assistant.load(self.folder / name, base.settings,
-                                                  base.embedder, base._llm_spec)
+                self._open[name] = self._load(self.folder / name)
             return self._open[name]
 
+    def _load(self, folder: Path) -> Assistant:
+        """A collection's index with the model it records (the default index
+        may have changed model since), sharing each model's embedder."""
+        base = self.default
+        try:
+            return Assistant.load(folder, base.settings, base.embedder, base._llm_spec)
+        except IndexMismatchError as exc:
+            settings = adopt_shape(base.settings, exc.recorded)
+            if settings is None:
+                raise
+        key = (settings.model, settings.backend)
+        if key not in self._embedders:
+            self._embedders[key] = make_embedder(settings.model, settings.backend,
+                                                 settings.batch_size)
+        return Assistant.load(folder, settings, self._embedders[key], base._llm_spec)
 
     def holds(self, path: str, besides: Assistant) -> bool:
         """Whether an index other than `besides` holds the file `path`."""
@@ -358,11 +374,14 @@ def create_api(collections: Collections, api_key: str | None = None,
 
     @app.get("/v1/find", dependencies=guarded)
     def find(kind: str | None = None, term: str | None = None,
-             name: list[str] | None = Query(None), collection: str | None = None
+             name: list[str] | None = Query(None), collection: str | None = None,
+             offset: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=1000)
              ) -> dict[str, Any]:
         """Every value of a kind (date, number, amount, email, url, person,
         organisation, place) or every sentence that mentions `term`, in the
-        named documents (all by default), each with its sentence and page."""
+        named documents (all by default), each with its sentence and page;
+        `limit` of them from `offset` (`total` counts all, `next_offset` is
+        null on the last page)."""
         if bool(kind) == bool(term):
             raise QuestionError("give kind (date, number, amount, email, url, person, "
                                 "organisation, place) or term, one of them")
@@ -370,7 +389,10 @@ def create_api(collections: Collections, api_key: str | None = None,
             raise QuestionError(f"unknown kind {kind!r}; one of: {', '.join(VALUE_KINDS)}")
         bot = collections.get(collection)
         items = bot.find(kind or term or "", name)
-        return {"kind": kind or "mentions", "term": term, "items": [i.to_dict() for i in items]}
+        page = items[offset:offset + limit]
+        return {"kind": kind or "mentions", "term": term, "total": len(items), "offset": offset,
+                "next_offset": offset + limit if offset + limit < len(items) else None,
+                "items": [i.to_dict() for i in page]}
 
     @app.delete("/v1/documents/{name}", dependencies=guarded)
     def delete(name: str, collection: str | None = None) -> dict[str, Any]:

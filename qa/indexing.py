@@ -32,6 +32,17 @@ logger = logging.getLogger(__name__)
 BATCH = 256  # chunks per encode call: the model's batches, and a bounded buffer
 
 
+def adopt_shape(settings: Any, recorded: dict[str, Any] | None) -> Any:
+    """`settings` with the model, backend and chunking an index records, or
+    None when they cannot reproduce its shape (an index from another version)."""
+    if not recorded:
+        return None
+    adopted = settings.with_(**{k: v for k, v in recorded.items()
+                                if k in ("model", "backend", "chunk_size", "chunk_overlap")
+                                and v is not None})
+    return adopted if adopted.index_shape() == recorded else None
+
+
 def read(paths: Iterable[str | os.PathLike[str]], max_bytes: int,
          on_file: Callable[[str], None] | None = None
          ) -> tuple[list[loaders.Document], list[str]]:

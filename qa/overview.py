@@ -147,10 +147,12 @@ _DATE = re.compile(
     r"\b(?P<y4>\d{4})-(?P<n4>\d{2})-(?P<d4>\d{2})\b|"
     r"\b(?P<d5>\d{1,2})[./](?P<n5>\d{1,2})[./](?P<y5>\d{4})\b|"
     r"(?<![\d.,$€£-])\b(?P<y6>1[5-9]\d\d|20\d\d)s?\b(?![.,]\d|\s*%)", re.I)
-_EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
+# Runs are bounded (an address's local part is at most 64 characters): tried
+# at every character of "1.1.1...", an unbounded run was quadratic.
+_EMAIL = re.compile(r"\b[\w.+-]{1,64}@[\w-]+(?:\.[\w-]+)+\b")
 _URL = re.compile(r"\bhttps?://[^\s<>\"')\]]+|\bwww\.[^\s<>\"')\]]+", re.I)
 _AMOUNT = re.compile(r"(?:[$€£¥]|\b(?:USD|EUR|GBP|CHF|JPY)\s?)\s?\d[\d,.]*(?:\s?(?:million|"
-                     r"billion|thousand|bn|m|k)\b)?|\b\d[\d,.]*\s?(?:million |billion )?"
+                     r"billion|thousand|bn|m|k)\b)?|\b\d[\d,.]{0,30}\s?(?:million |billion )?"
                      r"(?:dollars|euros?|pounds|francs|yen|USD|EUR|GBP)\b", re.I)
 _NUMBER = re.compile(r"(?<![\w.])\d[\d,.]*\d(?:\s?%)?(?![\w])|(?<![\w.])\d(?:\s?%)?(?![\w.,]\d)")
 _NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+(?:\s+(?:[A-Z]\.\s*)?[A-Z][a-z]+){1,2}\b")
@@ -233,15 +235,22 @@ def _date_key(m: re.Match[str]) -> tuple[int, int, int]:
     return (year, month, day)
 
 
-def listing_text(items: list[Item], kind: str) -> str:
-    """The items as a Markdown table for the chat."""
+LIST_LIMIT = 50  # rows a chat answer lists; the rest are counted ("and 4,952 more")
+
+
+def listing_text(items: list[Item], kind: str, total: int | None = None) -> str:
+    """The items as a Markdown table for the chat, and how many more there
+    are when `total` (all that were found) is larger."""
     if not items:
         return f"No {kind or 'mention'} was found in these documents."
     head = "| value | document | page | sentence |\n|---|---|---|---|"
     rows = [f"| {_cell(i.value)}{f' (x{i.count})' if i.count > 1 else ''} | "
             f"{_cell(i.source.source)} | {i.source.page or ''} | {_cell(i.source.text)} |"
             for i in items]
-    return "\n".join([head, *rows])
+    more = (total or 0) - len(items)
+    tail = [f"\n…and {more:,} more: `qa find` lists them all, /v1/find pages through them "
+            "(offset, limit)."] if more > 0 else []
+    return "\n".join([head, *rows, *tail])
 
 
 def _cell(text: str) -> str:

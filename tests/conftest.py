@@ -125,3 +125,38 @@ def pdf_file(objects: list[str]) -> bytes:
     out += "".join(f"{o:010d} 00000 n \n" for o in offsets).encode()
     out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
     return out
+
+
+def grows_linearly(run, make, size: int, repeat: int = 5) -> tuple[float, float]:
+    """Best-of-`repeat` seconds of run(make(size)) and run(make(2 * size)),
+    asserting the doubled input costs at most 3x (quadratic work costs 4x;
+    linear work measures 2.0-2.3x here). Below 50 ms for the doubled input,
+    the cost is too small to tell (and far from the seconds the quadratic
+    cases took)."""
+    import gc
+    import math
+
+    def best(data):  # type: ignore[no-untyped-def]
+        times = [measured(run, data)]
+        while len(times) < repeat and times[-1] < 0.5:  # a slow run has little noise
+            times.append(measured(run, data))
+        return min(times)
+
+    run(make(max(1, size // 100)))  # lazy loads (the sentence model) happen here
+    gc.disable()
+    try:
+        small = best(make(size))
+        doubled = make(2 * size)
+        big = best(doubled) if measured(run, doubled) <= 3 * small else math.inf
+    finally:
+        gc.enable()
+    assert big < 0.05 or big <= 3 * small, f"{size}: {small:.3f} s, doubled: {big:.3f} s"
+    return small, big
+
+
+def measured(run, data) -> float:  # type: ignore[no-untyped-def]
+    import time
+
+    started = time.perf_counter()
+    run(data)
+    return time.perf_counter() - started

@@ -71,3 +71,32 @@ def test_qa_answer_model_on_reads_the_top_candidates(bot, monkeypatch):
     assert answer.span and "Botsan-Kharchenko" in answer.text[answer.span[0]:answer.span[1]]
     assert extractive.Ranker.for_model("packaged", True).reads
     assert not on.ask("What is the capital of France?").found
+
+
+@pytest.mark.parametrize("damage", ["damaged", "missing"])
+def test_a_damaged_or_missing_model_is_refused_at_start_in_one_line(bot, monkeypatch,
+                                                                    tmp_path, capsys, damage):
+    """Issue 35 item 7: a damaged file gave a healthy start, then a 500 (and a
+    38-line traceback from qa ask) on every question; a missing one was
+    silently ignored although QA_ANSWER_MODEL=1 asked for it."""
+    from qa import Assistant
+    from qa.answering import reader
+    from qa.cli import main
+    from qa.errors import QAError
+
+    broken = tmp_path / "answer-minilm.int8.onnx"
+    if damage == "damaged":
+        broken.write_bytes(MODEL_FILE.read_bytes()[:50_000])
+    monkeypatch.setattr(reader, "MODEL_FILE", broken)
+    monkeypatch.setattr(reader.AnswerModel, "_shared", None)
+    with pytest.raises(QAError, match=f"answer model {broken} is {damage}") as err:
+        Assistant.load(bot.index_dir, bot.settings.with_(answer_model=1), bot.embedder)
+    assert "\n" not in str(err.value) and "QA_ANSWER_MODEL=0" in str(err.value)
+    monkeypatch.setenv("QA_ANSWER_MODEL", "1")
+    assert main(["ask", "Who is Russia's Kosovo negotiator?", "--index-dir",
+                 str(bot.index_dir)]) != 0
+    printed = capsys.readouterr().err.strip().splitlines()
+    assert len(printed) == 1 and damage in printed[0], printed
+    monkeypatch.setenv("QA_ANSWER_MODEL", "0")
+    assert Assistant.load(bot.index_dir, bot.settings, bot.embedder).ask(
+        "Who is Russia's Kosovo negotiator?").found  # off, the file is not needed

@@ -194,3 +194,19 @@ def test_a_heading_never_shares_a_sentence_with_the_text_under_it():
         "# Opening hours The museum opens at nine." .replace(" The", "\nThe")
     assert [text[s.start:s.end] for s in split_sentences(text, boundaries(blocks))] == \
         ["# Opening hours", "The museum opens at nine.", "It closes at five."]
+
+
+def test_splitting_is_linear_in_a_paragraph_and_a_line():
+    """Issue 35 item 1: a log whose lines are one paragraph (141 kB took 32 s),
+    and a long line of Chinese (80,000 characters took 51 s)."""
+    from conftest import grows_linearly
+
+    def log(n: int) -> str:
+        return "".join(f"Item {i}. User {i} logged in from host {i % 7}.\n" for i in range(n))
+
+    def chinese(n: int) -> str:
+        return "我们今天讨论了项目的进展情况并且决定下周继续" * (n // 22)
+
+    grows_linearly(split_sentences, log, 2_000)
+    grows_linearly(split_sentences, chinese, 40_000)
+    assert len(split_sentences(log(100))) == 200  # "Item 7." and its line are sentences

@@ -136,3 +136,60 @@ def test_mail_attachments_are_documents_of_their_own(tmp_path, settings, embedde
     mail.write_text(mail_with("The board meets again on 4 June."))
     bot.add([mail])
     assert bot.remove(["board.eml"]).removed == 2 and bot.documents() == []
+
+
+LONG_HEADERS = [f"measurement number {i} taken with the long-named instrument" for i in range(100)]
+
+
+@pytest.mark.parametrize("suffix", [".md", ".csv", ".html", ".docx", ".xlsx"])
+def test_a_table_of_long_headers_reads_within_a_bound(tmp_path, suffix):
+    """Issue 35 item 4: "header: cell" per row made a 493 kB Markdown table
+    with 100 long headers 201 million characters. Long headers are cut where
+    they repeat, and a table's rows stop repeating them past a multiple of
+    the table's own text; every cell is kept."""
+    from qa.documents import load
+
+    rows = [[f"v{r}c{c}" for c in range(100)] for r in range(300)]
+    path = tmp_path / f"wide{suffix}"
+    if suffix == ".md":
+        path.write_text("\n".join(["| " + " | ".join(LONG_HEADERS) + " |", "|---" * 100 + "|"]
+                                  + ["| " + " | ".join(r) + " |" for r in rows]))
+    elif suffix == ".csv":
+        path.write_text("\n".join(",".join(r) for r in [LONG_HEADERS, *rows]))
+    elif suffix == ".html":
+        path.write_text("<table><tr>" + "".join(f"<th>{h}</th>" for h in LONG_HEADERS) + "</tr>"
+                        + "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>"
+                                  for r in rows) + "</table>")
+    elif suffix == ".docx":
+        import docx
+
+        document = docx.Document()
+        table = document.add_table(rows=len(rows) + 1, cols=100)
+        for row, values in zip(table.rows, [LONG_HEADERS, *rows]):
+            for cell, value in zip(row.cells, values):
+                cell.text = value
+        document.save(path)
+    else:
+        import openpyxl
+
+        book = openpyxl.Workbook()
+        for values in [LONG_HEADERS, *rows]:
+            book.active.append(values)
+        book.save(path)
+    doc = load(path)
+    cells = sum(len(c) + 1 for r in rows for c in r)
+    assert len(doc.text) < 12 * (cells + 10_000), len(doc.text)
+    assert "v299c99" in doc.text and LONG_HEADERS[7] in doc.text  # nothing is lost
+    assert doc.text.count(LONG_HEADERS[7]) < 5  # a long header is not repeated whole
+
+
+def test_a_reader_returning_too_much_text_is_refused_in_one_line(tmp_path, monkeypatch):
+    import qa.documents as documents
+
+    path = tmp_path / "notes.txt"
+    path.write_text("A short note. " * 100)
+    monkeypatch.setattr(documents, "MIN_TEXT_BOUND", 100)
+    monkeypatch.setattr(documents, "TEXT_GROWTH", 0)
+    with pytest.raises(documents.DocumentError, match=r"^notes\.txt: its text .* split it") as err:
+        documents.load(path)
+    assert "\n" not in str(err.value)

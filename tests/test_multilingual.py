@@ -3,6 +3,8 @@ question asked in another language than the document's; the default model does n
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
 from qa import Assistant
@@ -128,3 +130,73 @@ def test_a_follow_up_reads_a_bounded_part_of_the_history():
     parts = [{"type": "text", "text": huge}] * 3
     assert len(text_of({"role": "user", "content": parts})) <= HISTORY_CHARS
     assert len(last([{"role": "user", "content": huge}], "user") or "") <= HISTORY_CHARS
+
+
+def test_collections_open_with_their_own_model_after_the_default_switches(
+        multilingual, bundled_index, tmp_path):
+    """Issue 35 item 5: a multilingual default index must not stop an English
+    collection from opening, nor removing a file from the default index."""
+    from qa.api import Collections
+
+    folder = tmp_path / "collections"
+    shutil.copytree(bundled_index, folder / "english")
+    default = tmp_path / "default"
+    shutil.copytree(multilingual.index_dir, default)
+    collections = Collections(Assistant.load(default), folder)
+    english = collections.get("english")
+    assert english.settings.model != "multilingual"
+    assert "Botsan-Kharchenko" in english.ask("What did Botsan-Kharchenko warn?").text
+    assert collections.holds(str(BUNDLED.resolve()), collections.default)
+    assert collections.default.remove([BUNDLED]).removed == 1
+    # and after a restart, with a fresh Collections
+    again = Collections(Assistant.load(default), folder)
+    assert again.get("english").settings.model == english.settings.model
+
+
+def test_the_index_in_use_changes_model_only_when_the_new_one_is_committed(
+        monkeypatch, tmp_path):
+    """Issue 35 item 6: while the first German upload was embedded with the
+    multilingual model, listing and removals failed, questions were answered
+    from an empty store, and a second user's English upload was refused."""
+    import threading
+
+    from qa import indexing
+
+    for name in ("QA_MODEL", "QA_BACKEND", "QA_CHUNK_SIZE", "QA_CHUNK_OVERLAP"):
+        monkeypatch.delenv(name, raising=False)
+    (tmp_path / "insel.txt").write_text(GERMAN_NOTES, encoding="utf-8")
+    (tmp_path / "en.txt").write_text("The ferry to Kelby leaves every morning at nine.",
+                                     encoding="utf-8")
+    real, started, go = indexing.embed, threading.Event(), threading.Event()
+
+    def embed(docs, settings, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if settings.model == "multilingual" and not go.is_set():
+            started.set()
+            go.wait(60)
+        return real(docs, settings, *args, **kwargs)
+
+    monkeypatch.setattr(indexing, "embed", embed)
+    for english_meanwhile in (False, True):
+        demo = Assistant.bundled(tmp_path / f"ix-{english_meanwhile}")
+        started.clear(), go.clear()
+        reports = []
+        upload = threading.Thread(target=lambda: reports.append(
+            demo.add([tmp_path / "insel.txt"])))
+        upload.start()
+        assert started.wait(60)
+        # meanwhile the demo index answers, lists and takes other uploads as before
+        assert demo.settings.model != "multilingual"
+        assert [d["source"] for d in demo.documents()] == [BUNDLED.name]
+        assert demo.ask("What did Botsan-Kharchenko warn?").found
+        if english_meanwhile:
+            assert demo.add([tmp_path / "en.txt"]).added == 1
+        go.set()
+        upload.join(60)
+        names = sorted(d["source"] for d in demo.documents())
+        if english_meanwhile:  # the user's English file came first: the model stays
+            assert demo.settings.model != "multilingual" and not reports[0].model
+            assert names == ["en.txt", "insel.txt"]
+        else:
+            assert demo.settings.model == "multilingual" and reports[0].model == "multilingual"
+            assert names == ["insel.txt"]
+            assert "Albrecht" in demo.ask("Wie heißt der Hafenmeister?").text

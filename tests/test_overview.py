@@ -169,3 +169,41 @@ def test_summary_and_find_over_http_and_the_command_line(shelf):
     assert [i["value"] for i in json.loads(out.stdout)["items"]] == ["1990", "2016", "2019", "2020"]
     out = qa("summarize", "port.md", "-n", "3", "--index-dir", str(shelf.index_dir))
     assert out.returncode == 0 and out.stdout.count("port.md") >= 3, out.stderr
+
+
+def test_long_lists_are_capped_and_paged(tmp_path, settings, embedder):
+    """Issue 35 item 9: "List all the numbers" over one 112 kB file gave 5,002
+    sources (345,540 characters in one chat message)."""
+    path = tmp_path / "ledger.txt"
+    path.write_text("\n\n".join(f"Crate {n} weighed {n * 7 + 1000} kilograms." for n in range(1, 121)))
+    bot = Assistant.from_paths([path], tmp_path / "ix", settings, embedder)
+    listed = bot.ask("List all the numbers")
+    assert len(listed.sources) == len(listed.items) == 50
+    assert "…and 190 more" in listed.text and listed.text.count("\n| ") == 50
+    client = TestClient(create_api(Collections(bot)))
+    pages, offset = [], 0
+    while offset is not None:
+        page = client.get("/v1/find", params={"kind": "number", "offset": offset,
+                                              "limit": 100}).json()
+        assert page["total"] == 240 and len(page["items"]) <= 100
+        pages.append(page["items"])
+        offset = page["next_offset"]
+    assert [len(p) for p in pages] == [100, 100, 40]
+    assert len({i["value"] for p in pages for i in p}) == 240
+
+
+def test_document_names_are_read_once_per_index_snapshot(monkeypatch):
+    """Issue 35 item 9: the name terms of every file were built for every
+    question (2.2 s a question at 20,000 documents)."""
+    from qa import naming
+
+    files = {f"/docs/minutes_{n}.txt": {"source": f"minutes_{n}.txt", "title": f"Minutes {n}"}
+             for n in range(2_000)}
+    files["/docs/harbour.txt"] = {"source": "harbour.txt", "title": "Harbour Board"}
+    calls = []
+    real = naming.name_terms
+    monkeypatch.setattr(naming, "name_terms", lambda *a: calls.append(1) or real(*a))
+    assert naming.named("What did the Harbour board decide?", files) == {"/docs/harbour.txt"}
+    built = len(calls)
+    assert naming.named("What does minutes_17.txt say?", files) == {"/docs/minutes_17.txt"}
+    assert built == 2 * len(files) and len(calls) == built  # none built again

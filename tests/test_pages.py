@@ -117,7 +117,9 @@ def test_an_oversized_page_is_drawn_small_and_fast(tmp_path):
 def test_concurrent_page_views_and_reading_do_not_crash(tmp_path):
     """PDFium is not thread-safe: eight threads drawing pages while others read
     PDFs once killed the server (double free). Run apart, so a crash is a failure
-    here, not the end of the test run."""
+    here, not the end of the test run. Every call into PDFium is counted, with
+    a pause inside it: never two at once (issue 35 item 10: with the lock
+    replaced by a null context, the test had stayed green)."""
     import subprocess
     import sys
 
@@ -126,7 +128,26 @@ def test_concurrent_page_views_and_reading_do_not_crash(tmp_path):
                               for n in range(6)]))
     code = f"""
 import threading
+import time
 from pathlib import Path
+import pypdfium2 as pdfium
+inside, peak, count = [0], [0], threading.Lock()
+def counted(call):
+    def wrapper(*args, **kwargs):
+        with count:
+            inside[0] += 1
+            peak[0] = max(peak[0], inside[0])
+        try:
+            time.sleep(0.002)
+            return call(*args, **kwargs)
+        finally:
+            with count:
+                inside[0] -= 1
+    return wrapper
+for cls, name in ((pdfium.PdfDocument, "__init__"), (pdfium.PdfDocument, "__len__"),
+                  (pdfium.PdfPage, "get_textpage"), (pdfium.PdfPage, "render"),
+                  (pdfium.PdfTextPage, "get_text_range")):
+    setattr(cls, name, counted(getattr(cls, name)))
 from qa.documents.pages import render_page
 from qa.documents.pdf import pdf_text
 data = Path({str(pdf)!r}).read_bytes()
@@ -148,6 +169,7 @@ threads += [threading.Thread(target=read) for _ in range(2)]
 for t in threads: t.start()
 for t in threads: t.join()
 assert not errors, errors
+assert peak[0] == 1, f"{{peak[0]}} calls into PDFium at once"
 print("ok")
 """
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

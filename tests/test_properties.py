@@ -78,3 +78,55 @@ def test_pdf_loader_never_crashes_on_damaged_pdfs(flips, cut):
             assert "damaged.pdf" in str(exc) and "\n" not in str(exc)
         else:
             assert doc.text.strip() and doc.page_starts
+
+
+# Patterns used only at one position (`match`), each after a bounded check.
+_MATCHED_AT = {"qa.answering.quantities._AFTER", "qa.chunking._LABEL", "qa.chunking._MONTH_START"}
+# Patterns over a question, which is at most 2,000 characters with every run
+# of spaces made one (Assistant._clean), or over a bounded slice.
+_QUESTIONS_ONLY = ("qa.answering.intent.", "qa.naming.")
+_SLICED = {"qa.documents.layout._DOT_LEADERS"}  # a line's last 120 characters
+
+
+def test_no_pattern_backtracks_worse_than_linearly_over_document_text():
+    """Issue 35 item 2's review: every module-level pattern in qa, on runs of
+    spaces, dots, digits, letters and marks, costs at most ~2x when its input
+    doubles (searched; or matched at the start where it is only matched)."""
+    import importlib
+    import pkgutil
+    import re
+    import time
+
+    import qa
+
+    import gc
+
+    gc.disable()  # collections land at random in the timings
+    units = [" ", "a", "A", "1", ".", ". ", "1.", "1,", "a ", "A. ", "-", "#", "|", "*", "\n",
+             " \n", "\u4e2d", "(", "[", ":", "x@", "a'"]
+    slow = []
+    for info in pkgutil.walk_packages(qa.__path__, "qa."):
+        module = importlib.import_module(info.name)
+        for name, pattern in vars(module).items():
+            full = f"{info.name}.{name}"
+            if not isinstance(pattern, re.Pattern) or full in _SLICED \
+                    or full.startswith(_QUESTIONS_ONLY) or pattern.pattern.__class__ is not str:
+                continue
+            use = pattern.match if full in _MATCHED_AT else \
+                (lambda s, p=pattern: sum(1 for _ in p.finditer(s)))
+            for unit in units:
+                for tail in ("", "!"):
+                    def cost(n: int) -> float:
+                        text = unit * (n // len(unit)) + tail
+                        started = time.perf_counter()
+                        use(text)
+                        return time.perf_counter() - started
+                    small = cost(2_000)
+                    if small < 0.002:
+                        continue  # too fast to tell from noise
+                    small = min(small, *(cost(2_000) for _ in range(2)))
+                    big = min(cost(4_000) for _ in range(3))
+                    if big > 3 * small:
+                        slow.append((full, unit, tail, round(small, 4), round(big, 4)))
+    gc.enable()
+    assert not slow

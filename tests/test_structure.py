@@ -275,3 +275,53 @@ def test_a_table_is_not_taken_for_another_language(tmp_path, settings, embedder)
         "room: Quarry; floor: 2; capacity: 22; projector: yes."
     german = bot.ask("Wie viele Personen passen in den Raum Harbour?")  # still told apart
     assert german.found or "another language" in german.note
+
+
+def test_readers_are_linear_in_long_lines_paragraphs_and_nesting():
+    """Issue 35 items 2 and 3: "# a", 2,000 spaces and "b" took 23 s (a heading
+    pattern backtracked cubically); <p>a</p> x 100,000 took 141 s and 20,000
+    nested <h2> 46 s (the HTML reader joined its text and scanned its open
+    tags per paragraph)."""
+    from conftest import grows_linearly
+
+    from qa.documents.structure import markdown_blocks
+    from qa.documents.text import html_text, markdown
+
+    def heading(n: int) -> str:
+        return "# a" + " " * n + "b\n" + ("# Title ##\n" if n else "")
+
+    grows_linearly(markdown_blocks, heading, 1_000)
+    grows_linearly(markdown, heading, 100_000)  # the pipe-table check reads every line too
+    assert [b.title for b in markdown_blocks(heading(3))] == ["a b", "Title"]
+    grows_linearly(html_text, lambda n: "<p>a</p>" * n, 40_000)
+    grows_linearly(html_text, lambda n: "<h2>x" * n, 10_000)
+    text, blocks = html_text("<nav><a href=1>A</a></nav><h2>T<h3>U</h3></h2><p>Body.</p>")
+    assert [(b.kind, text[b.start:b.end]) for b in blocks] == [
+        ("nav", "A"), ("heading", "T"), ("heading", "U")]
+
+
+def test_the_table_finder_is_bounded(tmp_path, monkeypatch):
+    """Issue 35 item 8: a 7 kB page ruled as a 120 x 120 grid under a "Table 1"
+    caption took 5-18 s in pdfplumber's table finder. Such a page keeps its
+    plain lines; a real table is still read with its header row."""
+    import pdfplumber
+
+    from qa.documents import layout
+
+    calls = []
+    real = pdfplumber.page.Page.find_tables
+    monkeypatch.setattr(pdfplumber.page.Page, "find_tables",
+                        lambda self, *a, **k: calls.append(1) or real(self, *a, **k))
+    lines = []
+    for i in range(121):
+        lines.append(f"{50 + 4 * i} 100 m {50 + 4 * i} 580 l S 50 {100 + 4 * i} m 530 "
+                     f"{100 + 4 * i} l S")
+    grid = tmp_path / "grid.pdf"
+    grid.write_bytes(pdf_bytes(text_at("F1", 11, 72, 700, "Table 1. A ruled grid.")
+                               + " " + " ".join(lines)))
+    assert "Table 1. A ruled grid." in load(grid).text and calls == []
+    ships = tmp_path / "ships.pdf"
+    ships.write_bytes(table_pdf())
+    assert "Captain: Otto Sverdrup" in load(ships).text and calls == [1]
+    monkeypatch.setattr(layout, "MAX_TABLE_SECONDS", -1.0)  # past the time bound: plain lines
+    assert "Captain: Otto Sverdrup" not in load(ships).text and calls == [1]

@@ -65,7 +65,8 @@ _UNITS = {
     "kilometern": "km", "meilen": "mi", "tonnen": "t", "stunden": "h",
     "jahre": "year", "jahren": "year", "prozent": "%", "km²": "km2", "km2": "km2",
 }
-_AFTER = re.compile(r"\s*-?\s*(per cent|%|°[cf]|km²|[^\W\d_]+|[$€£¥])", re.I)
+# `\s*-?\s*` would try every split of a run of spaces (cubic over a line of them)
+_AFTER = re.compile(r"\s*(?:-\s*)?(per cent|%|°[cf]|km²|[^\W\d_]+|[$€£¥])", re.I)
 _BEFORE = re.compile(r"([$€£¥])\s*$")
 
 

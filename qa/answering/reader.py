@@ -60,8 +60,29 @@ class AnswerModel:
             return None
         with cls._shared_lock:
             if cls._shared is None:
-                cls._shared = cls()
+                cls._shared = cls(MODEL_FILE)
             return cls._shared
+
+    @classmethod
+    def required(cls) -> AnswerModel:
+        """The shipped model, loaded now (QA_ANSWER_MODEL=1 asked for it).
+
+        Raises:
+            QAError: the file is missing or damaged, in one line naming it.
+        """
+        from ..errors import QAError
+
+        fix = "reinstall qa (pip install -e .), or set QA_ANSWER_MODEL=0 to answer without it"
+        model = cls.shared()
+        if model is None:
+            raise QAError(f"the answer model {MODEL_FILE} is missing; {fix}")
+        try:
+            model._load()
+        except Exception as exc:  # onnxruntime raises its own types for a bad file
+            detail = " ".join(str(exc).split())[:100]
+            raise QAError(f"the answer model {MODEL_FILE} is damaged ({type(exc).__name__}: "
+                          f"{detail}); {fix}") from None
+        return model
 
     def _load(self) -> tuple[Any, Any]:
         with self._lock:
@@ -73,12 +94,12 @@ class AnswerModel:
 
                 options = ort.SessionOptions()
                 options.intra_op_num_threads = os.cpu_count() or 1
-                self._session = ort.InferenceSession(str(self.path), options,
-                                                     providers=["CPUExecutionProvider"])
+                session = ort.InferenceSession(str(self.path), options,
+                                               providers=["CPUExecutionProvider"])
                 tokenizer = Tokenizer.from_file(str(packaged_model_path() / "tokenizer.json"))
                 tokenizer.enable_truncation(self.max_tokens, strategy="only_second")
                 tokenizer.enable_padding()
-                self._tokenizer = tokenizer
+                self._session, self._tokenizer = session, tokenizer
             return self._session, self._tokenizer
 
     def read(self, question: str, sentences: list[str], spans: bool = True) -> Reading:

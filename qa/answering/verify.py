@@ -47,7 +47,7 @@ _CJK_NEGATION = r"不(?![仅僅过過断斷同久少管论論])|没|沒|未(?![�
 _NEGATION = re.compile(r"(?<!\w)(?:%s)(?!\w)|n't\b|%s|ไม่|ない|ません"
                        % ("|".join(map(re.escape, _NEGATION_WORDS)), _CJK_NEGATION), re.I)
 _AFTER_MARK = re.compile(r"(?<=\])\s+(?=[\"'“‘(]?[A-Z0-9])")
-_MARK = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
+_MARK = re.compile(r"(?<!\s)\s*\[(\d+(?:\s*,\s*\d+)*)\]")  # from a run's start only
 _WORD = re.compile(r"\w[\w'-]*")
 _BE = {"is", "are", "was", "were", "be", "been", "being"}
 ROLE_WINDOW = 3  # words either side of a verb that count as its participants

@@ -270,6 +270,10 @@ def read_bytes(suffix: str, data: bytes, name: str
     """
     try:
         text, starts, ocr_pages, blocks = _read(suffix, data, name)
+        if len(text) > text_bound(len(data)):
+            raise DocumentError(f"{name}: its text ({len(text) / 1e6:.1f} M characters) is over "
+                                f"{TEXT_GROWTH} characters per byte of the file; split it "
+                                "into smaller files")
         blocks = with_references(text, blocks)
         text, moved = _clean_at(text, [*starts, *(o for b in blocks for o in (b.start, b.end))])
         return (text, [moved[s] for s in starts], ocr_pages,
@@ -284,6 +288,18 @@ def read_bytes(suffix: str, data: bytes, name: str
         detail = " ".join(str(exc).split())[:120]
         raise DocumentError(f"{name}: cannot read this file ({type(exc).__name__}"
                             + (f": {detail}" if detail else "") + ")") from None
+
+
+# The most text a reader may return: TEXT_GROWTH characters for each byte of
+# the file (zipped formats hold more text than their size, and a table's rows
+# repeat its headers), and at least MIN_TEXT_BOUND.
+TEXT_GROWTH = 32
+MIN_TEXT_BOUND = 1_000_000
+
+
+def text_bound(size: int) -> int:
+    """The most characters a file of `size` bytes may be read as."""
+    return max(MIN_TEXT_BOUND, TEXT_GROWTH * size)
 
 
 def _read(suffix: str, data: bytes, name: str) -> tuple[str, list[int], int, list[Block]]:

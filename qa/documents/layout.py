@@ -16,6 +16,7 @@ so PDFium, already read for the text, decides.
 from __future__ import annotations
 
 import re
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,6 +34,9 @@ MAX_SHAPES = 1_500  # shapes on a page merged one by one; more count as one draw
 _CAPTION = re.compile(r"^\s*(fig\.?|figure|table|tab\.|chart|exhibit|abb\.|abbildung|tabelle)"
                       r"\s*[\dIVXL]+[a-z]?(?:[.:]|\s*$)", re.I)
 _NUMBERED = re.compile(r"^\s*(?:(\d+(?:\.\d+)*)\.?|([IVXL]+)\.|([A-Z])\.|(\d+)\))\s+\S")
+# Leaders are looked for at a line's end only: searched over a whole line of
+# dots, the pattern was quadratic in it.
+_LEADERS_SEEN = 120
 _DOT_LEADERS = re.compile(r"(?:\.\s?){4,}\s*\d+\s*$|\s{3,}\d+\s*$")
 _TABLE_CAPTION = re.compile(r"^\s*(table|tab\.|tabelle)\s*[\dIVXL]+", re.I)
 _LINK = re.compile(r"https?://|www\.|\w@\w")  # a list of links or addresses is content
@@ -161,7 +165,7 @@ def classify(pages: list[list[Line]]) -> list[list[Run]]:
                     kind = "heading"
                 elif _CAPTION.match(text):
                     kind = "caption"
-                elif _DOT_LEADERS.search(text) or (contents and _ends_in_page_number(text)):
+                elif _DOT_LEADERS.search(text[-_LEADERS_SEEN:]) or (contents and _ends_in_page_number(text)):
                     kind = "toc"
                 elif _figure_text(line, body):
                     kind = "figure"
@@ -201,8 +205,11 @@ def with_tables(data: bytes, pages: list[list[Line]], runs: list[list[Run]],
 
     from .text import table_rows
 
+    started = time.monotonic()
     with pdfplumber.open(io.BytesIO(data)) as pdf:
-        for i in wanted:
+        for i in wanted[:MAX_TABLE_PAGES]:
+            if time.monotonic() - started > MAX_TABLE_SECONDS or _grid(pdf.pages[i]) > MAX_GRID:
+                continue  # the page keeps its plain lines
             found = []
             for table in pdf.pages[i].find_tables():
                 rows = [[_cell(cell) for cell in row] for row in table.extract()]
@@ -212,6 +219,23 @@ def with_tables(data: bytes, pages: list[list[Line]], runs: list[list[Run]],
                                   table_rows(rows)))
             if found:
                 runs[i] = _tables_in_place(runs[i], found)
+
+
+# The table finder's cost grows with the ruling lines' crossings (a 120 x 120
+# grid took 5-18 s a page): pages past these bounds keep their plain lines.
+MAX_TABLE_PAGES = 50  # pages of one document read for tables
+MAX_GRID = 2_500  # horizontal times vertical ruling lines on a page (a 50 x 50 grid)
+MAX_TABLE_SECONDS = 20.0  # no further page is started after this long
+
+
+def _grid(page: Any) -> int:
+    """Horizontal times vertical ruling lines, merged as the table finder
+    merges them (a cell drawn as a rectangle shares its sides)."""
+    from pdfplumber.table import merge_edges
+
+    merged = merge_edges(page.edges, 3, 3, 3, 3)  # the finder's default tolerances
+    across = sum(1 for e in merged if e["orientation"] == "h")
+    return across * (len(merged) - across)
 
 
 def _cell(text: str | None) -> str:
