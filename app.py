@@ -310,7 +310,7 @@ def main() -> None:
         auth = parse_auth(args.auth)
         # The chat is served either way (--share serves it alone), so a key needs a login.
         check_protection(args.api_key, True, auth, share=args.share,
-                         open_share=args.share_open)
+                         open_share=args.share_open, api_alone="qa serve --no-ui --api-key KEY")
     except QAError as exc:
         sys.exit(f"app.py: error: {exc}")
     from qa.api import Collections

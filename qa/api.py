@@ -356,12 +356,13 @@ def create_api(collections: Collections, api_key: str | None = None,
 
     @app.get(PageLinks.ROUTE + "{token}", response_class=Response, include_in_schema=False)
     def page_view(token: str) -> Response:
-        """The chat's "See it on page N": a link signed by this server is the credential."""
+        """The chat's "See it on page N": a link signed by this server (naming the
+        document by id, expiring) is the credential."""
         try:
-            path, page, start, end, collection = collections.page_links.open(token)
+            doc, page, start, end, collection = collections.page_links.open(token)
         except (ValueError, TypeError, UnicodeDecodeError):
             raise HTTPException(404, "no such page link") from None
-        picture = _picture(collections.get(collection), path, page, (start, end), "JPEG")
+        picture = _picture(collections.get(collection), doc, page, (start, end), "JPEG")
         return Response(picture, media_type="image/jpeg",
                         headers={"Cache-Control": "private, max-age=3600"})
 

@@ -11,6 +11,7 @@ import json
 import os
 import re
 import shutil
+import time
 import uuid
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -152,34 +153,44 @@ class PageLinks:
     The chat's sources panel carries them and the page route draws them: the
     signature (a key made per process) is the credential, so a picture is
     reachable only through a link the server wrote into an answer its reader
-    was allowed to see, and the chat's login never has to reach /v1.
+    was allowed to see, and the chat's login never has to reach /v1. A link
+    names the document by its id (never its path on the server) and expires
+    after `lifetime` seconds.
     """
 
     ROUTE = "/v1/page-views/"
+    LIFETIME = 24 * 3600
 
-    def __init__(self, key: bytes | None = None) -> None:
+    def __init__(self, key: bytes | None = None, lifetime: int = LIFETIME) -> None:
         self._key = key or os.urandom(32)
+        self.lifetime = lifetime
 
     def url(self, path: str, page: int, start: int, end: int,
             collection: str | None = None) -> str:
-        payload = json.dumps([path, page, start, end, collection or ""],
+        from .assistant import document_id
+
+        expires = int(time.time()) + self.lifetime
+        payload = json.dumps([document_id(path), page, start, end, collection or "", expires],
                              ensure_ascii=False).encode()
         body = base64.urlsafe_b64encode(payload).decode().rstrip("=")
         return f"{self.ROUTE}{body}.{self._sign(body)}.jpg"
 
     def open(self, token: str) -> tuple[str, int, int, int, str | None]:
-        """(path, page, start, end, collection) of a link this process signed.
+        """(document id, page, start, end, collection) of a link this process
+        signed that has not expired.
 
         Raises:
-            ValueError: not such a link (bad form or signature).
+            ValueError: not such a link (bad form, bad signature, or expired).
         """
         body, _, rest = token.partition(".")
         signature = rest.removesuffix(".jpg")
         if not body or not hmac.compare_digest(signature.encode(), self._sign(body).encode()):
             raise ValueError("not a page link of this server")
-        path, page, start, end, collection = json.loads(
+        doc, page, start, end, collection, expires = json.loads(
             base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
-        return str(path), int(page), int(start), int(end), collection or None
+        if time.time() > expires:
+            raise ValueError("the page link has expired")
+        return str(doc), int(page), int(start), int(end), collection or None
 
     def _sign(self, body: str) -> str:
         return hmac.new(self._key, body.encode(), hashlib.sha256).hexdigest()[:32]

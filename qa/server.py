@@ -48,8 +48,10 @@ def parse_auth(value: str | None) -> tuple[str, str] | None:
 
 
 def check_protection(api_key: str | None, ui: bool, auth: tuple[str, str] | None,
-                     share: bool = False, open_share: bool = False) -> None:
+                     share: bool = False, open_share: bool = False,
+                     api_alone: str = "--no-ui") -> None:
     """Refuse a configuration that would serve documents to people it was told to keep out.
+    `api_alone` is how the caller's command serves the API without the chat.
 
     Raises:
         QAError: an API key with the chat mounted and no login (the chat's own
@@ -59,7 +61,7 @@ def check_protection(api_key: str | None, ui: bool, auth: tuple[str, str] | None
     if api_key and ui and not auth:
         raise QAError("--api-key protects /v1 only, and the chat's own Gradio API would "
                       "answer, upload and remove for anyone; add a login with --auth "
-                      "USER:PASSWORD ($QA_AUTH), or serve the API alone with --no-ui")
+                      f"USER:PASSWORD ($QA_AUTH), or serve the API alone with {api_alone}")
     if share and not auth and not open_share:
         raise QAError("--share publishes the chat (answers, uploads, removal) to anyone with "
                       "the link; add a login with --auth USER:PASSWORD ($QA_AUTH), or pass "

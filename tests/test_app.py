@@ -202,6 +202,8 @@ def test_same_name_uploads_at_the_same_moment_keep_both_files(demo, bot, tmp_pat
     (["--share", "--api-key", "k"], {}, "--api-key protects /v1 only"),
     ([], {"QA_SHARE": "1", "QA_API_KEY": "k"}, "--api-key protects /v1 only"),
     (["--api-key", "k"], {}, "--api-key protects /v1 only"),
+    # issue 35 item 13: app.py has no --no-ui; the command that has it is named
+    (["--api-key", "k"], {}, "or serve the API alone with qa serve --no-ui --api-key KEY"),
 ])
 def test_a_key_or_a_share_link_is_never_served_without_a_login(monkeypatch, capsys, argv, env,
                                                                message):

@@ -171,15 +171,26 @@ def run_serving(command: str, box: Path, env: dict, port: int) -> str:
             return "".join(lines)[-2000:] or "exited without a report"
         if up(port, proc):
             return ""
-        proc.kill()
+        stop(proc, signal.SIGKILL)  # bash may have exited and left the server it started
         return f"never answered /healthz: {proc.stdout.read()[-1500:]}"  # type: ignore[union-attr]
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGINT)
-            try:
-                proc.wait(60)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
+        stop(proc)
+
+
+def stop(proc: subprocess.Popen, sig: int = signal.SIGINT, grace: float = 60) -> None:
+    """Stop the command's whole process group (what bash started too, which
+    outlives bash), killing what is left of it after `grace` seconds."""
+    deadline = time.time() + grace
+    try:
+        os.killpg(proc.pid, sig)
+        while time.time() < deadline:
+            os.killpg(proc.pid, 0)  # raises once no process of the group is left
+            proc.poll()  # reaps bash, so it does not linger as a zombie
+            time.sleep(0.2)
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()
 
 
 def test_every_command_in_the_readme_and_docs_runs_as_written(sandbox):
@@ -218,3 +229,20 @@ def test_the_not_run_list_holds_no_stale_entries():
     every = [c for page in PAGES for lang, c in commands(page) if lang == "bash"]
     for pattern in NOT_RUN:
         assert any(re.match(pattern, c) for c in every), f"no command matches {pattern!r}"
+
+
+def test_a_command_that_never_answers_leaves_nothing_running(tmp_path):
+    """Issue 35 item 11: run_serving killed only bash, leaving the server it
+    started running."""
+    marker = tmp_path / "child.pid"
+    failed = run_serving(f"sleep 300 >/dev/null 2>&1 & echo $! > {marker}; sleep 1", tmp_path,
+                         dict(os.environ), free_port())
+    assert failed.startswith("never answered")
+    child = int(marker.read_text())
+    for _ in range(50):
+        if not Path(f"/proc/{child}").exists() or \
+                Path(f"/proc/{child}/stat").read_text().split()[2] == "Z":
+            break
+        time.sleep(0.1)
+    else:
+        raise AssertionError(f"process {child} that the command started is still running")

@@ -175,7 +175,8 @@ def test_long_lists_are_capped_and_paged(tmp_path, settings, embedder):
     """Issue 35 item 9: "List all the numbers" over one 112 kB file gave 5,002
     sources (345,540 characters in one chat message)."""
     path = tmp_path / "ledger.txt"
-    path.write_text("\n\n".join(f"Crate {n} weighed {n * 7 + 1000} kilograms." for n in range(1, 121)))
+    path.write_text("\n\n".join(f"Crate {n} weighed {n * 7 + 1000} kilograms."
+                                  for n in range(1, 121)))
     bot = Assistant.from_paths([path], tmp_path / "ix", settings, embedder)
     listed = bot.ask("List all the numbers")
     assert len(listed.sources) == len(listed.items) == 50

@@ -19,6 +19,7 @@ def test_a_built_wheel_imports_every_module(tmp_path):
                     ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     for name in ("pyproject.toml", "README.md", "LICENSE"):
         shutil.copy(ROOT / name, source / name)
+    shutil.copytree(ROOT / "LICENSES", source / "LICENSES")
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
                     "-q", "-w", str(tmp_path / "dist"), str(source)], check=True, timeout=300,
                    capture_output=True)
@@ -31,6 +32,10 @@ def test_a_built_wheel_imports_every_module(tmp_path):
     packaged = {str(p.relative_to(site)) for p in site.rglob("*") if p.is_file()}
     assert "qa/data/russia-warns-kosovo.txt" in packaged
     assert "qa/answering/rankers/default.json" in packaged
+    # issue 35 item 14: the weights' licence is declared and shipped beside MIT
+    metadata = next(site.glob("qa-*.dist-info/METADATA")).read_text()
+    assert "License-Expression: MIT AND CC-BY-SA-4.0" in metadata
+    assert any(p.endswith("licenses/LICENSES/CC-BY-SA-4.0.txt") for p in packaged), packaged
     # The wheel's copy, not the checkout's, answers the imports: run from
     # elsewhere with only the unpacked wheel ahead of the installed dependencies.
     code = ("import importlib, sys, qa\n"

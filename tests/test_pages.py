@@ -14,7 +14,7 @@ from PIL import Image
 
 from qa import Assistant
 from qa.api import Collections, create_api
-from qa.chat import sources_html
+from qa.chat import PageLinks, sources_html
 from qa.documents.pages import render_page
 from qa.errors import DocumentError, QuestionError
 
@@ -82,6 +82,18 @@ def test_the_assistant_marks_a_cited_source_on_its_page(pdf, tmp_path, settings)
     assert marked_jpeg(got.content)
     forged = link.replace(link.split(".")[-2], "0" * 32)
     assert client.get(forged).status_code == 404
+    # issue 35 item 12: the link names the document's id, not its path on the
+    # server, and expires
+    import base64
+
+    body = link.removeprefix(PageLinks.ROUTE).split(".")[0]
+    payload = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)).decode()
+    assert str(pdf.parent) not in payload and "keeper" not in payload
+    expired = PageLinks(lifetime=-1)
+    stale = Collections(bot)
+    stale.page_links = expired
+    client = TestClient(create_api(stale, api_key="k"))
+    assert client.get(expired.url(source.path, 2, source.start, source.end)).status_code == 404
     with pytest.raises(QuestionError, match="not in the index"):
         bot.page_image("other.pdf", 1)
     with pytest.raises(QuestionError, match="outside keeper.pdf"):

@@ -92,14 +92,13 @@ def test_no_pattern_backtracks_worse_than_linearly_over_document_text():
     """Issue 35 item 2's review: every module-level pattern in qa, on runs of
     spaces, dots, digits, letters and marks, costs at most ~2x when its input
     doubles (searched; or matched at the start where it is only matched)."""
+    import gc
     import importlib
     import pkgutil
     import re
     import time
 
     import qa
-
-    import gc
 
     gc.disable()  # collections land at random in the timings
     units = [" ", "a", "A", "1", ".", ". ", "1.", "1,", "a ", "A. ", "-", "#", "|", "*", "\n",

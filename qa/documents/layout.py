@@ -165,7 +165,8 @@ def classify(pages: list[list[Line]]) -> list[list[Run]]:
                     kind = "heading"
                 elif _CAPTION.match(text):
                     kind = "caption"
-                elif _DOT_LEADERS.search(text[-_LEADERS_SEEN:]) or (contents and _ends_in_page_number(text)):
+                elif _DOT_LEADERS.search(text[-_LEADERS_SEEN:]) or (
+                        contents and _ends_in_page_number(text)):
                     kind = "toc"
                 elif _figure_text(line, body):
                     kind = "figure"
