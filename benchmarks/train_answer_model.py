@@ -2,14 +2,20 @@
 sentence answers a question, with a span head that marks the short answer.
 
     pip install -e ".[bench]"
-    python benchmarks/train_answer_model.py train PATH/qa_train --work DIR [--minutes 150] [--steps N]
-    python benchmarks/train_answer_model.py export --work DIR     # int8 ONNX into qa/answering/models/
+    python benchmarks/train_answer_model.py train PATH/qa_train --work DIR [--minutes 150]
+        [--epochs 1] [--steps N] [--precision bf16] [--device cuda]
+    python benchmarks/train_answer_model.py export --work DIR [--parts 16]  # int8 ONNX into qa/answering/models/
+    python benchmarks/train_answer_model.py pack PATH/qa_train --work data.jsonl.gz  # one file to carry
+    python benchmarks/train_answer_model.py train --packed data.jsonl.gz --work DIR --device cuda
+    python benchmarks/train_answer_model.py join --work DIR     # the parts back into one model file
 
 Data (all from `qa_train/`, licences in its SOURCE.md): the SQuAD v1.1
-training set (87,516 questions) and the 348 unanswerable questions of the
-SQuAD 2.0 training part. Validation and early stopping use held-out TRAINING
-articles only (VAL_ARTICLES, chosen by a fixed seed); XQuAD, the SQuAD 2.0
-sample, the dev set and the PDF sets stay tests and are never read here.
+training set (87,516 questions), the 348 unanswerable questions of the
+SQuAD 2.0 training part, and English from outside SQuAD: SQuADShifts' new
+Wikipedia articles (7,738) and TyDi QA's English questions (4,100).
+Validation and early stopping use held-out SQuAD TRAINING articles only
+(VAL_ARTICLES, chosen by a fixed seed); XQuAD, the SQuAD 2.0 sample, the dev
+set and the PDF sets stay tests and are never read here.
 
 Each training question is a group of (question, sentence) pairs: the
 sentence holding the answer, other sentences of its paragraph, and sentences
@@ -52,6 +58,8 @@ CHECKPOINT_STEPS = 250
 VAL_QUESTIONS = 400
 WRONG_ARTICLE_SHARE = 0.08  # groups whose paragraph comes from another article
 OUT = ROOT / "qa" / "answering" / "models"
+EXTRA_ENGLISH = ("squadshifts_new_wiki_en.json", "tydiqa_goldp_en.json")
+SUB_BATCH = 16  # pairs per forward pass, grouped by length (less padding)
 
 _WORD = re.compile(r"\w+")
 _STOP = frozenset("""a an the of in on at to for by with from and or is are was were be been
@@ -142,8 +150,12 @@ def load_data(train_dir: Path) -> tuple[list[Item], list[dict], list[dict]]:
                  for p in a["paragraphs"]]
         if a["title"] not in val_titles:
             unans.append({"title": a["title"], "paragraphs": [p for p in paras if p["qas"]]})
+    # English from outside SQuAD, for variety (new Wikipedia articles; TyDi's
+    # information-seeking questions); validation stays on SQuAD's held-out articles
+    extra = [a for name in EXTRA_ENGLISH if (train_dir / name).exists()
+             for a in json.loads((train_dir / name).read_text())["data"]]
     t0 = time.time()
-    items = build_items(train + unans, rng, wrong_pool=train)
+    items = build_items(train + unans + extra, rng, wrong_pool=train)
     rng.shuffle(items)
     print(f"{len(items)} training groups from {len(train)} articles "
           f"(+{sum(not i.answerable for i in items)} without an answer) in {time.time() - t0:.0f} s",
@@ -214,7 +226,11 @@ def span_labels(batch, rows: list[tuple[int, int, int]]):  # type: ignore[no-unt
     return starts, ends
 
 
-def losses(model, tok, items: list[Item]):  # type: ignore[no-untyped-def]
+def losses(model, tok, items: list[Item], device: str = "cpu",
+           precision: str = "fp32"):  # type: ignore[no-untyped-def]
+    """The loss over a batch of groups. Pairs are run in sub-batches of
+    similar length (padding to each sub-batch's longest, not the batch's),
+    under bf16 autocast when asked."""
     import torch
     import torch.nn.functional as F
 
@@ -226,26 +242,45 @@ def losses(model, tok, items: list[Item]):  # type: ignore[no-untyped-def]
             qs.append(it.question)
             ss.append(s)
             owner.append(gi)
-    batch = encode(tok, qs, ss)
-    starts, ends = span_labels(batch, span_rows)
-    score, st, en = model(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"])
-    labels = torch.zeros(len(ss))
+    lengths = [len(ids) for ids in tok(qs, ss, truncation="only_second",
+                                       max_length=MAX_TOKENS)["input_ids"]]
+    order = sorted(range(len(ss)), key=lengths.__getitem__)
+    spans_of = {row: (c0, c1) for row, c0, c1 in span_rows}
+    scores, span_sum, span_n = [], None, 0
+    for at in range(0, len(order), SUB_BATCH):
+        rows = order[at:at + SUB_BATCH]
+        batch = encode(tok, [qs[r] for r in rows], [ss[r] for r in rows])
+        labelled = [(i, *spans_of[r]) for i, r in enumerate(rows) if r in spans_of]
+        starts, ends = span_labels(batch, labelled)
+        inputs = [batch[n].to(device) for n in ("input_ids", "attention_mask", "token_type_ids")]
+        with torch.autocast(device, dtype=torch.bfloat16, enabled=precision == "bf16"):
+            score, st, en = model(*inputs)
+        score, st, en = score.float(), st.float(), en.float()
+        scores.append(score)
+        if (starts >= 0).any():
+            mask = inputs[1].bool()
+            st, en = st.masked_fill(~mask, -1e4), en.masked_fill(~mask, -1e4)
+            part = F.cross_entropy(st, starts.to(device), ignore_index=-100, reduction="sum") \
+                + F.cross_entropy(en, ends.to(device), ignore_index=-100, reduction="sum")
+            span_sum = part if span_sum is None else span_sum + part
+            span_n += int((starts >= 0).sum())
+    inverse = torch.empty(len(order), dtype=torch.long)
+    inverse[torch.tensor(order)] = torch.arange(len(order))
+    score = torch.cat(scores)[inverse.to(device)]
+    labels = torch.zeros(len(ss), device=device)
     for row, _, _ in span_rows:
         labels[row] = 1.0
     pointwise = F.binary_cross_entropy_with_logits(score, labels)
     listwise, groups = score.new_zeros(()), 0
-    owner_t = torch.tensor(owner)
+    owner_t = torch.tensor(owner, device=device)
     for gi, it in enumerate(items):
         if it.answerable and len(it.sentences) > 1:
             idx = (owner_t == gi).nonzero().squeeze(-1)
-            listwise = listwise + F.cross_entropy(score[idx][None], torch.zeros(1, dtype=torch.long))
+            listwise = listwise + F.cross_entropy(score[idx][None],
+                                                  torch.zeros(1, dtype=torch.long, device=device))
             groups += 1
     listwise = listwise / max(groups, 1)
-    mask = batch["attention_mask"].bool()
-    st = st.masked_fill(~mask, -1e4)
-    en = en.masked_fill(~mask, -1e4)
-    span = (F.cross_entropy(st, starts, ignore_index=-100)
-            + F.cross_entropy(en, ends, ignore_index=-100)) / 2 if (starts >= 0).any() else 0.0
+    span = span_sum / (2 * span_n) if span_sum is not None else 0.0
     return (pointwise + listwise + 0.5 * span, float(pointwise), float(listwise),
             float(span))
 
@@ -281,7 +316,8 @@ def val_items(val: list[dict]) -> tuple[list[Item], list[Item]]:
     return [good[i] for i in keep], [wrong[i] for i in keep]
 
 
-def validate(model, tok, good: list[Item], wrong: list[Item]) -> dict[str, float]:
+def validate(model, tok, good: list[Item], wrong: list[Item],
+             device: str = "cpu") -> dict[str, float]:
     """Top-1 sentence accuracy, span exact match on the answer sentence, and
     the abstention trade-off at probability 0.5."""
     import torch
@@ -291,7 +327,7 @@ def validate(model, tok, good: list[Item], wrong: list[Item]) -> dict[str, float
     with torch.no_grad():
         for g, w in zip(good, wrong):
             b = encode(tok, [g.question] * len(g.sentences), g.sentences)
-            sc, st, en = model(b["input_ids"], b["attention_mask"], b["token_type_ids"])
+            sc, st, en = (t.float().cpu() for t in model(*_inputs(b, device)))
             best = int(sc.argmax())
             top1 += best == 0
             p = float(torch.sigmoid(sc.max()))
@@ -299,12 +335,16 @@ def validate(model, tok, good: list[Item], wrong: list[Item]) -> dict[str, float
             text = _best_span(g.sentences[0], b, st[0], en[0], 0)
             span_em += _norm(text) == _norm(g.sentences[0][g.start:g.end])
             b = encode(tok, [w.question] * len(w.sentences), w.sentences)
-            sw, _, _ = model(b["input_ids"], b["attention_mask"], b["token_type_ids"])
+            sw = model(*_inputs(b, device))[0].float().cpu()
             abstain_wrong += float(torch.sigmoid(sw.max())) < 0.5
     model.train()
     n = len(good)
     return {"top1": top1 / n, "span_em": span_em / n, "answered_right@0.5": answered_right / n,
             "abstain_other_article@0.5": abstain_wrong / n}
+
+
+def _inputs(batch, device: str):  # type: ignore[no-untyped-def]
+    return [batch[n].to(device) for n in ("input_ids", "attention_mask", "token_type_ids")]
 
 
 def _best_span(sentence: str, b, st, en, row: int, longest: int = 30) -> str:  # type: ignore[no-untyped-def]
@@ -330,36 +370,48 @@ def _norm(text: str) -> str:
 
 
 # -- the loop ------------------------------------------------------------------------
-def train(train_dir: Path, work: Path, minutes: float, threads: int, steps: int | None = None) -> None:
+def train(train_dir: Path | None, work: Path, minutes: float, threads: int,
+          steps: int | None = None, device: str = "cpu", precision: str = "fp32",
+          packed: Path | None = None, epochs: float = 1.0) -> None:
+    """Train (or resume) until `minutes` pass, `steps` are done, or `epochs`
+    passes over the training groups; checkpoints and the held-out curve go to
+    `work`. The data comes from `train_dir`, or from a file `pack` wrote."""
     import torch
 
     torch.manual_seed(SEED)
     torch.set_num_threads(threads)
     work.mkdir(parents=True, exist_ok=True)
-    items, val, _ = load_data(train_dir)
-    good, wrong = val_items(val)
+    if packed is not None:
+        items, good, wrong = read_packed(packed)
+    else:
+        assert train_dir is not None
+        items, val, _ = load_data(train_dir)
+        good, wrong = val_items(val)
     tok = tokenizer()
-    model = make_model()
+    model = make_model().to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=LR, weight_decay=0.01)
-    # --steps sets the learning-rate horizon: a run that cannot finish an epoch
-    # on 2 cores still decays to the end instead of stopping at full rate
-    total_steps = min(math.ceil(len(items) / BATCH_QUESTIONS), steps or 10**9)
+    per_epoch = math.ceil(len(items) / BATCH_QUESTIONS)
+    # --steps sets the learning-rate horizon: a run that cannot finish its
+    # epochs on 2 cores still decays to the end instead of stopping at full rate
+    total_steps = min(math.ceil(per_epoch * epochs), steps or 10**9)
     step, best = 0, -1.0
     ckpt = work / "last.pt"
     if ckpt.exists():
-        state = torch.load(ckpt, weights_only=False)
+        state = torch.load(ckpt, weights_only=False, map_location=device)
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["opt"])
         step, best = state["step"], state["best"]
-        print(f"resumed at step {step} (best top1 {best:.3f})", flush=True)
+        print(f"resumed at step {step} of {total_steps} ({step * BATCH_QUESTIONS:,} questions "
+              f"seen, epoch {step / per_epoch:.2f}; best held-out score {best:.3f})", flush=True)
     warmup = 200
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min(1.0, (s + 1) / warmup) * max(0.05, 1 - s / total_steps), last_epoch=step - 1)
     model.train()
     started, seen_run = time.time(), 0
     while step < total_steps and time.time() - started < minutes * 60:
-        chunk = items[step * BATCH_QUESTIONS:(step + 1) * BATCH_QUESTIONS]
-        loss, pw, lw, sp = losses(model, tok, chunk)
+        at = step % per_epoch  # a second epoch goes over the same shuffled order
+        chunk = items[at * BATCH_QUESTIONS:(at + 1) * BATCH_QUESTIONS]
+        loss, pw, lw, sp = losses(model, tok, chunk, device, precision)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
@@ -369,20 +421,25 @@ def train(train_dir: Path, work: Path, minutes: float, threads: int, steps: int 
         seen_run += sum(len(i.sentences) for i in chunk)
         if step % 50 == 0:
             rate = seen_run / (time.time() - started)
-            print(f"step {step}/{total_steps} loss {float(loss):.3f} (pw {pw:.3f} lw {lw:.3f} "
-                  f"span {sp:.3f}) {rate:.1f} pairs/s", flush=True)
+            print(f"step {step}/{total_steps} (epoch {step / per_epoch:.3f}) loss {float(loss):.3f} "
+                  f"(pw {pw:.3f} lw {lw:.3f} span {sp:.3f}) {rate:.1f} pairs/s", flush=True)
         if step % CHECKPOINT_STEPS == 0:
-            best = _checkpoint(model, opt, tok, good, wrong, items, step, best, work)
-    _checkpoint(model, opt, tok, good, wrong, items, step, best, work)
+            best = _checkpoint(model, opt, tok, good, wrong, items, step, best, work, device)
+    _checkpoint(model, opt, tok, good, wrong, items, step, best, work, device)
 
 
-def _checkpoint(model, opt, tok, good, wrong, items, step, best, work: Path) -> float:  # type: ignore[no-untyped-def]
+def _checkpoint(model, opt, tok, good, wrong, items, step, best, work: Path,  # type: ignore[no-untyped-def]
+                device: str = "cpu") -> float:
     import torch
 
     t0 = time.time()
-    figures = validate(model, tok, good, wrong)
-    pairs = sum(len(i.sentences) for i in items[:step * BATCH_QUESTIONS])
-    row = {"step": step, "questions": step * BATCH_QUESTIONS, "pairs": pairs, **figures,
+    figures = validate(model, tok, good, wrong, device)
+    per_epoch = sum(len(i.sentences) for i in items)
+    done = step * BATCH_QUESTIONS
+    pairs = (done // len(items)) * per_epoch + \
+        sum(len(i.sentences) for i in items[:done % len(items)])
+    row = {"step": step, "questions": done, "epoch": round(done / len(items), 4),
+           "pairs": pairs, **figures,
            "validate_s": round(time.time() - t0, 1), "time": time.strftime("%Y-%m-%dT%H:%M:%S")}
     with (work / "curve.jsonl").open("a") as f:
         f.write(json.dumps(row) + "\n")
@@ -399,7 +456,7 @@ def _checkpoint(model, opt, tok, good, wrong, items, step, best, work: Path) -> 
 
 
 # -- export --------------------------------------------------------------------------
-def export(work: Path, train_dir: Path | None = None) -> None:
+def export(work: Path, train_dir: Path | None = None, parts_mb: float = 0) -> None:
     """The best checkpoint as int8 ONNX (outputs: score, start, end logits)."""
     import os
     import warnings
@@ -408,7 +465,7 @@ def export(work: Path, train_dir: Path | None = None) -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     model = make_model()
-    model.load_state_dict(torch.load(work / "best.pt"))
+    model.load_state_dict(torch.load(work / "best.pt", map_location="cpu"))
     model.eval()
     tok = tokenizer()
     sample = tok(["a question"], ["a sentence that answers"], return_tensors="pt")
@@ -443,6 +500,70 @@ def export(work: Path, train_dir: Path | None = None) -> None:
     }, indent=1) + "\n")
     print(f"wrote {OUT / 'answer-minilm.int8.onnx'} "
           f"({(OUT / 'answer-minilm.int8.onnx').stat().st_size / 1e6:.1f} MB)")
+    if parts_mb:
+        split(OUT / "answer-minilm.int8.onnx", work, parts_mb)
+
+
+# -- moving data and the model between machines --------------------------------------
+def pack(train_dir: Path, out: Path) -> None:
+    """The training groups and the held-out validation questions in one
+    gzipped JSON-lines file (to train where qa_train/ is not). Each sentence
+    is written once (a paragraph's sentences recur across its questions)."""
+    import gzip
+
+    items, val, _ = load_data(train_dir)
+    good, wrong = val_items(val)
+    ids: dict[str, int] = {}
+    with gzip.open(out, "wt", encoding="utf-8", compresslevel=9) as f:
+        for part, rows in (("train", items), ("good", good), ("wrong", wrong)):
+            for it in rows:
+                refs = []
+                for sentence in it.sentences:
+                    if sentence not in ids:
+                        ids[sentence] = len(ids)
+                        f.write(json.dumps(sentence, ensure_ascii=False) + "\n")
+                    refs.append(ids[sentence])
+                f.write(json.dumps([part, it.question, refs, it.answerable, it.start, it.end],
+                                   ensure_ascii=False) + "\n")
+    print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB: {len(items):,} groups, "
+          f"{len(ids):,} sentences, {len(good)} held-out questions)")
+
+
+def read_packed(path: Path) -> tuple[list[Item], list[Item], list[Item]]:
+    import gzip
+
+    parts: dict[str, list[Item]] = {"train": [], "good": [], "wrong": []}
+    sentences: list[str] = []
+    with gzip.open(path, "rt", encoding="utf-8") as f:
+        for line in f:
+            row = json.loads(line)
+            if isinstance(row, str):
+                sentences.append(row)
+                continue
+            part, question, refs, answerable, start, end = row
+            parts[part].append(Item(question, [sentences[i] for i in refs], answerable,
+                                    start, end))
+    return parts["train"], parts["good"], parts["wrong"]
+
+
+def split(path: Path, folder: Path, mb: float) -> None:
+    """`path` as parts of at most `mb` MB in `folder` (NAME.part00, ...)."""
+    data, size = path.read_bytes(), int(mb * 1_000_000)
+    for n, at in enumerate(range(0, len(data), size)):
+        (folder / f"{path.name}.part{n:02d}").write_bytes(data[at:at + size])
+    print(f"wrote {math.ceil(len(data) / size)} parts of at most {mb} MB to {folder}")
+
+
+def join(folder: Path) -> None:
+    """The model from the parts `split` wrote, into qa/answering/models/."""
+    name = "answer-minilm.int8.onnx"
+    parts = sorted(folder.glob(f"{name}.part*"))
+    if not parts:
+        raise SystemExit(f"no {name}.partNN files in {folder}")
+    tmp = OUT / f"{name}.tmp"
+    tmp.write_bytes(b"".join(p.read_bytes() for p in parts))
+    tmp.replace(OUT / name)
+    print(f"joined {len(parts)} parts into {OUT / name}")
 
 
 SLICE = ROOT / "tests" / "data" / "answer-model-slice.jsonl"
@@ -485,20 +606,35 @@ def _val_articles(train_dir: Path) -> list[dict]:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("command", choices=["train", "export"])
+    p.add_argument("command", choices=["train", "export", "pack", "join"])
     p.add_argument("train_dir", nargs="?", type=Path)
-    p.add_argument("--work", type=Path, required=True, help="checkpoints and the curve")
+    p.add_argument("--work", type=Path, required=True,
+                   help="checkpoints and the curve (pack: the file to write; join: the parts)")
     p.add_argument("--minutes", type=float, default=150.0, help="stop (and checkpoint) after")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--steps", type=int, help="train this many steps (8 questions each), "
-                   "decaying the learning rate over them; default one epoch")
+                   "decaying the learning rate over them; default --epochs")
+    p.add_argument("--epochs", type=float, default=1.0, help="passes over the training groups")
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
+                   help="bf16 autocast (AVX512-BF16 CPUs, GPUs)")
+    p.add_argument("--packed", type=Path, help="train from a file `pack` wrote")
+    p.add_argument("--parts", type=float, default=0,
+                   help="export: also write the model in parts of at most this many MB")
     a = p.parse_args()
     if a.command == "train":
+        if a.train_dir is None and a.packed is None:
+            p.error("train needs the qa_train folder or --packed FILE")
+        train(a.train_dir, a.work, a.minutes, a.threads, a.steps, a.device, a.precision,
+              a.packed, a.epochs)
+    elif a.command == "pack":
         if a.train_dir is None:
-            p.error("train needs the qa_train folder")
-        train(a.train_dir, a.work, a.minutes, a.threads, a.steps)
+            p.error("pack needs the qa_train folder")
+        pack(a.train_dir, a.work)
+    elif a.command == "join":
+        join(a.work)
     else:
-        export(a.work, a.train_dir)
+        export(a.work, a.train_dir, a.parts)
 
 
 if __name__ == "__main__":
