@@ -4,8 +4,10 @@ sentence answers a question, with a span head that marks the short answer.
     pip install -e ".[bench]"
     python benchmarks/train_answer_model.py train PATH/qa_train --work DIR [--minutes 150]
         [--epochs 1] [--steps N] [--precision bf16] [--device cuda]
-    python benchmarks/train_answer_model.py export --work DIR [--parts 16]  # int8 ONNX into qa/answering/models/
-    python benchmarks/train_answer_model.py pack PATH/qa_train --work data.jsonl.gz  # one file to carry
+    python benchmarks/train_answer_model.py export --work DIR [--parts 16]
+        # int8 ONNX into qa/answering/models/ (and in parts of at most 16 MB into DIR)
+    python benchmarks/train_answer_model.py pack PATH/qa_train --work data.jsonl.gz
+        # all the data in one file, to carry to a machine with a GPU
     python benchmarks/train_answer_model.py train --packed data.jsonl.gz --work DIR --device cuda
     python benchmarks/train_answer_model.py join --work DIR     # the parts back into one model file
 
@@ -281,8 +283,8 @@ def losses(model, tok, items: list[Item], device: str = "cpu",
             groups += 1
     listwise = listwise / max(groups, 1)
     span = span_sum / (2 * span_n) if span_sum is not None else 0.0
-    return (pointwise + listwise + 0.5 * span, float(pointwise), float(listwise),
-            float(span))
+    return (pointwise + listwise + 0.5 * span, float(pointwise.detach()),
+            float(listwise.detach()), float(span.detach()) if span_n else 0.0)
 
 
 # -- validation on held-out training articles ----------------------------------------
@@ -421,8 +423,9 @@ def train(train_dir: Path | None, work: Path, minutes: float, threads: int,
         seen_run += sum(len(i.sentences) for i in chunk)
         if step % 50 == 0:
             rate = seen_run / (time.time() - started)
-            print(f"step {step}/{total_steps} (epoch {step / per_epoch:.3f}) loss {float(loss):.3f} "
-                  f"(pw {pw:.3f} lw {lw:.3f} span {sp:.3f}) {rate:.1f} pairs/s", flush=True)
+            print(f"step {step}/{total_steps} (epoch {step / per_epoch:.3f}) "
+                  f"loss {float(loss):.3f} (pw {pw:.3f} lw {lw:.3f} span {sp:.3f}) "
+                  f"{rate:.1f} pairs/s", flush=True)
         if step % CHECKPOINT_STEPS == 0:
             best = _checkpoint(model, opt, tok, good, wrong, items, step, best, work, device)
     _checkpoint(model, opt, tok, good, wrong, items, step, best, work, device)

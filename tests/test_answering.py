@@ -137,6 +137,12 @@ def test_sentence_that_leans_on_the_answer_joins_it(tmp_path, settings, embedder
     # dates written the Chinese and the Thai way
     ("围城是哪一年开始的？", "围城于1913年6月16日开始。", "1913年6月16日"),
     ("เขาเกิดวันที่เท่าไร", "เขาเกิดเมื่อ 3 ธันวาคม พ.ศ. 2533 ที่กรุงเทพ", "3 ธันวาคม พ.ศ. 2533"),
+    # issue 36 item 4: a scale written against the digits stays; a citation
+    # mark and a figure's number are never the answer
+    ("How many weights did AlexNet have?",
+     "The total number of weights and MACs for the whole network are 61M and 724M.", "61M"),
+    ("How many layers did the network have?", "The network of [12] had eight layers (Fig. 3).",
+     "eight"),
 ])
 def test_the_short_answer_is_the_value_of_the_asked_type(question, sentence, short):
     span = short_answer(question, sentence)
@@ -147,6 +153,8 @@ def test_the_short_answer_is_the_value_of_the_asked_type(question, sentence, sho
     ("Why did NATO bomb Serbia?", "NATO bombed Serbia in 1999 to halt killings."),
     ("How many GPUs were used?", "The network was trained on GPUs for days."),
     ("Who warned the West?", "The West was warned again."),  # its only name is in the question
+    ("Who created AlexNet?", "The architecture of AlexNet is shown in Fig. 14."),  # a label
+    ("How many papers cite it?", "It is cited widely [61], [62]; see Table 4."),
 ])
 def test_no_short_answer_without_a_value_the_question_lacks(question, sentence):
     assert short_answer(question, sentence) is None

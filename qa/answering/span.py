@@ -42,7 +42,9 @@ _WORD_NUMBER = (r"(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twe
 _SCALE = r"(?:\s(?:hundred|thousand|million|billion|trillion))?"
 _NUMBER = re.compile(
     # digits start a number after a word boundary or a character ("共有120人")
-    rf"(?:[$£€¥]\s?)?(?:\b|(?<={UNSPACED_CHAR.pattern}))\d[\d,]*(?:\.\d+)?{_SCALE}"
+    rf"(?:[$£€¥]\s?)?(?:\b|(?<={UNSPACED_CHAR.pattern}))\d[\d,]*(?:\.\d+)?"
+    # a scale written against the digits stays with them: "61M", "$5bn", "10k"
+    rf"(?:(?:[kKMBT]|bn|mn)(?!\w))?{_SCALE}"
     rf"(?:\s?(?:%|percent|per cent))?"
     rf"|\b{_WORD_NUMBER}(?:[\s-]{_WORD_NUMBER})*\b", re.IGNORECASE)
 # How long/old/far/...: the unit after the number belongs to the answer ("40 km").
@@ -105,13 +107,27 @@ def short_answer(question: str, sentence: str) -> tuple[int, int] | None:
     return min(found, key=lambda span: (_distance(anchors, len(sentence), span), span[0]))
 
 
+# What is never a short answer: a citation mark ("[61]", "[3, 7-9]"), the
+# number of a figure, table or section ("Fig. 3", "Table 2"), and a label
+# word taken for a name ("Fig." for "Who created AlexNet?").
+_CITATION = re.compile(r"\[\d{1,4}(?:\s*[,–-]\s*\d{1,4}){0,20}\]")
+_LABEL_BEFORE = re.compile(r"\b(?:fig|figs|figure|figures|table|tab|eq|equation|section|sec|"
+                           r"chapter|appendix|step|line|page|p|pp|no|ref)\.?\s{0,3}$",
+                           re.IGNORECASE)
+LABEL_WORDS = frozenset({"fig", "figs", "figure", "figures", "table", "tab", "eq", "equation",
+                         "section", "sec", "chapter", "appendix"})
+
+
 def _candidates(kind: str, sentence: str) -> list[re.Match[str]]:
     if kind == "date":
         return _longest(_DATE.finditer(sentence))
     if kind == "number":
-        dates = [(m.start(), m.end()) for m in _DATE.finditer(sentence)]
+        taken = [(m.start(), m.end()) for m in _DATE.finditer(sentence)]
+        cited = [(m.start(), m.end()) for m in _CITATION.finditer(sentence)]
         return [m for m in _NUMBER.finditer(sentence)
-                if not any(a <= m.start() < b for a, b in dates) or m.group(0)[:1] in "$£€¥"]
+                if (not any(a <= m.start() < b for a, b in taken) or m.group(0)[:1] in "$£€¥")
+                and not any(a <= m.start() < b for a, b in cited)
+                and not _LABEL_BEFORE.search(sentence[max(0, m.start() - 12):m.start()])]
     return list(_NAME.finditer(sentence))
 
 
@@ -172,7 +188,7 @@ def _new_name(name: str, asked: str, first: bool) -> bool:
     words = [w.lower().strip(".,'’") for w in name.split()]
     if first and words[0] in STOPWORDS:
         return len(words) > 1 and _new_name(" ".join(name.split()[1:]), asked, False)
-    return any(w not in asked and w not in STOPWORDS for w in words)
+    return any(w not in asked and w not in STOPWORDS and w not in LABEL_WORDS for w in words)
 
 
 def _distance(anchors: list[tuple[int, int]], far: int, span: tuple[int, int]) -> int:
