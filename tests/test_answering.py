@@ -1,5 +1,6 @@
 import pytest
 
+from qa import Assistant
 from qa.answering.extractive import answer_type, has_type
 from qa.answering.span import short_answer
 from qa.evaluation import contains_gold
@@ -171,3 +172,31 @@ def test_the_short_answer_is_marked_in_python_json_and_chat(bot):
     assert "**Alexander Botsan-Kharchenko**" in answer_markdown(answer)
     why = bot.ask("Why does Russia oppose Kosovo's independence?")
     assert why.span is None and why.to_dict()["span"] is None
+
+
+LIGHTHOUSE = ("# The lighthouse\n\n"
+              "The keeper lights the lamp an hour before sunset. "
+              "A clockwork drive turns the lens once every ten seconds. "
+              "Its beam reaches ships forty kilometres out at sea. "
+              "In fog the keeper also sounds the horn every minute.\n\n"
+              "# The harbour\n\n"
+              "The harbour master assigns berths to arriving ships. "
+              "Fishing boats dock at the inner quay.\n")
+
+
+def test_explain_and_describe_questions_get_the_passage(tmp_path, settings, embedder):
+    """Issue 36 item 3: a question that asks to explain or describe gets the
+    sentences around the best one in its paragraph, not one sentence; a
+    factoid question keeps its sentence; and one about nothing in the
+    documents is still refused."""
+    doc = tmp_path / "station.md"
+    doc.write_text(LIGHTHOUSE)
+    bot = Assistant.from_paths([doc], tmp_path / "ix", settings, embedder)
+    answer = bot.ask("Explain how the lighthouse lens and its beam work.")
+    assert answer.found and "clockwork drive turns the lens" in answer.text
+    assert answer.text.count(". ") >= 2 and "harbour master" not in answer.text
+    assert len(answer.sources) == 1 and answer.sources[0].text == answer.text  # one highlight
+    factoid = bot.ask("How often does the lens turn?")
+    assert factoid.found and "every ten seconds" in factoid.text
+    assert "sounds the horn" not in factoid.text  # not the paragraph
+    assert not bot.ask("Explain how photosynthesis works in desert plants.").found

@@ -26,7 +26,7 @@ from ..documents.structure import NOT_ANSWERS, heading
 from ..errors import QAError
 from ..store.records import Hit
 from ..store.records import Records as Store
-from . import NOT_FOUND, Answer, Source
+from . import NOT_FOUND, Answer, Source, passage
 
 # Sentence-score features. A model fitted on the tuning data weighs them
 # (`Ranker`, benchmarks/fit_ranker.py).
@@ -408,8 +408,14 @@ def select(question: str, query_vector: np.ndarray, store: Store, hits: Sequence
     # With the answer model, qa abstains when both it and the ranker are unsure
     # (benchmarks/fit_ranker.py fits the pair on the tuning questions).
     read = found.read[best][0] if found.read and best in found.read else None
+    wide = passage.asks_passage(question)
     if best_score < min_score and (read is None or read < ranker.reader_threshold):
-        return Answer(NOT_FOUND, False, score=best_score)
+        # explain, describe, compare: refused only when no top candidate is about it
+        about = next((i for i in order[:passage.CANDIDATES]
+                      if passage.about(question, store, rows[i], idf)), None) if wide else None
+        if about is None:
+            return Answer(NOT_FOUND, False, score=best_score)
+        best, best_score = rows[about], float(scores[about])
     first = last = best
     for i in order[1:3]:
         other = rows[i]
@@ -423,6 +429,10 @@ def select(question: str, query_vector: np.ndarray, store: Store, hits: Sequence
                 first, last = lo, hi  # same paragraph, and short enough together
             break
     first, last = _complete(store, first, last, max_chars)
+    if wide:  # explain, describe, compare: the passage around the answer
+        first, last = passage.window(store, first, last, max_chars)
+        span = Span(store.sentence_spans[first].start, store.sentence_spans[last].end)
+        return _answer(store, best, span, best_score)
     span = Span(store.sentence_spans[first].start, store.sentence_spans[last].end)
     if span.end - span.start > max_chars:
         span = _clause_window(store.document(store.sentence_doc[best]).text, span,
