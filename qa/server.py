@@ -14,6 +14,7 @@ answer, upload and remove for anyone.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import logging
 from collections.abc import Awaitable, Callable, Iterator, MutableMapping
@@ -249,7 +250,9 @@ def starting(host: str, port: int, private: bool = False) -> Iterator[None]:
     try:
         server = Server((host.strip("[]"), port), Page)
     except OSError as exc:
-        raise QAError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+        hint = (f"; is the chat or another qa server running there? pass another port with "
+                f"--port {port + 1} (or QA_PORT)") if exc.errno == errno.EADDRINUSE else ""
+        raise QAError(f"cannot listen on {host}:{port}: {exc.strerror or exc}{hint}") from None
     handler = Lines(logging.INFO)
     log = logging.getLogger("qa")
     log.addHandler(handler)

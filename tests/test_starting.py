@@ -31,9 +31,11 @@ def test_the_page_shows_qas_log_lines_and_the_api_says_503_until_ready():
         api = httpx.post(url + "/v1/ask", json={"question": "Who?"})
         assert api.status_code == 503 and api.headers["retry-after"] == "5"
         assert api.json()["error"]["code"] == "starting"
-        with pytest.raises(QAError, match=f"cannot listen on 127.0.0.1:{port}"):
+        with pytest.raises(QAError, match=f"cannot listen on 127.0.0.1:{port}") as busy:
             with starting("127.0.0.1", port):  # a busy port fails at once
                 pass
+        # issue 37 item 8: and says which option takes another port
+        assert f"--port {port + 1}" in str(busy.value) and "\n" not in str(busy.value)
     with socket.socket() as sock:  # the port is free again for the real server
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", port))
