@@ -200,3 +200,36 @@ def test_explain_and_describe_questions_get_the_passage(tmp_path, settings, embe
     assert factoid.found and "every ten seconds" in factoid.text
     assert "sounds the horn" not in factoid.text  # not the paragraph
     assert not bot.ask("Explain how photosynthesis works in desert plants.").found
+
+
+SURVEY = ("# A short survey of generative models\n\n"
+          "Generative models learn the distribution of their training data. "
+          "Adversarial networks pit a generator against a discriminator [2]. "
+          "Moment matching networks compare the statistics of real and generated samples [1].\n\n"
+          "## References\n\n"
+          "[1] Y. Li, K. Swersky and R. Zemel. Generative moment matching networks. "
+          "In International Conference on Machine Learning, 2015.\n\n"
+          "[2] I. Goodfellow et al. Generative adversarial nets. In Advances in Neural "
+          "Information Processing Systems, 2014.\n")
+
+
+def test_a_question_about_a_cited_work_is_answered_from_its_reference_entry(
+        tmp_path, settings, embedder):
+    """Issue 36 item 5: "which conference", "who wrote", "when was it published"
+    may be answered from a reference entry; other questions never are."""
+    doc = tmp_path / "survey.md"
+    doc.write_text(SURVEY)
+    bot = Assistant.from_paths([doc], tmp_path / "ix", settings, embedder)
+    cited = bot.ask("Which conference did the paper on generative moment matching networks "
+                    "appear in?")
+    assert cited.found and "International Conference on Machine Learning" in cited.text
+    assert "Zemel" in bot.ask(
+        "Who wrote the paper on generative moment matching networks?").text
+    about = bot.ask("What do moment matching networks compare?")
+    assert "statistics of real and generated samples" in about.text
+    assert "Zemel" not in about.text and "2015" not in about.text  # never the entry
+    gan = bot.ask("What are generative adversarial nets?")
+    assert "Goodfellow" not in gan.text and "Generative adversarial nets." not in gan.text
+    assert "Swersky" not in bot.ask("What did Swersky and Zemel find?").text
+    itself = bot.ask("What does this paper survey?")
+    assert "Zemel" not in itself.text and "Goodfellow" not in itself.text

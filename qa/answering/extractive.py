@@ -26,7 +26,7 @@ from ..documents.structure import NOT_ANSWERS, heading
 from ..errors import QAError
 from ..store.records import Hit
 from ..store.records import Records as Store
-from . import NOT_FOUND, Answer, Source, passage
+from . import NOT_FOUND, Answer, Source, cited, passage
 
 # Sentence-score features. A model fitted on the tuning data weighs them
 # (`Ranker`, benchmarks/fit_ranker.py).
@@ -336,7 +336,9 @@ def features(question: str, query_vector: np.ndarray, store: Store, hits: Sequen
         dense = float(store.chunk_means[hit.row] @ query_vector)
         for row in store.chunk_sentence_rows[hit.row]:
             best_chunk[row] = max(dense, best_chunk.get(row, -1.0))
-    rows = answerable(store, sorted(best_chunk))
+    rows = answerable(store, sorted(best_chunk), cited.cites_works(question))
+    if cited.cites_works(question):
+        rows = cited.entries(question, store, rows, idf) or rows
     if not rows:
         return rows, np.zeros((0, len(FEATURES)), dtype=np.float32)
     # A follow-up with no content words of its own ("Why?") asks about the
@@ -409,7 +411,11 @@ def select(question: str, query_vector: np.ndarray, store: Store, hits: Sequence
     # (benchmarks/fit_ranker.py fits the pair on the tuning questions).
     read = found.read[best][0] if found.read and best in found.read else None
     wide = passage.asks_passage(question)
-    if best_score < min_score and (read is None or read < ranker.reader_threshold):
+    # a reference entry is a candidate only when it holds the work the
+    # question names (cited_entries): that is its evidence
+    named_work = store.sentence_kind[best] == "reference"
+    if best_score < min_score and (read is None or read < ranker.reader_threshold) \
+            and not named_work:
         # explain, describe, compare: refused only when no top candidate is about it
         about = next((i for i in order[:passage.CANDIDATES]
                       if passage.about(question, store, rows[i], idf)), None) if wide else None
@@ -429,6 +435,8 @@ def select(question: str, query_vector: np.ndarray, store: Store, hits: Sequence
                 first, last = lo, hi  # same paragraph, and short enough together
             break
     first, last = _complete(store, first, last, max_chars)
+    if store.sentence_kind[best] == "reference":  # a cited work: its whole entry
+        first, last = cited.entry(store, best)
     if wide:  # explain, describe, compare: the passage around the answer
         first, last = passage.window(store, first, last, max_chars)
         span = Span(store.sentence_spans[first].start, store.sentence_spans[last].end)
@@ -504,11 +512,13 @@ def _sentence_text(store: Store, row: int) -> str:
     return store.document(store.sentence_doc[row]).text[span.start:span.end]
 
 
-def answerable(store: Store, rows: list[int]) -> list[int]:
+def answerable(store: Store, rows: list[int], references: bool = False) -> list[int]:
     """The rows that can be an answer: content, not a heading, question line,
-    table of contents, navigation, figure text or reference entry; captions
-    only when no other sentence is a candidate."""
-    content = [r for r in rows if store.sentence_kind[r] not in NOT_ANSWERS]
+    table of contents, navigation, figure text or (unless `references`, for a
+    question about a cited work) reference entry; captions only when no
+    other sentence is a candidate."""
+    barred = NOT_ANSWERS - {"reference"} if references else NOT_ANSWERS
+    content = [r for r in rows if store.sentence_kind[r] not in barred]
     prose = [r for r in content if store.sentence_kind[r] != "caption"]
     return prose or content
 

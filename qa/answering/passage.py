@@ -38,14 +38,17 @@ def about(question: str, store: Store, row: int, idf: Callable[[str], float]) ->
     """Whether the sentence (with its neighbours and section heading) holds at
     least ABOUT of the question's own terms, weighted by IDF."""
     wanted = set(terms(question)) - set(terms(_ASKING))
-    total = sum(idf(t) for t in wanted)
-    if total <= 0:
-        return False
     first, last = window(store, row, row, 10_000)
     held: set[str] = set(terms(store.sentence_section[row] or ""))
     for r in range(first, last + 1):
-        held |= set(terms(_text(store, r)))
-    return sum(idf(t) for t in wanted & held) / total >= ABOUT
+        held |= set(terms(text(store, r)))
+    return share(wanted, held, idf) >= ABOUT
+
+
+def share(wanted: set[str], held: set[str], idf: Callable[[str], float]) -> float:
+    """The IDF-weighted share of the `wanted` terms that are `held` (0 for none)."""
+    total = sum(idf(t) for t in wanted)
+    return sum(idf(t) for t in wanted & held) / total if total > 0 else 0.0
 
 
 def window(store: Store, first: int, last: int, max_chars: int) -> tuple[int, int]:
@@ -66,15 +69,20 @@ def window(store: Store, first: int, last: int, max_chars: int) -> tuple[int, in
 
 def _joins(store: Store, other: int, row: int) -> bool:
     """Whether `other` is an answer sentence of `row`'s paragraph."""
-    if not 0 <= other < len(store.sentence_spans) or \
-            store.sentence_doc[other] != store.sentence_doc[row] or \
-            store.sentence_kind[other] in NOT_ANSWERS:
+    return 0 <= other < len(store.sentence_spans) and \
+        store.sentence_kind[other] not in NOT_ANSWERS and same_paragraph(store, other, row)
+
+
+def same_paragraph(store: Store, a: int, b: int) -> bool:
+    """Whether sentence rows `a` and `b` are in one paragraph of one document."""
+    if store.sentence_doc[a] != store.sentence_doc[b]:
         return False
-    lo, hi = min(other, row), max(other, row)
-    text = store.document(store.sentence_doc[row]).text
+    lo, hi = min(a, b), max(a, b)
+    text = store.document(store.sentence_doc[a]).text
     return "\n\n" not in text[store.sentence_spans[lo].end:store.sentence_spans[hi].start]
 
 
-def _text(store: Store, row: int) -> str:
+def text(store: Store, row: int) -> str:
+    """A sentence's text."""
     span = store.sentence_spans[row]
     return store.document(store.sentence_doc[row]).text[span.start:span.end]
