@@ -336,8 +336,9 @@ def features(question: str, query_vector: np.ndarray, store: Store, hits: Sequen
         dense = float(store.chunk_means[hit.row] @ query_vector)
         for row in store.chunk_sentence_rows[hit.row]:
             best_chunk[row] = max(dense, best_chunk.get(row, -1.0))
-    rows = answerable(store, sorted(best_chunk), cited.cites_works(question))
-    if cited.cites_works(question):
+    cites = cited.cites_works(question)
+    rows = answerable(store, sorted(best_chunk), cites)
+    if cites:  # the reference entries that hold the work named, when one does
         rows = cited.entries(question, store, rows, idf) or rows
     if not rows:
         return rows, np.zeros((0, len(FEATURES)), dtype=np.float32)
