@@ -508,9 +508,7 @@ def _clause_window(text: str, span: Span, q_terms: set[str], idf: Callable[[str]
     return trim(text, best, ",;:")
 
 
-def _sentence_text(store: Store, row: int) -> str:
-    span = store.sentence_spans[row]
-    return store.document(store.sentence_doc[row]).text[span.start:span.end]
+_sentence_text = passage.text  # one definition of a sentence's text
 
 
 def answerable(store: Store, rows: list[int], references: bool = False) -> list[int]:
