@@ -125,6 +125,10 @@ def test_no_pattern_backtracks_worse_than_linearly_over_document_text():
                         continue  # too fast to tell from noise
                     small = min(small, *(cost(2_000) for _ in range(2)))
                     big = min(cost(4_000) for _ in range(3))
+                    for _ in range(5):  # a noisy sample is measured again, in alternation
+                        if big <= 3 * small:
+                            break
+                        small, big = min(small, cost(2_000)), min(big, cost(4_000))
                     if big > 3 * small:
                         slow.append((full, unit, tail, round(small, 4), round(big, 4)))
     gc.enable()
