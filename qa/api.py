@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import os
 import re
 import tempfile
 import threading
@@ -24,7 +25,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
 from . import completions
-from .assistant import Assistant
+from .assistant import BUNDLED, Assistant
 from .chat import PageLinks, cited_text, index_uploads, remove_document
 from .completions import ChatRequest, Message, Unsupported
 from .embeddings import make_embedder
@@ -317,8 +318,21 @@ def create_api(collections: Collections, api_key: str | None = None,
 
     @app.get("/v1/documents", response_model=list[DocumentOut], dependencies=guarded)
     def documents(collection: str | None = None) -> list[dict[str, Any]]:
-        """The indexed documents."""
-        return collections.get(collection).documents()
+        """The indexed documents; `path` is relative to the folder they were
+        indexed from (never the server's own layout)."""
+        return public_paths(collections.get(collection).documents(), uploads)
+
+    @app.get("/v1/documents/{name}", response_model=DocumentOut, dependencies=guarded)
+    def document(name: str, collection: str | None = None) -> dict[str, Any]:
+        """One indexed document, by id, file name or relative path."""
+        listed = public_paths(collections.get(collection).documents(), uploads)
+        found = [d for d in listed if name in (d["id"], d["source"], d["path"])]
+        if len(found) != 1:
+            raise HTTPException(404 if not found else 400,
+                                f"{name!r} is not in the index" if not found else
+                                f"{len(found)} documents are named {name!r}; use an id "
+                                "from /v1/documents")
+        return found[0]
 
     @app.post("/v1/documents", dependencies=guarded)
     def upload(files: list[UploadFile] = File(...),
@@ -408,6 +422,23 @@ def create_api(collections: Collections, api_key: str | None = None,
         return report.to_dict()
 
     return app
+
+
+def public_paths(documents: list[dict[str, Any]], uploads: Path) -> list[dict[str, Any]]:
+    """`documents` with each path made relative to where it came from: the
+    upload folder, the bundled data, or else the folder all the others share
+    (a lone file: its name). API clients never see the server's absolute paths."""
+    roots = [uploads.resolve(), BUNDLED.parent.resolve()]
+    others = [Path(d["path"]).parent for d in documents
+              if not any(Path(d["path"]).is_relative_to(r) for r in roots)]
+    if others:
+        roots.append(Path(os.path.commonpath(others)))
+    out = []
+    for doc in documents:
+        path = Path(doc["path"])
+        root = next((r for r in roots if path.is_relative_to(r) and path != r), None)
+        out.append({**doc, "path": path.relative_to(root).as_posix() if root else path.name})
+    return out
 
 
 def _picture(bot: Assistant, name: str, page: int, marked: tuple[int, int] | None,

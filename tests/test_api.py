@@ -179,8 +179,9 @@ def test_upload_list_delete_round_trip(server):
     with client(url) as http:
         added = http.post("/v1/documents", files=[("files", (note.name, note.read_bytes()))])
         assert added.status_code == 200 and added.json()["added"] == 1
-        names = [d["source"] for d in http.get("/v1/documents").json()]
-        assert "ferry_notes.txt" in names
+        listed = http.get("/v1/documents").json()
+        assert "ferry_notes.txt" in [d["source"] for d in listed]
+        assert not any(str(workdir) in d["path"] or d["path"].startswith("/") for d in listed)
         assert "nine" in http.post("/v1/ask", json={
             "question": "When does the night ferry to Kelby leave?"}).json()["answer"]
         bad = http.post("/v1/documents", files=[("files", ("tool.exe", b"MZ"))])
@@ -405,15 +406,21 @@ def test_every_document_has_an_id_that_reaches_it(tmp_path, settings, embedder):
                                settings, embedder)
     http = TestClient(create_api(Collections(bot)))
     listed = http.get("/v1/documents").json()
+    # Issue 37 item 9: paths relative to the indexed folder, never the server's own.
+    assert sorted(d["path"] for d in listed) == ["2025/minutes.txt", "2026/minutes.txt"]
     ids = {Path(d["path"]).parent.name: d["id"] for d in listed}
     assert len(set(ids.values())) == 2
+    one = http.get(f"/v1/documents/{ids['2026']}").json()
+    assert one["path"] == "2026/minutes.txt" and one["chunks"] >= 1
+    assert http.get("/v1/documents/minutes.txt").status_code == 400  # ambiguous
+    assert http.get("/v1/documents/nothing.txt").status_code == 404
     assert http.delete("/v1/documents/minutes.txt").status_code == 400  # ambiguous
     asked = http.post("/v1/ask", json={"question": "Which city did the members choose for the summer retreat?",
                                        "sources": [ids["2026"]]}).json()
     assert "Lisbon" in asked["answer"]
     assert http.delete(f"/v1/documents/{ids['2025']}").status_code == 200
     left = http.get("/v1/documents").json()
-    assert [Path(d["path"]).parent.name for d in left] == ["2026"]
+    assert [d["id"] for d in left] == [ids["2026"]] and left[0]["path"] == "minutes.txt"
 
 
 @pytest.mark.parametrize("request_", [
