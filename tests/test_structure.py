@@ -325,3 +325,54 @@ def test_the_table_finder_is_bounded(tmp_path, monkeypatch):
     assert "Captain: Otto Sverdrup" in load(ships).text and calls == [1]
     monkeypatch.setattr(layout, "MAX_TABLE_SECONDS", -1.0)  # past the time bound: plain lines
     assert "Captain: Otto Sverdrup" not in load(ships).text and calls == [1]
+
+
+NUMBERED_LINES = [
+    "The first network was small and fast, with few weights in all, respectively. ",
+    "3) ZFNet / Clarifai (2013)",
+    "In 2013, Matthew Zeiler won the contest with a deeper network. ",
+    "It used smaller filters in its first layer.",
+    "5) VGGNET (2014) ",
+    "The Visual Geometry Group was the runner up of the 2014 contest.",
+    "A. Review on GAN",
+    "The concept of generative models started a long time before.",
+    "C. When and where to apply deep learning",
+    "Deep learning is used where machine intelligence would be useful.",
+    "IV. ADVANCED TRAINING TECHNIQUES",
+    "Training deep networks needs careful initialization.",
+    "The shopping list for the lab party:",
+    "1. Apples",
+    "2. Pears",
+    "3. Plums",
+]
+HEADINGS = ["3) ZFNet / Clarifai (2013)", "5) VGGNET (2014)", "A. Review on GAN",
+            "C. When and where to apply deep learning", "IV. ADVANCED TRAINING TECHNIQUES"]
+
+
+@pytest.mark.parametrize("suffix", [".txt", ".md", ".pdf"])
+def test_numbered_and_lettered_headings_on_their_own_line_are_headings(tmp_path, suffix):
+    """Issue 37 item 5: "5) VGGNET (2014)" on its own line heads the text
+    under it, in PDF, text and Markdown, and is never the start of the next
+    sentence; a numbered list stays a list."""
+    from conftest import make_pdf
+
+    path = tmp_path / f"nets{suffix}"
+    if suffix == ".pdf":
+        path.write_bytes(make_pdf([NUMBERED_LINES]))
+    else:
+        path.write_text("\n".join(line.rstrip() for line in NUMBERED_LINES) + "\n")
+    doc = load(path)
+    headings = [" ".join(doc.text[b.start:b.end].split()) for b in doc.blocks
+                if b.kind == "heading"]
+    if suffix != ".pdf":  # a PDF's plain numbered lines in the body's font are for the
+        # PDF rules below; only "IV." (roman) is always a heading there
+        assert headings == HEADINGS
+    from qa.chunking import chunk_document
+
+    sentences = list(dict.fromkeys(" ".join(doc.text[s.start:s.end].split())
+                                   for chunk in chunk_document(doc) for s in chunk.sentences))
+    for heading in HEADINGS:
+        assert heading in sentences, (heading, sentences)
+    assert not any(s.startswith(("3)", "5)", "A.", "C.", "IV.")) and s not in HEADINGS
+                   for s in sentences)
+    assert "1. Apples" not in headings and "3. Plums" not in headings

@@ -22,10 +22,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .structure import BODY, REFERENCES_HEADING
+from .structure import (
+    BODY,
+    HEADING_WORDS,
+    REFERENCES_HEADING,
+    ends_sentence,
+    numbering,
+    same_numbering,
+    titled,
+)
 
 SAMPLES = 4  # characters per line whose font is read (the line's median)
-HEADING_WORDS = 14  # a longer line is never a heading
 FIGURE_MIN_SIDE = 40.0  # points: a drawing at least this wide and tall can be a figure
 NEAR = 6.0  # points: shapes this close belong to one drawing
 LINE_HIGH = 14.0  # points: about one line of text
@@ -33,7 +40,6 @@ MAX_SHAPES = 1_500  # shapes on a page merged one by one; more count as one draw
 
 _CAPTION = re.compile(r"^\s*(fig\.?|figure|table|tab\.|chart|exhibit|abb\.|abbildung|tabelle)"
                       r"\s*[\dIVXL]+[a-z]?(?:[.:]|\s*$)", re.I)
-_NUMBERED = re.compile(r"^\s*(?:(\d+(?:\.\d+)*)\.?|([IVXL]+)\.|([A-Z])\.|(\d+)\))\s+\S")
 # Leaders are looked for at a line's end only: searched over a whole line of
 # dots, the pattern was quadratic in it.
 _LEADERS_SEEN = 120
@@ -150,7 +156,7 @@ def classify(pages: list[list[Line]]) -> list[list[Run]]:
     for page in pages:
         runs: list[Run] = []
         previous_wraps = False  # the line before continues onto this one
-        for line in page:
+        for n, line in enumerate(page):
             text = line.text.strip()
             if not text:
                 runs.append(Run(BODY, 0, [line]))  # keeps paragraph breaks
@@ -160,7 +166,14 @@ def classify(pages: list[list[Line]]) -> list[list[Run]]:
             if previous_wraps and runs and _continues(runs[-1], line, len(heading_sizes)):
                 kind, level = runs[-1].kind, runs[-1].level
             else:
-                level = _heading_level(line, body, heading_sizes, previous_wraps)
+                # after a sentence's end, a wrapped line may still be followed by
+                # a numbered heading ("respectively. " then "3) ZFNet (2013)")
+                level = _heading_level(line, body, heading_sizes, previous_wraps and not (
+                    ends_sentence(runs[-1].lines[-1].text) and numbering(text)))
+                if level and line.size < body * 1.15 and any(
+                        same_numbering(text, page[m].text) for m in (n - 1, n + 1)
+                        if 0 <= m < len(page)):
+                    level = 0  # an item of a numbered list, not a heading
                 if level:
                     kind = "heading"
                 elif _CAPTION.match(text):
@@ -294,7 +307,7 @@ def _heading_level(line: Line, body: float, heading_sizes: list[float],
     """The heading level of a line (0: not a heading)."""
     text = line.text.strip()
     if continued or not _short(text) or text.endswith((".", ",", ";", ":")) and \
-            not _NUMBERED.match(text) or line.in_figure:
+            not numbering(text) or line.in_figure:
         return 0
     if not text[0].isupper() and not text[0].isdigit():
         return 0
@@ -302,18 +315,18 @@ def _heading_level(line: Line, body: float, heading_sizes: list[float],
         return len(heading_sizes) + 1
     if line.size >= body * 1.15 and line.size in heading_sizes:
         return 1 + heading_sizes.index(line.size)
-    numbered = _NUMBERED.match(text)
+    numbered = numbering(text)
     if numbered and not text.rstrip().endswith("."):
-        dotted, roman, letter, paren = numbered.groups()
-        words = text.split()[1:]
-        titled = words and sum(w[:1].isupper() for w in words) * 2 >= len(words)
+        dotted, roman, letter, paren = numbered
+        # a line that ends where its text does (no wrap) stands alone
+        is_titled = titled(text.split()[1:]) or not line.text.endswith((" ", "\ufffe"))
         if roman:
             return len(heading_sizes) + 1
-        if letter and (line.bold or titled):
+        if letter and (line.bold or is_titled):
             return len(heading_sizes) + 2
-        if dotted and (line.bold or titled or line.size > body):
+        if dotted and (line.bold or titled(text.split()[1:]) or line.size > body):
             return len(heading_sizes) + 1 + dotted.count(".")
-        if paren and (line.bold or titled):
+        if paren and (line.bold or is_titled):
             return len(heading_sizes) + 3
     if line.text.endswith((" ", "\ufffe")):  # wraps on: the first line of a paragraph
         return 0

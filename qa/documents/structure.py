@@ -199,6 +199,69 @@ _SETEXT = re.compile(r"=+|-+")
 _LINK_ITEM = re.compile(r"(?:[-*+]|\d{1,9}[.)])[ \t]+\[[^\]]+\]\([^)]*\)")
 
 
+# "IV. Results", "A. Review on GAN", "5) VGGNET (2014)", "2.1 Data": the
+# numbering a heading line can start with (anchored; each part is one run).
+NUMBERED = re.compile(r"^\s*(?:(\d+(?:\.\d+)*)\.?|([IVXL]+)\.|([A-Z])\.|(\d+)\))\s+\S")
+HEADING_WORDS = 14  # a longer line is never a heading
+_ENDS_SENTENCE = (".", "!", "?", ":", ";")
+_CLOSERS = "\"'”’)]»"
+
+
+def titled(words: list[str]) -> bool:
+    """At least half the words start with a capital or a digit ("Review on GAN")."""
+    return bool(words) and sum(w[:1].isupper() or w[:1].isdigit() for w in words) * 2 >= len(words)
+
+
+def numbering(text: str) -> tuple[str | None, ...] | None:
+    """(dotted, roman, letter, paren): the numbering `text` starts with, one
+    of them set; None without (or with a year: "2015 Was ...")."""
+    match = NUMBERED.match(text)
+    if not match:
+        return None
+    dotted = match.group(1)
+    if dotted and "." not in dotted and len(dotted) > 2 and \
+            not text.lstrip()[len(dotted):].startswith("."):
+        return None
+    return match.groups()
+
+
+def same_numbering(line: str, other: str) -> bool:
+    """Both lines start with numbering of one style ("1." and "2.", "a)" ...):
+    items of one list."""
+    mine, theirs = numbering(line), numbering(other)
+    return bool(mine and theirs) and \
+        [g is None for g in mine] == [g is None for g in theirs]  # type: ignore[union-attr]
+
+
+def numbered_title(line: str, alone: bool = False) -> tuple[int, str] | None:
+    """(level, kind) of a line that reads as a numbered or lettered heading
+    ("IV. RESULTS": roman, "A. Review on GAN": letter, "5) VGGNET (2014)":
+    paren, "2.1 Data Sets": dotted): short, not ending as a sentence does,
+    and titled, or in sentence case where its layout shows it stands `alone`.
+    Level: roman 1, dotted its depth, letter 2, paren 3."""
+    text = line.strip()
+    if len(text) > 120 or text.endswith(_ENDS_SENTENCE + (",",)):
+        return None
+    numbers = numbering(text)
+    words = text.split()
+    if not numbers or len(words) > HEADING_WORDS or not (alone or titled(words[1:])) \
+            or sum(c.isalpha() for c in text) < 3:
+        return None
+    dotted, roman, letter, paren = numbers
+    if roman:
+        return 1, "roman"
+    if letter:
+        return 2, "letter"
+    if paren:
+        return 3, "paren"
+    return 1 + dotted.count("."), "dotted"
+
+
+def ends_sentence(line: str) -> bool:
+    """The line ends a sentence ("... respectively.", "... networks)”.")."""
+    return line.rstrip().rstrip(_CLOSERS).endswith(_ENDS_SENTENCE)
+
+
 def _indent(line: str) -> int:
     return len(line) - len(line.lstrip(" "))
 
@@ -264,8 +327,35 @@ def markdown_blocks(text: str) -> list[Block]:
         bold = _bold_line(content) if len(content) <= MAX_HEADING_LINE else None
         if bold and bold.strip().endswith("?"):
             blocks.append(_heading(line.start(), line.end(), bold.strip(), QUESTION_LEVEL))
+            continue
+        numbered = _numbered_heading(lines, i)
+        if numbered:
+            blocks.append(_heading(line.start(), line.end(), content.strip(), numbered))
     flush()
     return sorted(blocks, key=lambda b: b.start)
+
+
+def _numbered_heading(lines: list[re.Match[str]], i: int) -> int | None:
+    """The level of line i as a numbered heading standing on its own line: it
+    reads as one (`numbered_title`), the text before it has ended (a blank
+    line or a sentence's end), text follows it, and it is not an item of a
+    list (no line next to it is numbered the same way)."""
+    def at(j: int) -> str:
+        return lines[j].group(0) if 0 <= j < len(lines) else ""
+
+    line, before, after = at(i), at(i - 1), at(i + 1)
+    # a line under 75% as long as the next one stands alone even in sentence
+    # case (hard-wrapped text's lines are all about as long as the wrap)
+    alone = after[:1].isupper() and len(line.strip()) < 0.75 * len(after.strip())
+    title = numbered_title(line, alone)
+    if not title or before.strip() and not ends_sentence(before):
+        return None
+    if not after.strip() and not at(i + 2).strip():
+        return None  # nothing under it
+    for j, between in ((i - 1, ""), (i + 1, ""), (i - 2, before), (i + 2, after)):
+        if not between.strip() and same_numbering(line, at(j)):
+            return None  # an item of a list: its items stand together
+    return title[0]
 
 
 def _heading(start: int, end: int, title: str, level: int) -> Block:
