@@ -376,3 +376,80 @@ def test_numbered_and_lettered_headings_on_their_own_line_are_headings(tmp_path,
     assert not any(s.startswith(("3)", "5)", "A.", "C.", "IV.")) and s not in HEADINGS
                    for s in sentences)
     assert "1. Apples" not in headings and "3. Plums" not in headings
+
+
+ROOMS = [("Room", "Floor", "Capacity", "Projector"), ("Lighthouse", "3", "12", "yes"),
+         ("Quarry", "2", "8", "no"), ("Harbour", "1", "20", "yes"), ("Orchard", "4", "6", "yes"),
+         ("Summit", "5", "30", "no")]
+TEAMS = [("Team", "Lead", "City", "Size"), ("Support", "Tomas Brandt", "Porto", "9"),
+         ("Sales", "Ines Maier", "Lyon", "14"), ("Research", "Kofi Mensah", "Accra", "5"),
+         ("Legal", "Sara Lind", "Porto", "3")]
+PRODUCTS = [("Product", "Price", "Colour"), ("Kettle", "39 euros", "red"),
+            ("Toaster", "25 euros", "white"), ("Blender", "59 euros", "black"),
+            ("Grinder", "45 euros", "white")]
+
+
+def write_tables(folder: Path) -> None:
+    import docx
+    import openpyxl
+
+    (folder / "rooms.csv").write_text("\n".join(",".join(r) for r in ROOMS) + "\n")
+    book = openpyxl.Workbook()
+    for row in TEAMS:
+        book.active.append([int(c) if c.isdigit() else c for c in row])
+    book.save(folder / "teams.xlsx")
+    document = docx.Document()
+    document.add_paragraph("The shop's small kitchen machines, with their prices this winter.")
+    table = document.add_table(rows=len(PRODUCTS), cols=3)
+    for row, cells in zip(table.rows, PRODUCTS):
+        for cell, text in zip(row.cells, cells):
+            cell.text = text
+    document.save(folder / "products.docx")
+    annex = [ROOMS[0], ("Belfry", "3", "16", "yes"), ("Granary", "2", "8", "no"),
+             ("Cellar", "0", "40", "no")]
+    html = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in annex[1:])
+    head = "".join(f"<th>{c}</th>" for c in annex[0])
+    (folder / "annex.html").write_text(
+        f"<html><body><h1>Annex rooms</h1><p>The annex has its own rooms.</p><table><tr>{head}"
+        f"</tr>{html}</table></body></html>")
+
+
+# question, file, the row's key, the short answer
+LOOKUPS = [
+    ("What is the capacity of the Quarry room?", "rooms.csv", "Quarry", "8"),
+    ("Which floor is the Orchard room on?", "rooms.csv", "Orchard", "4"),
+    ("Does the Summit room have a projector?", "rooms.csv", "Summit", "no"),
+    ("Which room is on floor 1?", "rooms.csv", "Harbour", "Harbour"),
+    ("Who is the lead of the Research team?", "teams.xlsx", "Research", "Kofi Mensah"),
+    ("In which city is the Legal team?", "teams.xlsx", "Legal", "Porto"),
+    ("What is the price of the Blender?", "products.docx", "Blender", "59 euros"),
+    ("What colour is the Kettle?", "products.docx", "Kettle", "red"),
+    ("What is the capacity of the Granary room?", "annex.html", "Granary", "8"),
+    ("Which floor is the Belfry on?", "annex.html", "Belfry", "3"),
+]
+
+
+@pytest.fixture(scope="module")
+def tables(tmp_path_factory, settings, embedder):
+    folder = tmp_path_factory.mktemp("tables")
+    write_tables(folder)
+    return Assistant.from_paths([folder], folder.parent / "tables-index", settings, embedder)
+
+
+@pytest.mark.parametrize("question, name, key, short", LOOKUPS, ids=[q for q, *_ in LOOKUPS])
+def test_a_question_that_names_a_rows_key_is_answered_from_that_row(tables, question, name,
+                                                                     key, short):
+    """Issue 37 item 6: over CSV, xlsx, docx and HTML tables, the row whose
+    key the question names answers, its named column's cell marked."""
+    answer = tables.ask(question)
+    assert answer.found and answer.sources[0].source == name, answer.text
+    cells = dict(part.split(": ", 1) for part in answer.text.rstrip(".").split("; "))
+    assert key in cells.values(), answer.text
+    assert answer.span and answer.text[answer.span[0]:answer.span[1]] == short
+
+
+def test_a_key_two_rows_share_is_no_lookup(tables):
+    """"Porto" is the city of two teams: no row is named, so no cell is marked
+    as if one were."""
+    answer = tables.ask("What is the size of the Porto team?")
+    assert not (answer.found and answer.span and answer.text[slice(*answer.span)] in ("9", "3"))

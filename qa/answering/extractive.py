@@ -441,12 +441,12 @@ def select(question: str, query_vector: np.ndarray, store: Store, hits: Sequence
     if wide:  # explain, describe, compare: the passage around the answer
         first, last = passage.window(store, first, last, max_chars)
         span = Span(store.sentence_spans[first].start, store.sentence_spans[last].end)
-        return _answer(store, best, span, best_score)
+        return answer_at(store, best, span, best_score)
     span = Span(store.sentence_spans[first].start, store.sentence_spans[last].end)
     if span.end - span.start > max_chars:
         span = _clause_window(store.document(store.sentence_doc[best]).text, span,
                               set(terms(question)), idf, max_chars, answer_type(question))
-    answer = _answer(store, best, span, best_score)
+    answer = answer_at(store, best, span, best_score)
     short = found.read.get(best, (0.0, None))[1] if found.read else None
     if short is not None:  # the span head's short answer, as offsets in the answer text
         at = store.sentence_spans[best].start + short[0] - span.start
@@ -534,7 +534,7 @@ def _previous_terms(store: Store, row: int) -> set[str]:
     return set()
 
 
-def _answer(store: Store, row: int, span: Span, score: float) -> Answer:
+def answer_at(store: Store, row: int, span: Span, score: float) -> Answer:
     doc = store.document(store.sentence_doc[row])
     context = _context(store, row, row)
     context = Span(min(context.start, span.start), max(context.end, span.end))

@@ -11,11 +11,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..chunking import terms, words
+from ..chunking import Span, terms, words
 from ..store.records import Hit
 from ..store.records import Records as Store
-from . import Answer
-from .extractive import Ranker, answer_type, confident, has_type, select
+from . import Answer, rows
+from .extractive import Ranker, answer_at, answer_type, confident, has_type, select
 from .span import short_answer
 
 _YES_NO = re.compile(r"(?i)(?:is|are|was|were|do|does|did|can|could|has|have|had|will|would|"
@@ -71,6 +71,13 @@ class Answerer:
         return self._extracted
 
     def _extract(self) -> Answer:
+        table = rows.lookup(self.question, self.records, [
+            row for hit in self.hits for row in self.records.chunk_sentence_rows[hit.row]])
+        if table is not None:  # the question names a table row's key: that row answers
+            span = self.records.sentence_spans[table.row]
+            answer = answer_at(self.records, table.row, Span(span.start, span.end), 1.0)
+            answer.span = table.cell
+            return answer
         answer = select(self.question, self.vector, self.records, self.hits, self.idf,
                         self.ranker, self.threshold, self.max_chars, self.context)
         if answer.found:
