@@ -50,6 +50,28 @@ CSS = """
 """
 
 
+class _Page(gr.Blocks):
+    """The page, whose config (what a browser's first render draws) carries
+    the example questions about the documents indexed now: a reload never
+    shows the examples of documents since replaced."""
+
+    examples_now: Any = None  # () -> the chatbot's examples
+    chat_id: int | None = None
+
+    @property  # type: ignore[override]
+    def config(self) -> Any:
+        config = self.__dict__.get("_page_config")
+        if config and self.examples_now is not None:
+            for component in config.get("components", []):
+                if component.get("id") == self.chat_id:
+                    component.setdefault("props", {})["examples"] = self.examples_now()
+        return config
+
+    @config.setter
+    def config(self, value: Any) -> None:
+        self.__dict__["_page_config"] = value
+
+
 def create_app(assistant: Assistant, uploads_dir: str | Path | None = None,
                collections: Any = None) -> gr.Blocks:
     """Build the page (without launching it); tests call its handlers directly.
@@ -107,33 +129,60 @@ def create_app(assistant: Assistant, uploads_dir: str | Path | None = None,
     def document_choices() -> gr.Dropdown:
         return gr.Dropdown(choices=choices(), value=None)
 
+    made: list[Any] = [None, None]  # the snapshot the examples were made for, and them
+
+    def current_examples() -> list[dict[str, str]] | None:
+        """The example questions about the documents indexed now (made once per
+        index snapshot: the page's config reads them on every request)."""
+        snapshot = assistant.snapshot()
+        if made[0] is not snapshot:
+            asked = suggestions(assistant.documents(), EXAMPLES)
+            made[:] = [snapshot, [{"text": q} for q in asked] or None]
+        return made[1]
+
     def examples() -> gr.Chatbot:
         """The chat's example questions, about the documents indexed now."""
-        return gr.Chatbot(examples=[{"text": q} for q in suggestions(assistant.documents(),
-                                                                      EXAMPLES)])
+        return gr.Chatbot(examples=current_examples())
 
-    def refresh(seen: str) -> tuple:
+    uploading: set[str] = set()  # the pages whose own upload shows its progress
+
+    def refresh(seen: str, request: gr.Request | None = None) -> tuple:
         """Every few seconds, each open page: when the documents changed (an upload
         or a removal in another tab or process), the list, the choices and the
-        examples follow; otherwise nothing is sent."""
+        examples follow, and an upload under way elsewhere shows its progress;
+        otherwise nothing is sent. Never raises: an index being switched,
+        rebuilt or replaced is read as it was (`Assistant.documents`)."""
+        mine = request is not None and request.session_hash in uploading
+        line = "" if mine else assistant.underway.line()
         docs = assistant.documents()
         key = "|".join(sorted(f"{d['path']}:{d['chunks']}" for d in docs))
-        if key == seen:
-            return gr.skip(), gr.skip(), gr.skip(), gr.skip(), seen
+        shown = f"⏳ {line}" if line else ""
+        if f"{key}\n{shown}" == seen:
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), seen
+        old_key, _, old_shown = seen.partition("\n")
+        underway = shown if shown != old_shown else gr.skip()
+        if key == old_key:
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip(), underway, f"{key}\n{shown}"
         return documents_table(), document_choices(), \
-            gr.Dropdown(choices=[d["source"] for d in docs]), examples(), key
+            gr.Dropdown(choices=[d["source"] for d in docs]), examples(), underway, \
+            f"{key}\n{shown}"
 
-    def upload(files: list[str] | None, progress: gr.Progress = gr.Progress()) -> tuple:
+    def upload(files: list[str] | None, request: gr.Request | None = None,
+               progress: gr.Progress = gr.Progress()) -> tuple:
         def tell(stage: str, fraction: float, name: str) -> None:
             progress(fraction, desc=f"{stage.capitalize()} {name}…" if name else
                      f"{stage.capitalize()} the index…")
 
         if files:
             progress(0.02, desc=f"Receiving {len(files)} file(s)…")
+        session = request.session_hash if request is not None else None
+        if session:
+            uploading.add(session)
         try:
             report, errors = index_uploads(assistant, [(f, Path(f).name) for f in files or []],
                                            uploads, tell)
         finally:  # Gradio's cached copies would stay servable at /gradio_api/file=
+            uploading.discard(session or "")
             for received in files or []:
                 Path(received).unlink(missing_ok=True)
         messages = [f"⚠️ {line}" for line in errors]
@@ -180,7 +229,7 @@ def create_app(assistant: Assistant, uploads_dir: str | Path | None = None,
         status = "\n".join(report.errors) or f"Removed {Path(path).name}."
         return status, documents_table(), document_choices()
 
-    with gr.Blocks(title="qa: ask your documents") as demo:
+    with _Page(title="qa: ask your documents") as demo:
         gr.Markdown("# Ask your documents\n" + (
             f"Answers are written by **{model}** and every sentence is checked against your "
             f"documents; what they do not support is struck through." if model else
@@ -220,6 +269,7 @@ def create_app(assistant: Assistant, uploads_dir: str | Path | None = None,
                                     file_count="multiple", elem_id="upload",
                                     file_types=list(SUPPORTED))
                     status = gr.Markdown(elem_id="upload-status")
+                    underway = gr.Markdown(elem_id="underway")  # another page's upload
                     table = gr.Dataframe(value=documents_table, headers=["Document", "Chunks"],
                                          interactive=False, elem_id="documents")
                     with gr.Row():
@@ -231,20 +281,24 @@ def create_app(assistant: Assistant, uploads_dir: str | Path | None = None,
         def names() -> gr.Dropdown:
             return gr.Dropdown(choices=[d["source"] for d in assistant.documents()])
 
-        files.upload(upload, files, [status, table, choice, files], api_name="upload").then(
+        # the upload's progress shows in one place: its status line
+        files.upload(upload, files, [status, table, choice, files], api_name="upload",
+                     show_progress_on=[status]).then(
             names, None, only, api_visibility="private").then(
             examples, None, chat.chatbot, api_visibility="private")
         button.click(remove, choice, [status, table, choice], api_name="remove").then(
             names, None, only, api_visibility="private").then(
             examples, None, chat.chatbot, api_visibility="private")
         seen = gr.State("")
-        gr.Timer(REFRESH_SECONDS).tick(refresh, seen, [table, choice, only, chat.chatbot, seen],
+        gr.Timer(REFRESH_SECONDS).tick(refresh, seen,
+                                       [table, choice, only, chat.chatbot, underway, seen],
                                        api_visibility="private", show_progress="hidden")
         summary.click(summarize, [choice, chat.chatbot], [chat.chatbot, chat.chatbot_state,
                                                           panel], api_visibility="private")
         gr.api(ask, api_name="ask")
         demo.load(lambda: (documents_table(), document_choices(), names()), None,
                   [table, choice, only], api_visibility="private")
+    demo.examples_now, demo.chat_id = current_examples, chat.chatbot._id
     demo.queue(default_concurrency_limit=8)
     demo.qa_handlers = {"chat": respond, "ask": ask, "upload": upload,  # type: ignore[attr-defined]
                         "remove": remove, "summarize": summarize, "refresh": refresh}

@@ -14,11 +14,11 @@ from typing import Any
 
 from . import documents as loaders
 from . import indexing, naming, overview
-from .answering import Answer, Source, followup, generative, intent, summarize
+from .answering import NOT_FOUND, Answer, Source, followup, generative, intent, summarize
 from .answering.extractive import Ranker
 from .answering.pipeline import Answerer
 from .answering.reader import AnswerModel
-from .chunking import looks_english, near_duplicates, terms
+from .chunking import Chunk, looks_english, near_duplicates, terms
 from .config import Settings, default_index_dir
 from .documents import structure
 from .embeddings import MULTILINGUAL_NAMES, Embedder, encode_queries, make_embedder
@@ -102,6 +102,8 @@ class Assistant:
         self._llm_spec = llm if llm is not None else (self.settings.llm or None)
         self._llm: tuple[Any, str] | None = None
         self._write_lock = threading.Lock()
+        self.underway = indexing.Underway()  # the files being indexed now
+        self._committing = threading.Event()  # set while this process writes the index
         # Whether a new index may take the multilingual model when most of its
         # text is not English: only when nobody chose the model (set by the
         # constructors below; an Assistant built by hand keeps its settings).
@@ -270,6 +272,11 @@ class Assistant:
         """The index folder (for Milvus, the folder its collection is named after)."""
         return Path(self._store.directory)
 
+    def snapshot(self) -> Any:
+        """The index as it is now (a read-only store; a new object after every
+        change, by this process or another)."""
+        return self._latest()
+
     def documents(self) -> list[dict[str, Any]]:
         """The indexed files: name, path, chunk count and sentences by kind
         (body, heading, caption, ...; as the index is now, whoever wrote to it last)."""
@@ -334,15 +341,30 @@ class Assistant:
         English, the index is created with the multilingual model if it is
         installed; `report.model` says so.
         """
-        tell = progress if callable(progress) else None
-        progress = sys.stderr.isatty() if progress is None else bool(progress) and not tell
         paths = list(paths)
+        token = self.underway.start([Path(p).name for p in paths])
+        try:
+            return self._add(paths, progress, rebuild, demo, token)
+        finally:
+            self.underway.finish(token)
+
+    def _add(self, paths: list[str | os.PathLike[str]],
+             progress: bool | Callable[[str, float, str], None] | None, rebuild: bool,
+             demo: bool, token: int) -> IndexReport:
+        given = progress if callable(progress) else None
+        progress = sys.stderr.isatty() if progress is None else bool(progress) and not given
+
+        def tell(stage: str, fraction: float, name: str) -> None:
+            self.underway.tell(token, stage, fraction, name)
+            if given:
+                given(stage, fraction, name)
+
         report = IndexReport()
         # Files are read before the writers' lock is taken: a slow file holds
         # up nobody else's upload.
         read, report.errors = indexing.read(
-            paths, self.settings.max_file_bytes,
-            (lambda name: tell("reading", 0.05, name)) if tell else None)
+            paths, self.settings.max_file_bytes, lambda name: tell("reading", 0.05, name))
+        self.underway.tell(token, "embedding", 0.1, files=[d.source for d in read])
         # So is embedding (a 5 MB text takes minutes): what the index as it is
         # now lacks is embedded here, and only the commit waits for other writers.
         before = {} if rebuild else self._latest().files()
@@ -353,19 +375,20 @@ class Assistant:
         settings, embedder = (switch.settings, switch.embedder) if switch else \
             (self.settings, self.embedder)
         todo = [d for d in read if switch or before.get(d.path, {}).get("sha256") != d.sha256]
-        done: list[int] = []
+        total = max(1, sum(len(d.text) for d in todo))
+        reached: dict[str, int] = {}  # how far into each document the chunks embedded reach
 
-        def embedded(doc: loaders.Document) -> None:
-            done.append(1)
-            if tell:
-                tell("embedded", 0.1 + 0.8 * len(done) / max(1, len(todo)), doc.source)
+        def embedded(chunks: list[Chunk]) -> None:
+            for chunk in chunks:
+                reached[chunk.path] = max(reached.get(chunk.path, 0), chunk.end)
+            tell("embedding", 0.1 + 0.85 * min(1.0, sum(reached.values()) / total),
+                 chunks[-1].source if chunks else "")
 
-        if tell and todo:
+        if todo:
             tell("embedding", 0.1, todo[0].source)
         ready = {(e.doc.path, e.doc.sha256): e for e in indexing.embed(
-            todo, settings, embedder, progress, embedded)}
-        if tell:
-            tell("saving", 0.95, "")
+            todo, settings, embedder, progress, on_chunks=embedded)}
+        tell("saving", 0.95, "")
         with self._write_lock, self.store.lock():
             if switch and not self._new_for_text(self._latest().files()):
                 # another upload indexed the user's files meanwhile: the model stays
@@ -490,9 +513,20 @@ class Assistant:
         return report
 
     def _latest(self) -> Any:
-        """This store, or the one another process saved since we loaded ours."""
-        store = self.store.latest()
-        if store is not self.store:
+        """This store, or the one another process saved since we loaded ours.
+        While this process commits (a model switch or a rebuild writes the
+        folder anew), readers keep the snapshot in use: the files on disk are
+        the new store's before `_store` is."""
+        held = self._store
+        if self._committing.is_set():
+            return held
+        try:
+            store = held.latest()
+        except IndexMismatchError:
+            if self._committing.is_set() or self._store is not held:
+                return self._store  # our own commit changed the model meanwhile
+            raise
+        if store is not held:
             with self._state_lock:
                 self._store = store
         return store
@@ -500,12 +534,16 @@ class Assistant:
     def _commit(self, store: Any, remove: Sequence[str] = (), add: Sequence[Entry] = (),
                 demo: bool | None = None, switch: _ModelSwitch | None = None
                 ) -> None:
-        committed = store.commit(remove, add, demo)
-        with self._state_lock:
-            self._store = committed  # readers holding the old snapshot finish on it
-            if switch:  # the index now has the multilingual model
-                self.settings, self.embedder = switch.settings, switch.embedder
-                self._model_follows_text = False
+        self._committing.set()
+        try:
+            committed = store.commit(remove, add, demo)
+            with self._state_lock:
+                self._store = committed  # readers holding the old snapshot finish on it
+                if switch:  # the index now has the multilingual model
+                    self.settings, self.embedder = switch.settings, switch.embedder
+                    self._model_follows_text = False
+        finally:
+            self._committing.clear()
 
     # -- asking -----------------------------------------------------------------
     def ask(self, question: str, history: Sequence[dict[str, Any]] | None = None,
@@ -543,11 +581,13 @@ class Assistant:
             QuestionError: the question is empty or too long (before anything is yielded).
         """
         question = self._clean(question)
+        underway = self.underway.files()  # before the snapshot: what it may still lack
         store = self.store
         only = self._only(store, sources)
         model = self.chat_model()
         history = list(history)[-HISTORY:] if history else None
-        return self._stream(question, history, model, store, only)
+        pieces = self._stream(question, history, model, store, only)
+        return _still_indexing(pieces, underway) if underway else pieces
 
     def _stream(self, question: str, history: Sequence[dict[str, Any]] | None,
                 model: tuple[Any, str] | None, store: Any,
@@ -774,6 +814,27 @@ class Assistant:
         if not question:
             raise QuestionError("the question is empty; type a question about your documents")
         return question
+
+
+def _still_indexing(pieces: Iterator[str | Answer], files: list[str]
+                    ) -> Iterator[str | Answer]:
+    """The answer given while `files` are being indexed says so: it comes
+    from what is indexed so far, and an answer not found may be in them."""
+    names = ", ".join(files[:3]) + (f" and {len(files) - 3} more" if len(files) > 3 else "")
+    verb = "is" if len(files) == 1 else "are"
+    missing = f"Not in the documents indexed so far: {names} {verb} still being indexed; " \
+              f"ask again in a moment."
+    for piece in pieces:
+        if piece == NOT_FOUND:  # the text piece before the answer
+            piece = missing
+        elif isinstance(piece, Answer):
+            if piece.found:
+                piece.note = "; ".join(filter(None, [
+                    piece.note, f"{names} {verb} still being indexed: this answer is from "
+                                f"the documents indexed so far"]))
+            else:
+                piece.text = missing
+        yield piece
 
 
 def _options(settings: Settings) -> IndexOptions:

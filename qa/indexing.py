@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -29,7 +30,51 @@ from .store import Entry
 
 logger = logging.getLogger(__name__)
 
-BATCH = 256  # chunks per encode call: the model's batches, and a bounded buffer
+BATCH = 256  # chunks embedded together: the model's batches, and a bounded buffer
+STEP = 32  # chunks per encode call: progress moves after each (a 400-chunk PDF: 13 times)
+
+
+class Underway:
+    """The files being indexed now, each upload with its stage and share done:
+    the chat's progress, other open pages, and answers given meanwhile read it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._uploads: dict[int, dict[str, Any]] = {}
+        self._next = 0
+
+    def start(self, names: list[str]) -> int:
+        with self._lock:
+            self._next += 1
+            self._uploads[self._next] = {"files": list(names), "stage": "reading",
+                                         "fraction": 0.0, "name": ""}
+            return self._next
+
+    def tell(self, token: int, stage: str, fraction: float, name: str = "",
+             files: list[str] | None = None) -> None:
+        with self._lock:
+            upload = self._uploads.get(token)
+            if upload is not None:
+                upload.update(stage=stage, fraction=fraction, name=name)
+                if files is not None:
+                    upload["files"] = list(files)
+
+    def finish(self, token: int) -> None:
+        with self._lock:
+            self._uploads.pop(token, None)
+
+    def files(self) -> list[str]:
+        """The names of the files being indexed, in upload order."""
+        with self._lock:
+            return list(dict.fromkeys(f for u in self._uploads.values() for f in u["files"]))
+
+    def line(self) -> str:
+        """One line for a page: "Indexing HistoryOfAlexnet.pdf: embedding, 45%", or ""."""
+        with self._lock:
+            uploads = [dict(u) for u in self._uploads.values()]
+        return "; ".join(
+            f"Indexing {', '.join(u['files'][:3])}{' …' if len(u['files']) > 3 else ''}: "
+            f"{u['stage']}, {round(100 * u['fraction'])}%" for u in uploads)
 
 
 def adopt_shape(settings: Any, recorded: dict[str, Any] | None) -> Any:
@@ -69,9 +114,11 @@ def read(paths: Iterable[str | os.PathLike[str]], max_bytes: int,
 
 def embed(docs: Sequence[loaders.Document], settings: Any, embedder: Any,
           progress: bool = False,
-          on_done: Callable[[loaders.Document], None] | None = None) -> list[Entry]:
+          on_done: Callable[[loaders.Document], None] | None = None,
+          on_chunks: Callable[[list[Chunk]], None] | None = None) -> list[Entry]:
     """Split and embed the documents into store entries; `on_done` is told
-    each document once its vectors are made.
+    each document once its vectors are made, `on_chunks` the chunks embedded
+    after every `STEP` of them.
 
     Splitting runs in a thread beside the model (onnxruntime and torch release
     the GIL).
@@ -94,13 +141,13 @@ def embed(docs: Sequence[loaders.Document], settings: Any, embedder: Any,
             pending.append(part)
             waiting += len(part[2])
             if waiting >= BATCH:
-                entries.extend(_vectors(pending, embedder))
+                entries.extend(_vectors(pending, embedder, on_chunks))
                 _told(pending, on_done)
                 pending, waiting = [], 0
             if bar is not None:
                 bar.update(1)
     if pending:
-        entries.extend(_vectors(pending, embedder))
+        entries.extend(_vectors(pending, embedder, on_chunks))
         _told(pending, on_done)
     if bar is not None:
         bar.close()
@@ -115,13 +162,26 @@ def _told(parts: list[tuple[loaders.Document, list[Span], list[Chunk]]],
 
 
 def _vectors(parts: list[tuple[loaders.Document, list[Span], list[Chunk]]],
-             embedder: Any) -> list[Entry]:
+             embedder: Any, on_chunks: Callable[[list[Chunk]], None] | None = None
+             ) -> list[Entry]:
     """Entries for a batch of split documents."""
     chunks = [c for _, _, doc_chunks in parts for c in doc_chunks]
     if not hasattr(embedder, "encode_spans"):  # an embedder that gives whole texts only
-        return _separately(parts, embedder)
+        entries = _separately(parts, embedder)
+        if on_chunks is not None:
+            on_chunks(chunks)
+        return entries
     spans = [[(s.start - c.start, s.end - c.start) for s in c.sentences] for c in chunks]
-    chunk_vectors, sentence_parts = embedder.encode_spans([c.text for c in chunks], spans)
+    pooled, sentence_parts = [], []
+    for at in range(0, len(chunks), STEP):  # in steps, so that progress moves
+        vectors, parts_at = embedder.encode_spans([c.text for c in chunks[at:at + STEP]],
+                                                  spans[at:at + STEP])
+        pooled.append(vectors)
+        sentence_parts.extend(parts_at)
+        if on_chunks is not None:
+            on_chunks(chunks[at:at + STEP])
+    chunk_vectors = np.vstack(pooled) if pooled else np.zeros((0, embedder.dimension),
+                                                              np.float32)
     entries, at = [], 0
     for doc, sentences, doc_chunks in parts:
         found: dict[tuple[int, int], np.ndarray] = {}

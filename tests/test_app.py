@@ -252,13 +252,13 @@ def test_example_questions_and_the_document_list_follow_the_documents(demo, bot,
     from qa.chat import suggestions
 
     refresh = demo.qa_handlers["refresh"]
-    table, _, _, chatbot, seen = refresh("")
+    table, _, _, chatbot, _, seen = refresh("")
     assert [row[0] for row in table] == ["russia-warns-kosovo.txt"]
     assert [e["text"] for e in chatbot.examples] == app_module.EXAMPLES  # the demo's questions
-    assert all(part == gr.skip() for part in refresh(seen)[:4])  # nothing changed: nothing sent
+    assert all(part == gr.skip() for part in refresh(seen)[:5])  # nothing changed: nothing sent
     (tmp_path / "notes.txt").write_text("The greenhouse key hangs behind the blue door.")
     bot.add([tmp_path / "notes.txt"])  # another tab or process
-    table, _, only, chatbot, seen = refresh(seen)
+    table, _, only, chatbot, _, seen = refresh(seen)
     assert ["notes.txt", 1] in [list(row) for row in table]
     assert "Summarize notes.txt" in [e["text"] for e in chatbot.examples]
     assert suggestions([], app_module.EXAMPLES) == []  # nothing indexed: no examples
@@ -278,7 +278,58 @@ def test_upload_progress_names_each_file_and_moves(demo, tmp_path):
                             progress=lambda fraction, desc="": seen.append((fraction, desc)))
     texts = [desc for _, desc in seen]
     assert any(t.startswith("Reading owls.txt") for t in texts)
-    assert any(t.startswith("Embedded bats.txt") for t in texts)
+    assert any(t.startswith("Embedding bats.txt") for t in texts)
     assert texts[-1] == "Saving the index…"
     fractions = [f for f, _ in seen]
     assert fractions == sorted(fractions) and fractions[-1] > 0.9 and len(set(fractions)) >= 4
+
+
+def test_progress_moves_with_the_chunks_and_other_pages_and_questions_see_it(demo, tmp_path):
+    """Issue 37 items 1 and 2: one long file's embedding moves the progress
+    at least 10 times; meanwhile another page's refresh shows the upload, and
+    a question is answered from what is indexed, naming the file still being
+    read (never a bare "not in the documents")."""
+    from qa.indexing import STEP
+
+    paragraph = ("The lighthouse keeper of Vardo logged {n} ships in the winter of {y}, "
+                 "and the harbour board paid him {n} crowns for the count. ")
+    text = "\n\n".join(paragraph.format(n=i, y=1800 + i % 200) * 3 for i in range(1_200)) + \
+        "\n\nThe keeper's grey cat was named Tussi."
+    (tmp_path / "keeper.txt").write_text(text)
+    seen, pages, answers = [], [], []
+    refresh, chat = demo.qa_handlers["refresh"], handler(demo, "chat")
+
+    def progress(fraction, desc=""):  # type: ignore[no-untyped-def]
+        seen.append((fraction, desc))
+        if desc.startswith("Embedding") and len(pages) < 2:  # another page ticks, a user asks
+            pages.append(refresh(""))
+            answers.append(chat("What was the keeper's cat named?", [])[0])
+            answers.append(chat("What did Botsan-Kharchenko warn?", [])[0])
+
+    handler(demo, "upload")([str(tmp_path / "keeper.txt")], progress=progress)
+    embedding = [f for f, d in seen if d.startswith("Embedding keeper.txt")]
+    assert len(set(embedding)) >= 10 and embedding == sorted(embedding)
+    assert len(text) // 600 > 10 * STEP  # (so it is the chunks' steps that move it)
+    assert pages[0][4].startswith("⏳ Indexing keeper.txt: embedding")
+    assert "keeper.txt is still being indexed; ask again in a moment" in answers[0]
+    assert "keeper.txt is still being indexed: this answer is from the documents indexed " \
+           "so far" in answers[1] and "Botsan-Kharchenko" in answers[1]
+    assert refresh(pages[-1][5])[4] == ""  # done: nothing under way
+    assert "Tussi" in chat("What was the keeper's cat named?", [])[0]
+
+
+def test_a_reloaded_page_shows_the_examples_of_the_documents_indexed_now(demo, bot, tmp_path):
+    """Issue 37 item 4: the page's config (its first render) carries the
+    examples of what is indexed now, also after another process changed it."""
+    demo.config = demo.get_config_file()
+
+    def examples():  # type: ignore[no-untyped-def]
+        return [[e["text"] for e in c["props"]["examples"] or []]
+                for c in demo.config["components"] if c["id"] == demo.chat_id][0]
+
+    assert examples() == app_module.EXAMPLES
+    (tmp_path / "owl.txt").write_text("The barn owl hunts at night over the fields.")
+    Assistant.load(bot.index_dir).add([tmp_path / "owl.txt"])  # another process
+    assert "Summarize owl.txt" in examples()
+    Assistant.load(bot.index_dir).remove([tmp_path / "owl.txt"])
+    assert examples() == app_module.EXAMPLES

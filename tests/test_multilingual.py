@@ -200,3 +200,40 @@ def test_the_index_in_use_changes_model_only_when_the_new_one_is_committed(
             assert demo.settings.model == "multilingual" and reports[0].model == "multilingual"
             assert names == ["insel.txt"]
             assert "Albrecht" in demo.ask("Wie heißt der Hafenmeister?").text
+
+
+def test_the_pages_refresh_never_raises_while_the_index_changes_model_or_is_rebuilt(
+        monkeypatch, tmp_path):
+    """Issue 37 item 3: the first German upload switched the demo index to the
+    multilingual model, and the page's refresh, run between the new index's
+    files landing on disk and the switch, raised (a red "Error" toast). Now
+    the refresh and a question, raced against each commit, read the index as
+    it was, then as it is."""
+    import app as app_module
+    from qa.store import faiss
+
+    for name in ("QA_MODEL", "QA_BACKEND", "QA_CHUNK_SIZE", "QA_CHUNK_OVERLAP"):
+        monkeypatch.delenv(name, raising=False)
+    (tmp_path / "insel.txt").write_text(GERMAN_NOTES, encoding="utf-8")
+    (tmp_path / "en.txt").write_text("The ferry to Kelby leaves every morning at nine.",
+                                     encoding="utf-8")
+    demo = Assistant.bundled(tmp_path / "ix")
+    page = app_module.create_app(demo, uploads_dir=tmp_path / "uploads")
+    refresh, chat = page.qa_handlers["refresh"], page.qa_handlers["chat"]
+    real, raced = faiss.Store.commit, []
+
+    def commit(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        committed = real(self, *args, **kwargs)  # on disk; not yet the one in use
+        raced.append((refresh(""), list(chat("What did Botsan-Kharchenko warn?", []))[-1][0]))
+        return committed
+
+    monkeypatch.setattr(faiss.Store, "commit", commit)
+    assert demo.add([tmp_path / "insel.txt"]).model == "multilingual"  # the switch
+    demo.add([tmp_path / "en.txt"], rebuild=True)  # a rebuild
+    assert len(raced) == 2
+    (table, *_), answer = raced[0]  # the demo article, as it was
+    assert [row[0] for row in table] == [BUNDLED.name] and "Botsan-Kharchenko" in answer
+    (table, *_), answer = raced[1]
+    assert [row[0] for row in table] == ["insel.txt"]  # the multilingual index, as it was
+    assert not answer.startswith("⚠️") or "Not in the documents" in answer  # no error
+    assert [d["source"] for d in demo.documents()] == ["en.txt"]
