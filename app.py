@@ -91,14 +91,21 @@ def create_app(assistant: Assistant, uploads_dir: str | Path | None = None,
         """
         try:
             bot = collections.get(collection) if collections and collection else assistant
-            text = ""
+            text, first, panel = "", "", sources_html(None)
+            budget = f"{bot.settings.llm_budget_s:g}"
             for piece in bot.stream(message, history=history, sources=only or None):
                 if isinstance(piece, str):
                     text += piece
-                    if model:  # extractive answers arrive whole: no half-way frame
-                        yield f"{text} ▌\n\n<sub>{model} is writing; each sentence shows "\
-                              f"once the documents support it…</sub>", \
-                            sources_html(None)
+                    if model and first:  # the model's verified sentences, under the answer
+                        yield f"{first}\n\n**{model}:** {text} ▌\n\n<sub>{model} is "\
+                              f"writing (at most {budget} s); each sentence shows once the "\
+                              f"documents support it…</sub>", panel
+                elif model and not first and piece.mode == "extractive":
+                    # with a model, the extractive answer comes first, at once
+                    first, panel = answer_markdown(piece), sources_html(piece, links, collection)
+                    yield f"{first}\n\n<sub>⏳ {model} is reading the passages (at most "\
+                          f"{budget} s); its answer replaces this one if the documents "\
+                          f"support it…</sub>", panel
                 else:
                     yield answer_markdown(piece), sources_html(piece, links, collection)
         except QAError as exc:

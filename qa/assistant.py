@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import sys
 import threading
+import time
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -618,15 +620,12 @@ class Assistant:
         prefer = followup.previous_documents(
             history, [(p, info["source"]) for p, info in store.files().items()],
             store.containing) if follow_up else set()
-        # The model rewrites a follow-up for its own passages; the extractive
-        # answer keeps the heuristic query, so a bad rewrite cannot hurt it.
-        rewritten = generative.standalone(model[0], question, history or [],
-                                          s.llm_timeout) if model and follow_up else None
-        texts = [query, rewritten] if rewritten else [query]
-        vectors = encode_queries(self.embedder, texts)
-        queries = [(v, terms(t)) for v, t in zip(vectors, texts)]
+        started = time.monotonic()
 
-        def answering(within: set[str] | None) -> tuple[Any, Any, Answerer]:
+        def answering(texts: list[str], within: set[str] | None
+                      ) -> tuple[Any, Any, Answerer]:
+            vectors = encode_queries(self.embedder, texts)
+            queries = [(v, terms(t)) for v, t in zip(vectors, texts)]
             records, found, idf = store.search(queries, s.k, s.candidates, s.rrf_k, prefer,
                                                within)
             return records, found, Answerer(
@@ -638,20 +637,33 @@ class Assistant:
         # them first; from all (or the chosen ones) when they hold no answer.
         named = set() if follow_up else naming.named(question, store.files())
         first = named & only if only is not None else named
-        records, found, answerer = answering(first or only)
+        within = first or only
+        records, found, answerer = answering([query], within)
         if first and not answerer.extractive().found:
-            records, found, answerer = answering(only)
-        hits = found[0]
+            within = only
+            records, found, answerer = answering([query], within)
         if model is None:
             answer = answerer.extractive()
             yield answer.text
             yield answer
             return
+        # With a chat model, the extractive answer is shown at once; the
+        # model's verified answer replaces it (the last Answer yielded) when
+        # it comes within the budget and the documents support it.
+        yield dataclasses.replace(answerer.extractive(), model=model[1])
+        # The model rewrites a follow-up for its own passages; the extractive
+        # answer keeps the heuristic query, so a bad rewrite cannot hurt it.
+        rewritten = generative.standalone(
+            model[0], question, history or [],
+            min(s.llm_timeout, s.llm_budget_s)) if follow_up else None
+        if rewritten:
+            records, found, answerer = answering([query, rewritten], within)
         streamed = False
-        asked, shown = (rewritten, found[1]) if rewritten else (question, hits)
+        asked, shown = (rewritten, found[1]) if rewritten else (question, found[0])
         answers = answerer.gate(shown, rewritten or query)
+        left = s.llm_budget_s - (time.monotonic() - started)
         for piece in generative.generate(model[0], model[1], asked, history, records, shown,
-                                         self.embedder, s, answerer.extractive, answers):
+                                         self.embedder, s, answerer.extractive, answers, left):
             if isinstance(piece, str):
                 streamed = True
             elif not streamed:  # nothing verified streamed: the answer's text is the piece

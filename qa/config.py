@@ -60,7 +60,11 @@ class Settings:
     # string for init_chat_model, or gguf:/path/model.gguf for a local model.
     llm: str = ""
     llm_base_url: str = ""  # an OpenAI-compatible server for openai: models
-    llm_timeout: float = 60.0  # seconds for a whole answer; then the extractive fallback
+    llm_timeout: float = 60.0  # seconds a request to the model may take (its client's timeout)
+    # Seconds of model time one question may take (a follow-up's rewrite and
+    # the answer together); past it the model is cut off and the extractive
+    # answer, shown at once meanwhile, stays.
+    llm_budget_s: float = 20.0
     llm_passages: int = 4  # chunks shown to the model, numbered [1]..[n]
     llm_max_tokens: int = 256  # answer length cap for gguf: models
     # A generated claim needs this support (0.5 cosine + 0.5 term share against
@@ -105,7 +109,7 @@ class Settings:
             )
         for name in ("batch_size", "chunk_size", "k", "candidates", "rrf_k",
                      "max_answer_chars", "hnsw_m", "max_question_chars", "max_file_bytes",
-                     "llm_timeout", "llm_passages", "llm_max_tokens"):
+                     "llm_timeout", "llm_budget_s", "llm_passages", "llm_max_tokens"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name}={getattr(self, name)!r} must be a positive number")
         if not 0 <= self.chunk_overlap < 5:

@@ -9,6 +9,7 @@ from langchain_core.language_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 
 from qa import Assistant
+from qa.answering import Answer
 from qa.answering.verify import split_claims
 
 CATASTROPHE = ("Botsan-Kharchenko said a recognition of Kosovo's independence by the West "
@@ -109,23 +110,24 @@ class Slow(GenericFakeChatModel):
 def test_a_failing_model_falls_back_to_the_extractive_answer(bot, kind):
     replies = iter([AIMessage(content=f"{CATASTROPHE} [1].")])
     model = Broken(messages=replies) if kind == "error" else Slow(messages=replies)
-    settings = bot.settings.with_(llm_timeout=0.5)
+    settings = bot.settings.with_(llm_budget_s=0.5)
     slow = Assistant(bot.store, settings, bot.embedder, llm=model)
     started = time.perf_counter()
     answer = slow.ask("What did Botsan-Kharchenko warn?")
     assert time.perf_counter() - started < 4
-    assert answer.mode == "fallback" and answer.found and "failed" in answer.note
+    said = "failed" if kind == "error" else "took longer than the 0.5 s budget (QA_LLM_BUDGET_S)"
+    assert answer.mode == "fallback" and answer.found and said in answer.note
     assert answer.text == bot.ask("What did Botsan-Kharchenko warn?").text
     assert "humanitarian catastrophe" in answer.text
 
 
 def test_a_timed_out_model_with_nothing_to_fall_back_on_says_so(bot):
     replies = iter([AIMessage(content="Paris [1].")])
-    slow = Assistant(bot.store, bot.settings.with_(llm_timeout=0.5), bot.embedder,
+    slow = Assistant(bot.store, bot.settings.with_(llm_budget_s=0.5), bot.embedder,
                      llm=Slow(messages=replies))
     answer = slow.ask("What is the capital of France?")
     assert answer.mode == "fallback" and not answer.found
-    assert "failed" in answer.note and "best-supported" not in answer.note
+    assert "took longer" in answer.note and "best-supported" not in answer.note
     assert "no sentence of the documents answers" in answer.note
 
 
@@ -134,7 +136,8 @@ def test_stream_yields_only_verified_claims_then_the_answer(bot):
     chat's browser endpoint shows these pieces as they come)."""
     reply = f"The moon is made of cheese [1]. {CATASTROPHE} [1]. Mars has two moons [2]."
     items = list(scripted(bot, reply).stream("What did Botsan-Kharchenko warn?"))
-    *pieces, final = items
+    first, *pieces, final = items
+    assert isinstance(first, Answer) and first.mode == "extractive"  # at once, meanwhile
     assert pieces and all(isinstance(p, str) for p in pieces)
     streamed = "".join(pieces)
     assert streamed.startswith("Botsan-Kharchenko") and "humanitarian catastrophe" in streamed
@@ -350,3 +353,24 @@ def test_a_model_digest_keeps_what_the_document_supports_and_fills_from_the_extr
     invented = scripted(bot, "The moon is made of cheese. Mars has two moons of jam.").ask(
         "Summarize this document")
     assert invented.mode == "fallback" and invented.sources == extractive.sources
+
+
+def test_the_chat_shows_the_extractive_answer_at_once_and_cuts_a_slow_model_off(bot, tmp_path):
+    """Issue 37 item 7: with a chat model, the extractive answer is on screen
+    at once; a model slower than QA_LLM_BUDGET_S is cut off, the extractive
+    answer stays, and the chat says why."""
+    import app as app_module
+
+    replies = iter([AIMessage(content=f"{CATASTROPHE} [1].")])
+    slow = Assistant(bot.store, bot.settings.with_(llm_budget_s=1.0), bot.embedder,
+                     llm=Slow(messages=replies))
+    respond = app_module.create_app(slow, uploads_dir=tmp_path / "uploads").qa_handlers["chat"]
+    started = time.perf_counter()
+    frames = respond("What did Botsan-Kharchenko warn?", [])
+    first, _ = next(frames)
+    assert time.perf_counter() - started < 1.0  # before the model said anything
+    assert "humanitarian catastrophe" in first and "is reading the passages (at most 1 s)" in first
+    *_, (last, _) = frames
+    assert time.perf_counter() - started < 4  # the model sleeps 5 s: cut off
+    assert "humanitarian catastrophe" in last
+    assert "took longer than the 1 s budget (QA_LLM_BUDGET_S) and was cut off" in last

@@ -37,7 +37,8 @@ def check_guarantees(bot: Assistant, answer) -> None:
 def test_gguf_streams_and_keeps_the_guarantees(bot, gguf):
     local = Assistant(bot.store, bot.settings, bot.embedder, llm=f"gguf:{gguf}")
     items = list(local.stream("What did Botsan-Kharchenko warn?"))
-    *pieces, answer = items
+    first, *pieces, answer = items
+    assert first.mode == "extractive" and first.found  # shown at once, meanwhile
     assert pieces and all(isinstance(p, str) for p in pieces)
     assert answer.mode in ("generated", "fallback") and answer.model.startswith("gguf:")
     assert answer.found and "catastrophe" in answer.text

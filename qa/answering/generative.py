@@ -116,10 +116,13 @@ def stream_text(model: Any, messages: Any, timeout: float,
         Exception: whatever the model raised.
     """
     pieces: queue.Queue[tuple[str, Any]] = queue.Queue()
+    stop = threading.Event()  # set when the reader gives up: the model is cut off
 
     def work() -> None:
         try:
             for chunk in model.stream(messages):
+                if stop.is_set():
+                    break  # (closing the stream ends the model's work where it can)
                 counted = getattr(chunk, "usage_metadata", None)
                 if counted and usage is not None:
                     usage["prompt_tokens"] = usage.get("prompt_tokens", 0) + \
@@ -131,12 +134,15 @@ def stream_text(model: Any, messages: Any, timeout: float,
         except BaseException as exc:  # handed to the reader
             pieces.put(("error", exc))
 
+    if timeout <= 0:
+        raise TimeoutError("no time is left for the model")
     threading.Thread(target=work, daemon=True, name="qa-llm").start()
     deadline = time.monotonic() + timeout
     while True:
         try:
             kind, value = pieces.get(timeout=max(0.0, deadline - time.monotonic()))
         except queue.Empty:
+            stop.set()
             raise TimeoutError(f"the model gave no full answer within {timeout:g} s") from None
         if kind == "done":
             return
@@ -164,7 +170,8 @@ def standalone(model: Any, question: str, history: Sequence[dict[str, Any]],
 def generate(model: Any, name: str, question: str, history: Sequence[dict[str, Any]] | None,
              store: Store, hits: Sequence[Hit], embedder: Any, settings: Settings,
              fallback: Callable[[], Answer],
-             answers: Callable[[list[int], str], bool]) -> Iterator[str | Answer]:
+             answers: Callable[[list[int], str], bool],
+             budget: float | None = None) -> Iterator[str | Answer]:
     """Stream the model's answer, then yield the verified Answer (or the fallback).
 
     Args:
@@ -172,14 +179,17 @@ def generate(model: Any, name: str, question: str, history: Sequence[dict[str, A
         answers: whether supported claims (their text, and the sentence rows
             supporting them) address the question; when not, the extractive
             answer (or abstention) stands.
+        budget: seconds the model may take (default QA_LLM_BUDGET_S); past
+            them it is cut off and the extractive answer stands.
     """
     shown = passages(store, hits, settings.llm_passages)
     embedder = _Remembered(embedder)  # claims checked while streaming are not embedded again
     text, checked_to = "", 0
     used: dict[str, int] = {}
+    budget = settings.llm_budget_s if budget is None else budget
     if shown:
         try:
-            for piece in stream_text(model, prompt(question, shown), settings.llm_timeout, used):
+            for piece in stream_text(model, prompt(question, shown), budget, used):
                 text += piece
                 # Only claims that are verified are streamed, a sentence at a time:
                 # what the model invents never leaves the server.
@@ -189,7 +199,12 @@ def generate(model: Any, name: str, question: str, history: Sequence[dict[str, A
                                           settings)
                     checked_to = done
             yield from _supported(text[checked_to:], shown, store, embedder, settings)
-        except Exception as exc:  # down, timed out, refused the request: fall back
+        except TimeoutError:  # over the budget: the extractive answer stands
+            logger.warning("the model %s took longer than %g s", name, budget)
+            yield _fallback(fallback, name, f"The model {name} took longer than the "
+                            f"{settings.llm_budget_s:g} s budget (QA_LLM_BUDGET_S) and was cut off")
+            return
+        except Exception as exc:  # down, refused the request: fall back
             logger.warning("the model %s failed: %s", name, exc)
             yield _fallback(fallback, name, f"The model {name} failed "
                             f"({type(exc).__name__})")
