@@ -54,3 +54,19 @@ def test_the_benchmark_page_is_written_by_the_benchmark_scripts():
     assert len(names) >= 5
     recorded = sorted(p.stem for p in (ROOT / "benchmarks" / "results").glob("*.json"))
     assert sorted(set(names)) == recorded  # every recorded table is on the page
+
+
+def test_the_configuration_page_explains_every_setting():
+    """Issue 37 item 8: every Settings field is on the configuration page with
+    its default, meaning, unit and range, and trade-off (no bare defaults)."""
+    from dataclasses import fields
+
+    from qa.config import Settings
+
+    page = (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
+    rows = {m.group(1): m.group(0) for m in re.finditer(r"^\| `QA_(\w+)` \|.*$", page, re.M)}
+    assert set(rows) == {f.name.upper() for f in fields(Settings)}
+    for name, row in rows.items():
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        assert len(cells) == 5 and all(cells[:4]), (name, cells)  # meaning, unit: never blank
+    assert "anchors: warn" in (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
