@@ -163,7 +163,7 @@ def create_app(assistant: Assistant, uploads_dir: str | Path | None = None,
         line = "" if mine else assistant.underway.line()
         docs = assistant.documents()
         key = "|".join(sorted(f"{d['path']}:{d['chunks']}" for d in docs))
-        shown = f"⏳ {line}" if line else ""
+        shown = f"{line}…" if line else ""
         if f"{key}\n{shown}" == seen:
             return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), seen
         old_key, _, old_shown = seen.partition("\n")

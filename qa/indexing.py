@@ -167,10 +167,7 @@ def _vectors(parts: list[tuple[loaders.Document, list[Span], list[Chunk]]],
     """Entries for a batch of split documents."""
     chunks = [c for _, _, doc_chunks in parts for c in doc_chunks]
     if not hasattr(embedder, "encode_spans"):  # an embedder that gives whole texts only
-        entries = _separately(parts, embedder)
-        if on_chunks is not None:
-            on_chunks(chunks)
-        return entries
+        return _separately(parts, embedder, on_chunks)
     spans = [[(s.start - c.start, s.end - c.start) for s in c.sentences] for c in chunks]
     pooled, sentence_parts = [], []
     for at in range(0, len(chunks), STEP):  # in steps, so that progress moves
@@ -201,19 +198,43 @@ def _vectors(parts: list[tuple[loaders.Document, list[Span], list[Chunk]]],
 
 
 def _separately(parts: list[tuple[loaders.Document, list[Span], list[Chunk]]],
-                embedder: Any) -> list[Entry]:
-    """Entries with every sentence and chunk embedded as a text of its own."""
-    texts = [t for doc, sentences, chunks in parts
-             for t in [*(doc.text[s.start:s.end] for s in sentences), *(c.text for c in chunks)]]
-    vectors = embedder.encode(texts) if texts else np.zeros((0, embedder.dimension), np.float32)
-    entries, at = [], 0
+                embedder: Any, on_chunks: Callable[[list[Chunk]], None] | None = None
+                ) -> list[Entry]:
+    """Entries with every sentence and chunk embedded as a text of its own
+    (the multilingual model), `STEP` texts a call: each chunk, then its
+    sentences, so that `on_chunks` hears of each chunk once all are done."""
+    texts: list[str] = []
+    completes: list[Chunk | None] = []  # the chunk whose last text this is
+    placed = []
     for doc, sentences, chunks in parts:
-        own = vectors[at:at + len(sentences)]
-        at += len(sentences)
-        entries.append(_entry(doc, sentences, chunks, vectors[at:at + len(chunks)], own,
-                              embedder))
-        at += len(chunks)
-    return entries
+        row = {(s.start, s.end): i for i, s in enumerate(sentences)}
+        sentence_at: dict[int, int] = {}
+        chunk_at = []
+        for chunk in chunks:
+            chunk_at.append(len(texts))
+            texts.append(chunk.text)
+            completes.append(None)
+            for span in chunk.sentences:
+                i = row.get((span.start, span.end))
+                if i is not None and i not in sentence_at:
+                    sentence_at[i] = len(texts)
+                    texts.append(doc.text[span.start:span.end])
+                    completes.append(None)
+            completes[-1] = chunk
+        for i, span in enumerate(sentences):  # a sentence no chunk holds whole
+            if i not in sentence_at:
+                sentence_at[i] = len(texts)
+                texts.append(doc.text[span.start:span.end])
+                completes.append(None)
+        placed.append(([sentence_at[i] for i in range(len(sentences))], chunk_at))
+    pieces = []
+    for at in range(0, len(texts), STEP):  # in steps, so that progress moves
+        pieces.append(embedder.encode(texts[at:at + STEP]))
+        if on_chunks is not None:
+            on_chunks([c for c in completes[at:at + STEP] if c is not None])
+    vectors = np.vstack(pieces) if pieces else np.zeros((0, embedder.dimension), np.float32)
+    return [_entry(doc, sentences, chunks, vectors[chunk_at], vectors[sentence_at], embedder)
+            for (doc, sentences, chunks), (sentence_at, chunk_at) in zip(parts, placed)]
 
 
 def _entry(doc: loaders.Document, sentences: list[Span], chunks: list[Chunk],

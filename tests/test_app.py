@@ -310,7 +310,7 @@ def test_progress_moves_with_the_chunks_and_other_pages_and_questions_see_it(dem
     embedding = [f for f, d in seen if d.startswith("Embedding keeper.txt")]
     assert len(set(embedding)) >= 10 and embedding == sorted(embedding)
     assert len(text) // 600 > 10 * STEP  # (so it is the chunks' steps that move it)
-    assert pages[0][4].startswith("⏳ Indexing keeper.txt: embedding")
+    assert pages[0][4].startswith("Indexing keeper.txt: embedding")
     assert "keeper.txt is still being indexed; ask again in a moment" in answers[0]
     assert "keeper.txt is still being indexed: this answer is from the documents indexed " \
            "so far" in answers[1] and "Botsan-Kharchenko" in answers[1]

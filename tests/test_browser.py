@@ -185,3 +185,91 @@ def test_local_model_answer_streams_into_the_chat(bundled_index, tmp_path):
         shots.mkdir(exist_ok=True)
         page.screenshot(path=str(shots / "local-model.png"), full_page=True)
         browser.close()
+
+
+def survey_pdf(pages: int) -> bytes:
+    """A long PDF (34 lines a page) whose last line alone says what the dog was called."""
+    from conftest import make_pdf
+
+    text = [[f"On day {p * 34 + i} the survey team of the northern station measured the ice "
+             f"at site {i} and logged it." for i in range(34)] for p in range(pages)]
+    text[-1][-1] = "The station's sledge dog was called Balto and slept in the radio hut."
+    return make_pdf(text)
+
+
+GERMAN = ("Die Fähre nach Kelby fährt jeden Morgen um neun Uhr ab. Der Hafenmeister heißt Jonas "
+          "Albrecht und wohnt seit zwanzig Jahren auf der Insel. Im Winter fällt die Fähre bei "
+          "Sturm aus, und die Schule bleibt dann geschlossen.")
+
+
+@pytest.mark.skipif(not CHROMIUM and os.environ.get("CI") != "true",
+                    reason="needs Debian's chromium (apt-get install -y chromium)")
+def test_an_upload_under_way_and_a_model_switch_in_a_real_browser(bundled_index, tmp_path):
+    """Issue 37: during a long PDF's upload the progress moves in its status
+    line, a question asked meanwhile names the file still being indexed, and
+    a second tab shows the upload; the first German upload switches the demo
+    index's model with no error toast in either tab, and a tab reloaded
+    afterwards never shows the replaced article's example questions."""
+    from playwright.sync_api import expect, sync_playwright
+
+    survey, german = tmp_path / "survey.pdf", tmp_path / "insel.txt"
+    from qa import Assistant
+
+    survey.write_bytes(survey_pdf(12))  # 40,000 characters: half a minute for the e5 model
+    german.write_text(GERMAN, encoding="utf-8")
+    shots = ROOT / "screenshots"
+    shots.mkdir(exist_ok=True)
+    Assistant.bundled(tmp_path / "index")  # the demo index a fresh clone starts with
+    with launch(bundled_index, tmp_path) as url, sync_playwright() as p:
+        browser, page = open_page(p)
+        page.goto(url)
+        other = browser.new_page(viewport={"width": 1400, "height": 1000})
+        other.goto(url)
+        expect(other.locator("#chat button", has_text="Botsan-Kharchenko")).to_be_visible(
+            timeout=30_000)
+        # 1. the first German upload: the demo index takes the multilingual model
+        page.locator("#upload input[type=file]").set_input_files(str(german))
+        expect(page.locator("#upload-status")).to_contain_text("now uses the multilingual "
+                                                               "model", timeout=120_000)
+        expect(other.locator("#documents")).to_contain_text("insel.txt", timeout=30_000)
+        expect(other.locator("#documents")).not_to_contain_text("russia-warns-kosovo.txt")
+        time.sleep(6)  # a refresh of each page after the switch
+        for tab in (page, other):
+            expect(tab.locator("[data-testid='toast-body']")).to_have_count(0)
+        # 2. a reload shows the examples of what is indexed now from its first frame
+        other.reload(wait_until="commit")
+        frames, deadline = [], time.time() + 20
+        while time.time() < deadline and not any("insel.txt" in f for f in frames):
+            with contextlib.suppress(Exception):
+                frames.append(other.locator("#chat").inner_text(timeout=100))
+            time.sleep(0.05)
+        assert any("Summarize insel.txt" in f for f in frames), frames[-1:]
+        assert not any("Botsan-Kharchenko" in f for f in frames)
+        # 3. a long PDF: progress, a question meanwhile, the other tab
+        page.locator("#upload input[type=file]").set_input_files(str(survey))
+        status, shown, deadline = page.locator("#upload-status"), [], time.time() + 60
+        while time.time() < deadline and len(set(shown)) < 4:
+            with contextlib.suppress(Exception):
+                text = status.inner_text(timeout=200)
+                if "Embedding survey.pdf" in text:
+                    shown.append(text)
+            time.sleep(0.2)
+        assert len(set(shown)) >= 4, shown  # it moves
+        box = page.locator("#question textarea")
+        box.fill("What was the station's sledge dog called?")
+        box.press("Enter")
+        expect(page.locator("#chat")).to_contain_text("survey.pdf is still being indexed",
+                                                      timeout=30_000)
+        expect(other.locator("#underway")).to_contain_text("Indexing survey.pdf",
+                                                           timeout=15_000)
+        page.screenshot(path=str(shots / "upload-under-way.png"), full_page=True)
+        other.screenshot(path=str(shots / "upload-other-tab.png"), full_page=True)
+        expect(page.locator("#documents")).to_contain_text("survey.pdf", timeout=180_000)
+        expect(status).not_to_contain_text("Embedding")
+        expect(other.locator("#underway")).not_to_contain_text("Indexing", timeout=15_000)
+        box.fill("What was the station's sledge dog called?")
+        box.press("Enter")
+        expect(page.locator("#chat")).to_contain_text("Balto", timeout=60_000)
+        for tab in (page, other):
+            expect(tab.locator("[data-testid='toast-body']")).to_have_count(0)
+        browser.close()

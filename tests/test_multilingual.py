@@ -237,3 +237,28 @@ def test_the_pages_refresh_never_raises_while_the_index_changes_model_or_is_rebu
     assert [row[0] for row in table] == ["insel.txt"]  # the multilingual index, as it was
     assert not answer.startswith("⚠️") or "Not in the documents" in answer  # no error
     assert [d["source"] for d in demo.documents()] == ["en.txt"]
+
+
+def test_the_multilingual_model_embeds_in_steps_and_hears_of_each_chunk(multilingual,
+                                                                          monkeypatch, tmp_path):
+    """Issue 37 item 1: with the multilingual model (a pass per sentence and per
+    chunk) a long file was embedded in one call and its progress stood still;
+    now it goes `STEP` texts a call, each chunk told once its texts are done,
+    and the vectors are those of each text embedded on its own."""
+    import numpy as np
+
+    from qa import indexing
+    from qa.documents import load
+
+    monkeypatch.setattr(indexing, "STEP", 4)
+    (tmp_path / "insel.txt").write_text("\n\n".join([GERMAN_NOTES] * 4), encoding="utf-8")
+    settings = multilingual.settings.with_(chunk_size=150)
+    told: list = []
+    entry, = indexing.embed([load(tmp_path / "insel.txt")], settings, multilingual.embedder,
+                            on_chunks=told.append)
+    assert len(told) >= 4 and [c for step in told for c in step] == entry.chunks
+    encode = multilingual.embedder.encode
+    assert np.allclose(entry.chunk_vectors, encode([c.text for c in entry.chunks]), atol=1e-5)
+    text = entry.doc.text
+    assert np.allclose(entry.sentence_vectors,
+                       encode([text[s.start:s.end] for s in entry.sentences]), atol=1e-5)
