@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..chunking import Span, terms, words
+from ..chunking import Span, looks_english, terms, words
 from ..store.records import Hit
 from ..store.records import Records as Store
 from . import Answer, rows
@@ -112,6 +112,26 @@ class Answerer:
             tells = bool(said_terms - asked_terms) or _YES_NO.match(self.question) is not None
             typed = kind not in ("number", "date") or \
                 has_type(kind, said, set(words(self.question)))
-            return bool(sure & set(rows)) and taken >= self.claim_coverage and tells and typed
+            supported = bool(sure & set(rows)) or self._read_as_answering(rows)
+            return supported and taken >= self.claim_coverage and tells and typed
 
         return answers
+
+    def _read_as_answering(self, rows: list[int]) -> bool:
+        """Whether qa's answer model reads one of these sentences (a verified
+        claim's support) as answering the question, at the threshold fitted
+        with it: a right claim the ranker alone doubts is kept. English
+        questions over English text only, as the model reads."""
+        from .extractive import reader_model
+
+        model = reader_model()
+        if model is None or not rows or not self._english_only or self.crossing:
+            return False
+        fitted = Ranker.for_model(self.model, reading=True)
+        texts = [self.records.passage(self.records.sentence_doc[r],
+                                      self.records.sentence_spans[r].start,
+                                      self.records.sentence_spans[r].end) for r in rows]
+        if not fitted.reader_threshold or not looks_english(f"{self.question} {' '.join(texts)}"):
+            return False
+        reading = model.read(self.question, texts)
+        return bool((reading.probabilities >= fitted.reader_threshold).any())
