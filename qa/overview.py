@@ -20,7 +20,7 @@ import numpy as np
 
 from .answering import Answer, Source
 from .answering.quantities import digit_values
-from .chunking import terms
+from .chunking import STOPWORDS, terms
 from .documents.structure import NOT_ANSWERS, heading
 from .errors import QAError
 
@@ -154,7 +154,6 @@ _URL = re.compile(r"\bhttps?://[^\s<>\"')\]]+|\bwww\.[^\s<>\"')\]]+", re.I)
 _AMOUNT = re.compile(r"(?:[$€£¥]|\b(?:USD|EUR|GBP|CHF|JPY)\s?)\s?\d[\d,.]*(?:\s?(?:million|"
                      r"billion|thousand|bn|m|k)\b)?|\b\d[\d,.]{0,30}\s?(?:million |billion )?"
                      r"(?:dollars|euros?|pounds|francs|yen|USD|EUR|GBP)\b", re.I)
-_NUMBER = re.compile(r"(?<![\w.])\d[\d,.]*\d(?:\s?%)?(?![\w])|(?<![\w.])\d(?:\s?%)?(?![\w.,]\d)")
 _NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+(?:\s+(?:[A-Z]\.\s*)?[A-Z][a-z]+){1,2}\b")
 _ORG = re.compile(r"\b(?:[A-Z][\w&.-]*\s+){0,4}(?:Inc|Ltd|LLC|Corp|Corporation|Company|GmbH|AG|"
                   r"SA|University|Institute|Ministry|Agency|Council|Union|Organi[sz]ation|"
@@ -208,13 +207,59 @@ def find(records: Any, paths: Sequence[str], kind: str = "", term: str = "") -> 
     return sorted(found.values(), key=lambda item: item.key)
 
 
+# Numbers that are not the document's figures: citation marks ("[61]",
+# "[10, 12-14]"), references to figures, tables, sections, equations and
+# pages ("Fig. 3", "Table IV", "Eq. (2)", "pp. 12-15"), an equation's own
+# number ("(55)"), and URLs, whole or a broken-off tail ("1578.html"). Each
+# is blanked before values are read.
+_NOT_PROSE = re.compile(
+    r"\[\s?\d{1,4}(?:\s?[,;\u2013-]\s?\d{1,4}){0,30}\s?\]|"
+    r"\b(?:fig(?:ure)?s?|tables?|tab|sec(?:tion)?s?|eqs?|equations?|algorithm|chapter|"
+    r"pages?|pp?|appendix)\.?\s?\(?[\dIVX]{1,6}(?:\.\d{1,3})*[a-z]?\)?"
+    r"(?:\s?[\u2013-]\s?\d{1,6})?|"
+    r"\(\d{1,3}\)\s*$|"
+    r"[\w./%~-]{0,80}\.(?:html?|pdf|php|aspx?|jsp|xml|json|cgi)\b|"  # a URL's broken-off tail
+    + _URL.pattern, re.I | re.M)
+# A figure keeps its scale and what it counts: "61M weights", "7 TPS", "2 GPUs".
+_SCALED = re.compile(r"(?<![\w.])(\d[\d,.]*\d|\d)([KMBG]|bn)?(?![\w])", re.I)
+_COUNTED = re.compile(r"[ \u00a0]?(%|[a-z][a-z-]{1,20}\b|[A-Z]{2,5}s?\b)")
+
+
+def prose(text: str) -> str:
+    """`text` with citation marks, figure, table and equation numbers, page
+    references and URLs blanked (same length): what lists read values from."""
+    return _NOT_PROSE.sub(lambda m: " " * len(m.group(0)), text)
+
+
+def _numbers(text: str) -> list[tuple[str, tuple[Any, ...]]]:
+    """Each figure with its scale and the word after it when that word says
+    what it counts ("61M weights", "7 TPS"); ordered by value."""
+    out = []
+    for m in _SCALED.finditer(text):
+        digits, scale = m.group(1), m.group(2) or ""
+        if scale.upper() in ("K", "M", "B", "G", "BN"):
+            scale = {"K": "thousand", "M": "million", "B": "billion", "G": "billion",
+                     "BN": "billion"}[scale.upper()]
+        values = digit_values(digits, scale)
+        value = m.group(0)
+        counted = _COUNTED.match(text, m.end())
+        word = counted.group(1).lower() if counted else ""
+        if counted and (word == "%" or word not in STOPWORDS and not word.endswith("ly")):
+            value += counted.group(0)
+        out.append((value.strip(), (min(values) if values else math.inf, value.lower())))
+    return out
+
+
 def _values(kind: str, text: str) -> list[tuple[str, tuple[Any, ...]]]:
+    if kind in ("date", "number", "amount"):
+        text = prose(text)
     if kind == "date":
         return [(m.group(0).strip(), _date_key(m)) for m in _DATE.finditer(text)]
-    if kind in ("number", "amount"):
-        pattern = _NUMBER if kind == "number" else _AMOUNT
+    if kind == "number":
+        return _numbers(text)
+    if kind == "amount":
         out = []
-        for m in pattern.finditer(text):
+        for m in _AMOUNT.finditer(text):
             digits = re.search(r"\d[\d,.]*", m.group(0))
             values = digit_values(digits.group(0)) if digits else set()
             out.append((m.group(0).strip(), (min(values) if values else math.inf,)))

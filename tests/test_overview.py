@@ -208,3 +208,21 @@ def test_document_names_are_read_once_per_index_snapshot(monkeypatch):
     built = len(calls)
     assert naming.named("What does minutes_17.txt say?", files) == {"/docs/minutes_17.txt"}
     assert built == 2 * len(files) and len(calls) == built  # none built again
+
+
+def test_figures_and_dates_come_from_the_prose_only(tmp_path, settings, embedder):
+    """Issue 38 item 4: on a page full of citation marks, figure and table
+    numbers, page references and URLs, the lists give the prose's figures,
+    each with its scale and what it counts, and its dates; nothing else."""
+    (tmp_path / "net.txt").write_text(
+        "AlexNet has 61M weights and 724M MACs [61], [62, 64-66]. As Fig. 3 and Table 2 "
+        "show (pp. 12-15), it reached 7 TPS in 2012 on 2 GPUs with a 15.3% error [10]. "
+        "The data is at https://example.org/archive/1578.html and "
+        "www.example.com/2019/report-1944.pdf for anyone to read [12].\n\n"
+        "Section 4 repeats the training of Eq. 5 with 48 filters [3], respectively.\n\n"
+        "1578.html\n", encoding="utf-8")  # a URL's tail broken off onto its own line
+    bot = Assistant.from_paths([tmp_path / "net.txt"], tmp_path / "ix", settings, embedder)
+    numbers = [item.value for item in bot.find("number")]
+    assert numbers == ["2 GPUs", "7 TPS", "15.3%", "48 filters", "2012", "61M weights",
+                       "724M MACs"]
+    assert [item.value for item in bot.find("date")] == ["2012"]
