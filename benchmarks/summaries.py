@@ -103,13 +103,43 @@ def run(pdf: Path, n: int, llm: str | None = None) -> dict[str, dict[str, float]
         " ".join(s.split()) for s in picked)).items()} for name, picked in summaries.items()}
 
 
+def grams(text: str, n: int = 4) -> set[tuple[str, ...]]:
+    words = re.findall(r"\w+", text.lower())
+    return {tuple(words[i:i + n]) for i in range(len(words) - n + 1)}
+
+
+def abstract_share(pdf: Path) -> float:
+    """The share of the authors' abstract's word 4-grams (NAME.abstract.txt
+    beside the PDF) that the default digest holds, nothing kept out."""
+    from qa import Assistant
+
+    reference = grams(pdf.with_suffix(".abstract.txt").read_text(encoding="utf-8"))
+    with tempfile.TemporaryDirectory() as scratch:
+        bot = Assistant.from_paths([pdf], Path(scratch) / "index", progress=False)
+        digest = bot.digest()
+    return len(reference & grams(digest.text)) / max(1, len(reference))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("pdfs", nargs="+", type=Path)
     parser.add_argument("--sentences", type=int, default=7)
     parser.add_argument("--llm", help="also a chat model's digest (e.g. smollm2)")
     parser.add_argument("--record", metavar="NAME", help="save the table as results/NAME.json")
+    parser.add_argument("--abstract-share", action="store_true",
+                        help="only the share of each abstract's word 4-grams in the default "
+                             "digest (the abstract read from NAME.abstract.txt)")
     args = parser.parse_args()
+    if args.abstract_share:
+        table = Table(args.record or "abstract-share", ["paper", "abstract 4-grams in the digest"])
+        shares = []
+        for pdf in args.pdfs:
+            shares.append(abstract_share(pdf))
+            table.add(pdf.name, shares[-1])
+        table.add(f"mean of {len(shares)}", statistics.mean(shares))
+        if args.record:
+            print(f"recorded {table.save()}")
+        return
     by_name: dict[str, list[dict[str, float]]] = {}
     table = Table(args.record or "summaries", ["paper", "summariser", "ROUGE-1", "ROUGE-2",
                                                 "ROUGE-L"])

@@ -327,6 +327,25 @@ def test_the_table_finder_is_bounded(tmp_path, monkeypatch):
     assert "Captain: Otto Sverdrup" not in load(ships).text and calls == [1]
 
 
+def test_a_page_whose_drawing_the_table_finder_cannot_read_keeps_its_text(tmp_path):
+    """05-lion-ancient-dna.pdf (a curve drawn on a page with a "Table 1"
+    caption) could not be read at all: merge_edges raised KeyError on the
+    curve's edges. The page's tables are skipped; the document is read, and a
+    page whose table finder fails on anything keeps its plain lines."""
+    from unittest import mock
+
+    curve = "q 100 300 m 150 420 220 250 300 380 c S Q"
+    drawn = tmp_path / "drawn.pdf"
+    drawn.write_bytes(pdf_bytes(text_at("F1", 11, 72, 700, "Table 1. Lions sampled by age.")
+                                + " " + curve + " " +
+                                text_at("F1", 11, 72, 200, "The cave lion lived in Europe.")))
+    assert "The cave lion lived in Europe." in load(drawn).text
+    ships = tmp_path / "ships.pdf"
+    ships.write_bytes(table_pdf())
+    with mock.patch("pdfplumber.page.Page.find_tables", side_effect=ValueError("bad drawing")):
+        assert "Every ship carries a doctor" in load(ships).text
+
+
 NUMBERED_LINES = [
     "The first network was small and fast, with few weights in all, respectively. ",
     "3) ZFNet / Clarifai (2013)",

@@ -15,6 +15,7 @@ so PDFium, already read for the text, decides.
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections import Counter
@@ -31,6 +32,8 @@ from .structure import (
     same_numbering,
     titled,
 )
+
+logger = logging.getLogger(__name__)
 
 SAMPLES = 4  # characters per line whose font is read (the line's median)
 FIGURE_MIN_SIDE = 40.0  # points: a drawing at least this wide and tall can be a figure
@@ -222,15 +225,20 @@ def with_tables(data: bytes, pages: list[list[Line]], runs: list[list[Run]],
     started = time.monotonic()
     with pdfplumber.open(io.BytesIO(data)) as pdf:
         for i in wanted[:MAX_TABLE_PAGES]:
-            if time.monotonic() - started > MAX_TABLE_SECONDS or _grid(pdf.pages[i]) > MAX_GRID:
-                continue  # the page keeps its plain lines
-            found = []
-            for table in pdf.pages[i].find_tables():
-                rows = [[_cell(cell) for cell in row] for row in table.extract()]
-                if len(rows) >= 2 and sum(1 for c in rows[0] if c) >= 2:  # a grid, not a box
-                    left, top, right, bottom = table.bbox  # from the top of the page
-                    found.append(((left, heights[i] - bottom, right, heights[i] - top),
-                                  table_rows(rows)))
+            try:
+                if time.monotonic() - started > MAX_TABLE_SECONDS or \
+                        _grid(pdf.pages[i]) > MAX_GRID:
+                    continue  # the page keeps its plain lines
+                found = []
+                for table in pdf.pages[i].find_tables():
+                    rows = [[_cell(cell) for cell in row] for row in table.extract()]
+                    if len(rows) >= 2 and sum(1 for c in rows[0] if c) >= 2:  # not a box
+                        left, top, right, bottom = table.bbox  # from the top of the page
+                        found.append(((left, heights[i] - bottom, right, heights[i] - top),
+                                      table_rows(rows)))
+            except Exception as exc:  # the table finder failed on this page's drawing
+                logger.info("page %d: tables not read (%s: %s)", i + 1, type(exc).__name__, exc)
+                continue  # the page keeps its plain lines; the document is read
             if found:
                 runs[i] = _tables_in_place(runs[i], found)
 
@@ -247,7 +255,10 @@ def _grid(page: Any) -> int:
     merges them (a cell drawn as a rectangle shares its sides)."""
     from pdfplumber.table import merge_edges
 
-    merged = merge_edges(page.edges, 3, 3, 3, 3)  # the finder's default tolerances
+    # the finder's default tolerances, over the straight edges it reads (a
+    # curve's edges have no orientation: merge_edges raised KeyError on them)
+    merged = merge_edges([e for e in page.edges if e.get("orientation") in ("h", "v")],
+                         3, 3, 3, 3)
     across = sum(1 for e in merged if e["orientation"] == "h")
     return across * (len(merged) - across)
 
