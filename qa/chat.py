@@ -82,13 +82,15 @@ def cited_text(answer: Answer, bold: bool = False, marks: bool = True) -> str:
     if not answer.found or answer.mode == "generated" or not answer.sources:
         return answer.text
     lines = answer.text.split("\n")
-    if len(answer.sources) > 1 and len(lines) == len(answer.sources) and \
-            all(line.startswith("- ") for line in lines):  # a digest or a "where" list
+    bullets = [i for i, line in enumerate(lines) if line.startswith("- ")]
+    if len(answer.sources) > 1 and len(bullets) == len(answer.sources):
+        # a digest (its title and section lines between) or a "where" list
         own = [_OWN_MARK.sub(lambda m: f"(ref. {m.group(1)})", line) for line in lines]
         if not marks:
             return "\n".join(own)
-        return "\n".join(f"{line} **[{n}]**" if bold else f"{line} [{n}]"
-                         for n, line in enumerate(own, 1))
+        for n, i in enumerate(bullets, 1):
+            own[i] = f"{own[i]} **[{n}]**" if bold else f"{own[i]} [{n}]"
+        return "\n".join(own)
     if answer.items is not None:  # a table of values: each row names its document and page
         return answer.text
     text = answer.text

@@ -14,10 +14,12 @@ import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from . import naming
 from .answering import Answer, Source
 from .answering.quantities import digit_values
 from .chunking import STOPWORDS, terms
@@ -66,19 +68,129 @@ def _source(records: Any, row: int, score: float) -> Source:
                   context=doc.text[span.start:span.end], context_start=span.start)
 
 
+# A document's own summary: the section under one of these headings, or the
+# paragraph that opens with the word ("Abstract—In recent years ...") in the
+# first fifth of the document; at most OWN_SUMMARY_CHARS of it.
+OWN_SUMMARY_HEADINGS = frozenset({"abstract", "summary", "executive summary", "synopsis",
+                                  "zusammenfassung", "résumé", "resumen", "riassunto"})
+OWN_SUMMARY_CHARS = 2_500
+_OWN_SUMMARY_WORD = re.compile(r"\s*(abstract|summary|executive summary|zusammenfassung)"
+                               r"\s*[:.\u2014\u2013-]?\s*", re.I)
+_OPENS_OWN_SUMMARY = re.compile(r"\b(?:abstract|summary|executive summary|zusammenfassung)"
+                                r"[ \t]{0,4}(?:[:.\u2014\u2013-]|\n)", re.I)
+_ENDS_OWN_SUMMARY = re.compile(r"\s*(keywords?|key words|index terms|introduction)\b", re.I)
+KINDS = {".pptx": "slides", ".xlsx": "a spreadsheet", ".csv": "a spreadsheet",
+         ".eml": "an e-mail", ".epub": "an e-book", ".html": "a web page", ".htm": "a web page"}
+
+
+def own_summary(records: Any, path: str) -> list[Source]:
+    """The document's own summary (its abstract or executive summary) as
+    cited spans in order, the label itself left out; [] when it has none.
+    It starts under a heading so named, or after the word and a colon, dash
+    or line break in the first fifth of the text; it ends at the next
+    heading, a "Keywords" or "Introduction" line, or past OWN_SUMMARY_CHARS
+    (short figure labels inside it are passed over; a sentence the page's
+    layout took for figure text is kept)."""
+    rows = _rows(records, [path])
+    doc = records.document(path)
+    text = doc.text
+    start = None
+    for row in rows:
+        span = records.sentence_spans[row]
+        if span.start > len(text) // 5:
+            break
+        section = heading(records.sentence_section[row]).strip().lower()
+        if records.sentence_kind[row] == "body" and \
+                _OWN_SUMMARY_WORD.fullmatch(section.lstrip("0123456789ivx. ")):
+            start = span.start
+            break
+    if start is None:
+        label = _OPENS_OWN_SUMMARY.search(text, 0, len(text) // 5)
+        if label is None:
+            return []
+        start = label.end()
+    out: list[Source] = []
+    size = 0
+    for row in rows:
+        span = records.sentence_spans[row]
+        if span.end <= start:
+            continue
+        kind = records.sentence_kind[row]
+        if kind in ("figure", "caption") and len(text[span.start:span.end].split()) < MIN_WORDS:
+            continue  # a stray label inside the summary's column
+        if kind in NOT_ANSWERS - {"figure"} or \
+                out and _ENDS_OWN_SUMMARY.match(text, span.start, span.end):
+            break
+        lo = max(start, span.start)
+        lo += len(text[lo:span.end]) - len(text[lo:span.end].lstrip())
+        if size + span.end - lo > OWN_SUMMARY_CHARS or lo >= span.end:
+            break
+        out.append(Source(source=doc.source, text=text[lo:span.end], start=lo, end=span.end,
+                          page=doc.page_at(lo), score=1.0, path=doc.path,
+                          context=text[lo:span.end], context_start=lo))
+        size += span.end - lo
+    return out
+
+
+def _kind(records: Any, path: str) -> str:
+    """What the document is, where its form or structure says so."""
+    doc = records.document(path)
+    suffix = Path(doc.source.split("::")[-1]).suffix.lower()
+    if suffix in KINDS:
+        return KINDS[suffix]
+    rows = _rows(records, [path])
+    if any(records.sentence_kind[r] == "reference" for r in rows) and \
+            own_summary(records, path):
+        return "a paper"
+    pages = len(doc.page_starts)
+    return f"a {pages}-page document" if pages > 1 else "a document"
+
+
 def digest(records: Any, paths: Sequence[str], sentences: int | None = None) -> Answer:
-    """An extractive summary of the documents: central sentences (closest to
-    the documents' mean vector), spread over the sections in proportion to
-    their length and taken in document order, no two near-duplicates, body
-    text only (no headings, captions, figure text, references, rows)."""
+    """An extractive summary of the documents. One document: its title and
+    what it is, then its own summary (abstract, executive summary) where it
+    has one, whole, then what it covers. What it covers: central sentences
+    (closest to the documents' mean vector), spread over the sections in
+    proportion to their length and taken in document order, no two
+    near-duplicates, body text only (no headings, captions, figure text,
+    references, rows). `sentences` caps the whole (default: the own summary
+    and `digest_length` more)."""
+    own = own_summary(records, paths[0]) if len(paths) == 1 else []
+    if sentences:
+        own = own[:sentences]
+    taken = (own[0].start, own[-1].end) if own else (0, 0)
     rows = [r for r in _rows(records, paths)
-            if records.sentence_kind[r] not in NOT_ANSWERS | {"caption", "row"}
+            if not (records.sentence_spans[r].end > taken[0]
+                    and records.sentence_spans[r].start < taken[1])
+            and records.sentence_kind[r] not in NOT_ANSWERS | {"caption", "row"}
             and len(records.document(records.sentence_doc[r]).text[
                 records.sentence_spans[r].start:records.sentence_spans[r].end].split())
             >= MIN_WORDS]
-    if not rows:
+    if not rows and not own:
         return Answer("These documents hold no running text to summarise.", False)
-    n = min(len(rows), sentences or digest_length(len(rows)))
+    n = min(len(rows), sentences - len(own) if sentences else digest_length(len(rows)))
+    covers = _covering(records, rows, n)
+    lead = []
+    if len(paths) == 1:
+        doc = records.document(paths[0])
+        title = naming.title(doc)
+        lead.append(f"**{title or doc.source}**: {_kind(records, paths[0])}"
+                    + (f" ({doc.source})" if title else "") + ".")
+        if own:
+            lead.append("Its own summary:")
+    sources = list(own)
+    lines = [f"- {one_line(s.text)}" for s in sources]
+    if own and covers:
+        lines.append("What it covers:")
+    sources += covers
+    lines += [f"- {one_line(s.text)}" for s in covers]  # a line each
+    return Answer("\n".join(lead + lines), True, sources, score=1.0)
+
+
+def _covering(records: Any, rows: list[int], n: int) -> list[Source]:
+    """n central sentences of `rows`, spread over their sections, in order."""
+    if n <= 0:
+        return []
     vectors = records.sentence_vectors[rows].astype(np.float32)
     vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
     centre = vectors.mean(axis=0)
@@ -106,9 +218,7 @@ def digest(records: Any, paths: Sequence[str], sentences: int | None = None) -> 
             if best >= 0:
                 chosen.append(best)
     chosen.sort()
-    sources = [_source(records, rows[i], float(central[i])) for i in chosen]
-    text = "\n".join(f"- {one_line(s.text)}" for s in sources)  # a line each
-    return Answer(text, True, sources, score=1.0)
+    return [_source(records, rows[i], float(central[i])) for i in chosen]
 
 
 def _seats(sizes: list[int], n: int) -> list[int]:

@@ -226,3 +226,53 @@ def test_figures_and_dates_come_from_the_prose_only(tmp_path, settings, embedder
     assert numbers == ["2 GPUs", "7 TPS", "15.3%", "48 filters", "2012", "61M weights",
                        "724M MACs"]
     assert [item.value for item in bot.find("date")] == ["2012"]
+
+
+PAPER_MD = """# Tidal mills of the Velde estuary
+
+Abstract: We surveyed the eleven tidal mills that stand on the Velde estuary. Most were built
+between 1620 and 1780 to grind grain for the port towns. Three still turn, and one grinds flour
+for a bakery every week. We argue that the mills shaped the estuary's sandbanks.
+
+Keywords: tidal energy, mills, estuaries
+
+## Introduction
+
+Tidal mills store the rising tide behind a dam and release it through a wheel as the tide falls.
+The Velde estuary has a tidal range of five metres, among the largest on the coast.
+
+## The survey
+
+Each mill was measured with a laser scanner and its records were read in the town archives.
+The oldest mill, at Korsby, was rebuilt twice after storms in 1703 and 1824.
+
+## References
+
+- Velde harbour board, annual report 1887.
+"""
+
+
+def test_a_document_with_an_abstract_is_summarised_by_it(tmp_path, settings, embedder):
+    """Issue 38 item 1: the digest says what the document is (its title),
+    gives its own summary whole and first, cited, then what it covers; the
+    abstract's label and its keywords line are not summary sentences."""
+    from qa.chat import cited_text
+
+    (tmp_path / "mills.md").write_text(PAPER_MD, encoding="utf-8")
+    bot = Assistant.from_paths([tmp_path / "mills.md"], tmp_path / "ix", settings, embedder)
+    digest = bot.digest(["mills.md"])
+    lines = digest.text.split("\n")
+    assert lines[0].startswith("**Tidal mills of the Velde estuary**")
+    assert lines[1] == "Its own summary:"
+    texts = [" ".join(s.text.split()) for s in digest.sources]
+    assert texts[:4] == [
+        "We surveyed the eleven tidal mills that stand on the Velde estuary.",
+        "Most were built between 1620 and 1780 to grind grain for the port towns.",
+        "Three still turn, and one grinds flour for a bakery every week.",
+        "We argue that the mills shaped the estuary's sandbanks."]
+    assert "What it covers:" in lines and not any("Keywords" in t for t in texts)
+    doc = bot.store.document(digest.sources[0].path).text
+    assert all(doc[s.start:s.end] == s.text for s in digest.sources)  # exact citations
+    marked = cited_text(digest)
+    assert marked.splitlines()[0] == lines[0] and "[1]" in marked.splitlines()[2]
+    assert f"[{len(digest.sources)}]" in marked
