@@ -23,11 +23,14 @@ TITLE_WORDS = 15  # a first line longer than this is a sentence, not a title
 
 
 def title(doc: Document) -> str:
-    """The document's title: its first heading, or its first line when it
-    reads as a title (short, not ending as a sentence does)."""
-    for block in doc.blocks:
-        if block.kind == "heading" and block.title:
-            return block.title
+    """The document's title: the top heading of its first page (the largest,
+    then the first: a PDF may give its abstract before its title), or its
+    first line when it reads as a title (short, not ending as a sentence does)."""
+    first_page = doc.page_starts[1] if len(doc.page_starts) > 1 else len(doc.text)
+    headings = [b for b in doc.blocks if b.kind == "heading" and b.title]
+    on_first = [b for b in headings if b.start < first_page] or headings[:1]
+    if on_first:
+        return min(on_first, key=lambda b: (b.level, b.start)).title
     first = doc.text.lstrip().split("\n", 1)[0].strip()
     return first if titles_only(first, TITLE_WORDS) else ""
 

@@ -472,3 +472,20 @@ def test_a_key_two_rows_share_is_no_lookup(tables):
     as if one were."""
     answer = tables.ask("What is the size of the Porto team?")
     assert not (answer.found and answer.span and answer.text[slice(*answer.span)] in ("9", "3"))
+
+
+def test_a_pdfs_title_is_its_first_pages_top_heading(tmp_path):
+    """HistoryOfAlexnet.pdf gives its abstract before its title, and its
+    digest was titled "A. Types of DL approaches:" (the first heading in
+    reading order). The title is the first page's largest heading."""
+    from qa.naming import title
+
+    page = [("F1", 10, 72, 740, "Abstract. We survey the tidal mills of the Velde estuary."),
+            ("F2", 12, 72, 700, "A. Types of mills"),
+            ("F1", 10, 72, 680, "Some mills store the tide behind a dam and grind as it falls."),
+            ("F1", 20, 72, 640, "The Tidal Mills of Velde"),
+            ("F1", 10, 72, 610, "The estuary has a tidal range of five metres, among the largest."),
+            ("F1", 10, 72, 595, "Its eleven mills were built between 1620 and 1780 for grain.")]
+    path = tmp_path / "mills.pdf"
+    path.write_bytes(pdf_bytes(" ".join(text_at(*line) for line in page)))
+    assert title(load(path)) == "The Tidal Mills of Velde"
