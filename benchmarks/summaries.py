@@ -44,6 +44,23 @@ class _Words:
         return [text]
 
 
+def _located(text: str, abstract: str) -> tuple[int, int]:
+    """Where the abstract's text lies in the document: from its first six
+    words to its last six (any spacing or hyphenation between), or (0, 0)."""
+    words = re.findall(r"\w+", abstract)
+
+    def phrase(part: list[str]) -> re.Pattern[str]:
+        return re.compile(r"\W{1,8}".join(re.escape(w) for w in part), re.I)
+
+    first = phrase(words[:6]).search(text)
+    if not first:
+        return 0, 0
+    last = None
+    for last in phrase(words[-6:]).finditer(text, first.start()):
+        break
+    return first.start(), last.end() if last else first.end()
+
+
 def _sumy(kind: str, sentences: list[str], n: int) -> list[str]:
     from sumy.models.dom import ObjectDocumentModel, Paragraph, Sentence
     from sumy.nlp.stemmers import Stemmer
@@ -68,11 +85,23 @@ def run(pdf: Path, n: int, llm: str | None = None) -> dict[str, dict[str, float]
         bot = Assistant.from_paths([pdf], Path(scratch) / "index", progress=False)
         records = bot.store
         doc = records.document(records.sentence_doc[0])
-        found = _ABSTRACT.search(doc.text)
-        if not found:
-            raise SystemExit(f"{pdf.name}: no abstract found")
-        reference = " ".join(found.group(1).split())
-        lo, hi = found.start(), found.end()
+        given = pdf.with_suffix(".abstract.txt")
+        if given.exists():  # the authors' abstract, found in the text to keep it out
+            reference = " ".join(given.read_text(encoding="utf-8").split())
+            lo, hi = _located(doc.text, reference)
+        else:
+            found = _ABSTRACT.search(doc.text)
+            if not found:
+                raise SystemExit(f"{pdf.name}: no abstract found")
+            reference = " ".join(found.group(1).split())
+            lo, hi = found.start(), found.end()
+        own = overview.own_summary(records, doc.path)  # what qa takes for the abstract
+        if own and not lo < own[0].start < hi:  # goes too, wherever the abstract was found
+            print(f"  {pdf.name}: abstract located at {lo}-{hi}, qa's own summary at "
+                  f"{own[0].start}-{own[-1].end}: both kept out", file=sys.stderr)
+            for row, span in enumerate(records.sentence_spans):
+                if span.start < own[-1].end and span.end > own[0].start:
+                    records.sentence_kind[row] = "reference"
         for row, span in enumerate(records.sentence_spans):
             if span.start < hi and span.end > lo or \
                     re.match(r"(Keywords|Index Terms)", doc.text[span.start:span.end]):

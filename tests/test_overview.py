@@ -276,3 +276,27 @@ def test_a_document_with_an_abstract_is_summarised_by_it(tmp_path, settings, emb
     marked = cited_text(digest)
     assert marked.splitlines()[0] == lines[0] and "[1]" in marked.splitlines()[2]
     assert f"[{len(digest.sources)}]" in marked
+
+
+def test_a_digest_without_an_own_summary_takes_sentences_that_read_on_their_own(
+        tmp_path, settings, embedder):
+    """Issue 38 item 3: a sentence that leans on the one before ("This ...")
+    gives way to one that names the subject, in each section."""
+    sections = {
+        "Wheels": ["Each mill had one wheel of oak.",
+                   "This made the wheels last for two hundred years along the coast.",
+                   "The tidal mills of Velde turned undershot wheels five metres across."],
+        "Dams": ["Each mill pond had a dam of stone.",
+                 "This kept the ponds full between the tides in every season.",
+                 "The tidal mills of Velde held the rising tide behind gated stone dams."],
+        "Flour": ["The mills ground rye and wheat.",
+                  "These were sold in the port towns on every market day.",
+                  "The tidal mills of Velde ground flour for the bakeries of three towns."]}
+    text = "# Tidal mills of Velde\n\n" + "\n\n".join(
+        f"## {name}\n\n" + " ".join(lines) for name, lines in sections.items())
+    (tmp_path / "mills.md").write_text(text, encoding="utf-8")
+    bot = Assistant.from_paths([tmp_path / "mills.md"], tmp_path / "ix", settings, embedder)
+    digest = bot.digest(["mills.md"], sentences=3)
+    chosen = [s.text for s in digest.sources]
+    assert len(chosen) == 3 and not any(t.startswith(("This", "These")) for t in chosen), chosen
+    assert all("tidal mills of Velde" in t for t in chosen), chosen
