@@ -96,10 +96,10 @@ def create_app(assistant: Assistant, uploads_dir: str | Path | None = None,
             for piece in bot.stream(message, history=history, sources=only or None):
                 if isinstance(piece, str):
                     text += piece
-                    if model and first:  # the model's verified sentences, under the answer
-                        yield f"{first}\n\n**{model}:** {text} ▌\n\n<sub>{model} is "\
-                              f"writing (at most {budget} s); each sentence shows once the "\
-                              f"documents support it…</sub>", panel
+                    if model:  # the model's verified sentences (under the answer shown)
+                        shown = f"{first}\n\n**{model}:** {text} ▌" if first else f"{text} ▌"
+                        yield f"{shown}\n\n<sub>{model} is writing (at most {budget} s); "\
+                              f"each sentence shows once the documents support it…</sub>", panel
                 elif model and not first and piece.mode == "extractive":
                     # with a model, the extractive answer comes first, at once
                     first, panel = answer_markdown(piece), sources_html(piece, links, collection)

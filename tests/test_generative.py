@@ -342,10 +342,11 @@ def test_a_model_digest_keeps_what_the_document_supports_and_fills_from_the_extr
     pieces = list(scripted(bot, f"{CATASTROPHE}. The moon is made of cheese.").stream(
         "Summarize this document"))
     answer = pieces[-1]
-    assert pieces[0].startswith("(read 0 of ") and "sections)" in pieces[0]  # progress
+    assert pieces[0] == extractive.text.split("\n")[0] + "\n"  # the title line, at once
+    assert pieces[1].startswith("(read 0 of ") and "sections)" in pieces[1]  # progress
     assert answer.mode == "generated" and answer.found
     assert [c.supported for c in answer.claims][-1] is False and "cheese" not in answer.text
-    assert any("humanitarian catastrophe" in line for line in answer.text.splitlines()[:3])
+    assert any("humanitarian catastrophe" in line for line in answer.text.splitlines()[:4])
     assert len(answer.sources) == len(extractive.sources)
     assert "1 of its sentences were not supported" in answer.note
     assert "come from the documents themselves" in answer.note
@@ -392,3 +393,25 @@ def test_the_gate_keeps_a_verified_claim_the_answer_model_reads_as_answering(bot
     right = scripted(bot, said).ask(question)
     assert right.mode == "generated" and "United Nations" in right.text
     assert scripted(bot, f"{CATASTROPHE} [1].").ask(question).mode == "fallback"
+
+
+def test_a_model_digest_keeps_the_title_and_the_documents_own_summary_first(
+        tmp_path, settings, embedder):
+    """Issue 38 item 5: with a chat model, the overview's title and the
+    document's own summary come first (cited), the model's verified sentences
+    after: never less informative than the digest without a model."""
+    from test_overview import PAPER_MD
+
+    (tmp_path / "mills.md").write_text(PAPER_MD, encoding="utf-8")
+    bot = Assistant.from_paths([tmp_path / "mills.md"], tmp_path / "ix", settings, embedder)
+    said = "Tidal mills store the rising tide behind a dam and release it through a wheel."
+    answer = scripted(bot, *[said] * 5).ask("Summarize mills.md")
+    lines = answer.text.split("\n")
+    assert answer.mode == "generated"
+    assert lines[0].startswith("**Tidal mills of the Velde estuary**")
+    assert lines[1] == "Its own summary:"
+    assert lines[2] == "- We surveyed the eleven tidal mills that stand on the Velde estuary [1]."
+    cover = lines.index("What it covers:")
+    assert cover == 6 and any("release it through a wheel" in line for line in lines[cover:])
+    assert [c.supported for c in answer.claims[:4]] == [True] * 4
+    assert_exact(bot, answer)

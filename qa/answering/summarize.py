@@ -86,6 +86,23 @@ def digest(model: Any, name: str, records: Any, paths: list[str], embedder: Any,
     """Stream progress ("(read 3 of 12 sections)") and the supported sentences
     as each section is read, then yield the digest (mode "generated";
     `extractive` when the model gives nothing usable)."""
+    from ..overview import own_summary
+
+    # The overview's title line and the document's own summary come first,
+    # as the extractive digest gives them; the model summarises the rest.
+    title = extractive.text.split("\n", 1)[0] if extractive.text.startswith("**") else ""
+    own = own_summary(records, paths[0]) if len(paths) == 1 else []
+    lead = [title] if title else []
+    if own:
+        lead += ["Its own summary:", *(f"- {_cited(_LINE_BREAK.sub(' ', s.text), [i])}"
+                                      for i, s in enumerate(own))]
+    if lead:
+        yield "\n".join(lead) + "\n"
+
+    def in_own(source: Source) -> bool:
+        return any(o.path == source.path and o.start < source.end and source.start < o.end
+                   for o in own)
+
     budget = settings.llm_passages * settings.chunk_size
     parts = [p for path in paths for p in sections(records, path, budget)]
     kept: list[tuple[int, Claim, Source]] = []  # (sentence row, claim, its source)
@@ -107,7 +124,8 @@ def digest(model: Any, name: str, records: Any, paths: list[str], embedder: Any,
                 dropped.append(claim)
                 continue
             row = checked.rows[claim.sources[0]]
-            if all(row != r for r, _, _ in kept):
+            if all(row != r for r, _, _ in kept) and \
+                    not in_own(checked.sources[claim.sources[0]]):
                 kept.append((row, claim, checked.sources[claim.sources[0]]))
                 yield f"- {claim.text}\n"
     if not kept:
@@ -116,10 +134,11 @@ def digest(model: Any, name: str, records: Any, paths: list[str], embedder: Any,
         extractive.mode, extractive.model = "fallback", name
         yield extractive
         return
-    wanted = len(extractive.sources)
+    covering = [s for s in extractive.sources if not in_own(s)]
+    wanted = len(covering)
     filled = 0
     taken = {(s.path, s.start) for _, _, s in kept}
-    for source in extractive.sources:  # the extractive digest fills what the model left out
+    for source in covering:  # the extractive digest fills what the model left out
         if len(kept) >= wanted:
             break
         if (source.path, source.start) not in taken:
@@ -127,9 +146,11 @@ def digest(model: Any, name: str, records: Any, paths: list[str], embedder: Any,
             filled += 1
     kept.sort(key=lambda item: (paths.index(item[2].path) if item[2].path in paths else 0,
                                 item[2].start))
-    sources = [source for _, _, source in kept]
-    claims = [Claim(c.text, [i], True, c.score) for i, (_, c, _) in enumerate(kept)]
-    text = "\n".join(f"- {_cited(_LINE_BREAK.sub(' ', c.text), c.sources)}" for c in claims)
+    sources = own + [source for _, _, source in kept]
+    claims = [Claim(s.text, [i], True, 1.0) for i, s in enumerate(own)] + \
+        [Claim(c.text, [len(own) + i], True, c.score) for i, (_, c, _) in enumerate(kept)]
+    body = [f"- {_cited(_LINE_BREAK.sub(' ', c.text), c.sources)}" for c in claims[len(own):]]
+    text = "\n".join(lead + (["What it covers:"] if own else []) + body)
     note = f"{name} read {len(parts)} section{'s' if len(parts) != 1 else ''}"
     if dropped:
         note += f"; {len(dropped)} of its sentences were not supported and were left out"
