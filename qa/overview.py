@@ -86,11 +86,11 @@ def _source(records: Any, row: int, score: float) -> Source:
 OWN_SUMMARY_HEADINGS = frozenset({"abstract", "summary", "executive summary", "synopsis",
                                   "zusammenfassung", "résumé", "resumen", "riassunto"})
 OWN_SUMMARY_CHARS = 2_500
-_OWN_SUMMARY_WORD = re.compile(r"\s*(abstract|summary|executive summary|zusammenfassung)"
-                               r"\s*[:.\u2014\u2013-]?\s*", re.I)
+_OWN_SUMMARY_WORD = re.compile(r"(?:abstract|summary|executive summary|zusammenfassung)"
+                               r"[:.\u2014\u2013-]?", re.I)  # a whole (stripped) heading
 _OPENS_OWN_SUMMARY = re.compile(r"\b(?:abstract|summary|executive summary|zusammenfassung)"
                                 r"[ \t]{0,4}(?:[:.\u2014\u2013-]|\n)", re.I)
-_ENDS_OWN_SUMMARY = re.compile(r"\s*(keywords?|key words|index terms|introduction)\b", re.I)
+_ENDS_OWN_SUMMARY = re.compile(r"(?:keywords?|key words|index terms|introduction)\b", re.I)
 KINDS = {".pptx": "slides", ".xlsx": "a spreadsheet", ".csv": "a spreadsheet",
          ".eml": "an e-mail", ".epub": "an e-book", ".html": "a web page", ".htm": "a web page"}
 
@@ -113,7 +113,7 @@ def own_summary(records: Any, path: str) -> list[Source]:
             break
         section = heading(records.sentence_section[row]).strip().lower()
         if records.sentence_kind[row] == "body" and \
-                _OWN_SUMMARY_WORD.fullmatch(section.lstrip("0123456789ivx. ")):
+                _OWN_SUMMARY_WORD.fullmatch(section.lstrip("0123456789ivx. ").strip()):
             start = span.start
             break
     if start is None:

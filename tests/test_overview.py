@@ -59,6 +59,8 @@ def shelf(tmp_path_factory, settings, embedder):
     ("List all the dates in the contract", "list"), ("Show all e-mail addresses", "list"),
     ("Liste alle Daten auf", "list"), ("列出所有日期", "list"),
     ("List all sentences that mention the railway", "list"),
+    ("List the numbers in report.pdf", "list"), ("Extract the dates.", "list"),
+    ("List the people who signed the treaty", "question"),
     ("Which documents mention GPUs?", "where"), ("Which of my files discuss Milvus?", "where"),
     ("Welche Dokumente erwähnen GPUs?", "where"), ("Quels documents mentionnent Milvus ?", "where"),
     ("哪些文档提到了GPU？", "where"),

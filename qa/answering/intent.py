@@ -71,6 +71,11 @@ _LIST = re.compile(r"^\s*(?:please\s+)?" + _LIST_VERB + r"\s+(?:me\s+)?" + _ALL 
                    r"\s+(?:the\s+|die\s+|der\s+|les\s+|los\s+|las\s+|i\s+|gli\s+|le\s+|os\s+|"
                    r"as\s+|de\s+)?(?P<kind>" + "|".join(f"(?:{v})" for v in _KINDS.values()) +
                    r")\b", re.I)
+# Without "all": "List the numbers in report.pdf", "Extract the dates." (a
+# clause after the kind, "List the people who signed", stays a question).
+_LIST_BARE = re.compile(r"^\s*(?:please\s+)?(?:list|extract|enumerate|collect|show(?: me)?)\s+"
+                        r"(?:the\s+)?(?P<kind>" + "|".join(f"(?:{v})" for v in _KINDS.values()) +
+                        r")\s*(?:(?:in|from|of)\s+\S[^?!]*)?[?.!]?\s*$", re.I)
 _ZH_LIST = re.compile(r"(?:列出|列举|找出)(?:所有|全部)的?(?P<kind>" + "|".join(
     w for v in _KINDS.values() for w in v.split("|") if re.match(r"[\u4e00-\u9fff]", w)) + ")")
 _MENTIONS = re.compile(
@@ -128,7 +133,7 @@ def classify(question: str) -> Intent:
     match = _MENTIONS.match(text)
     if match:
         return Intent("list", "mentions", _term(match.group("term")))
-    match = _LIST.match(text) or _ZH_LIST.search(text)
+    match = _LIST.match(text) or _LIST_BARE.match(text) or _ZH_LIST.search(text)
     if match:
         said = match.group("kind").lower()
         for value, pattern in _KINDS.items():
