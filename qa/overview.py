@@ -189,11 +189,11 @@ def digest(records: Any, paths: Sequence[str], sentences: int | None = None) -> 
         lead.append(f"**{title or doc.source}**: {_kind(records, paths[0])}"
                     + (f" ({doc.source})" if title else "") + ".")
         if own:
-            lead.append("Its own summary:")
+            lead += ["", "Its own summary:"]  # (blank lines: Markdown paragraphs)
     sources = list(own)
     lines = [f"- {one_line(s.text)}" for s in sources]
     if own and covers:
-        lines.append("What it covers:")
+        lines += ["", "What it covers:"]
     sources += covers
     lines += [f"- {one_line(s.text)}" for s in covers]  # a line each
     return Answer("\n".join(lead + lines), True, sources, score=1.0)

@@ -409,9 +409,9 @@ def test_a_model_digest_keeps_the_title_and_the_documents_own_summary_first(
     lines = answer.text.split("\n")
     assert answer.mode == "generated"
     assert lines[0].startswith("**Tidal mills of the Velde estuary**")
-    assert lines[1] == "Its own summary:"
-    assert lines[2] == "- We surveyed the eleven tidal mills that stand on the Velde estuary [1]."
+    assert lines[1:3] == ["", "Its own summary:"]
+    assert lines[3] == "- We surveyed the eleven tidal mills that stand on the Velde estuary [1]."
     cover = lines.index("What it covers:")
-    assert cover == 6 and any("release it through a wheel" in line for line in lines[cover:])
+    assert cover == 8 and lines[7] == "" and any("release it through a wheel" in line for line in lines[cover:])
     assert [c.supported for c in answer.claims[:4]] == [True] * 4
     assert_exact(bot, answer)

@@ -265,7 +265,7 @@ def test_a_document_with_an_abstract_is_summarised_by_it(tmp_path, settings, emb
     digest = bot.digest(["mills.md"])
     lines = digest.text.split("\n")
     assert lines[0].startswith("**Tidal mills of the Velde estuary**")
-    assert lines[1] == "Its own summary:"
+    assert lines[1:3] == ["", "Its own summary:"]
     texts = [" ".join(s.text.split()) for s in digest.sources]
     assert texts[:4] == [
         "We surveyed the eleven tidal mills that stand on the Velde estuary.",
@@ -276,7 +276,7 @@ def test_a_document_with_an_abstract_is_summarised_by_it(tmp_path, settings, emb
     doc = bot.store.document(digest.sources[0].path).text
     assert all(doc[s.start:s.end] == s.text for s in digest.sources)  # exact citations
     marked = cited_text(digest)
-    assert marked.splitlines()[0] == lines[0] and "[1]" in marked.splitlines()[2]
+    assert marked.splitlines()[0] == lines[0] and "[1]" in marked.splitlines()[3]
     assert f"[{len(digest.sources)}]" in marked
 
 

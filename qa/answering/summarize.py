@@ -94,8 +94,8 @@ def digest(model: Any, name: str, records: Any, paths: list[str], embedder: Any,
     own = own_summary(records, paths[0]) if len(paths) == 1 else []
     lead = [title] if title else []
     if own:
-        lead += ["Its own summary:", *(f"- {_cited(_LINE_BREAK.sub(' ', s.text), [i])}"
-                                      for i, s in enumerate(own))]
+        lead += ["", "Its own summary:", *(f"- {_cited(_LINE_BREAK.sub(' ', s.text), [i])}"
+                                          for i, s in enumerate(own))]
     if lead:
         yield "\n".join(lead) + "\n"
 
@@ -150,7 +150,7 @@ def digest(model: Any, name: str, records: Any, paths: list[str], embedder: Any,
     claims = [Claim(s.text, [i], True, 1.0) for i, s in enumerate(own)] + \
         [Claim(c.text, [len(own) + i], True, c.score) for i, (_, c, _) in enumerate(kept)]
     body = [f"- {_cited(_LINE_BREAK.sub(' ', c.text), c.sources)}" for c in claims[len(own):]]
-    text = "\n".join(lead + (["What it covers:"] if own else []) + body)
+    text = "\n".join(lead + (["", "What it covers:"] if own else []) + body)
     note = f"{name} read {len(parts)} section{'s' if len(parts) != 1 else ''}"
     if dropped:
         note += f"; {len(dropped)} of its sentences were not supported and were left out"
