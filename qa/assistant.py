@@ -16,7 +16,7 @@ from typing import Any
 
 from . import documents as loaders
 from . import indexing, naming, overview
-from .answering import NOT_FOUND, Answer, Source, followup, generative, intent, summarize
+from .answering import Answer, Source, followup, generative, intent, summarize
 from .answering.extractive import Ranker
 from .answering.pipeline import Answerer
 from .answering.reader import AnswerModel
@@ -589,7 +589,7 @@ class Assistant:
         model = self.chat_model()
         history = list(history)[-HISTORY:] if history else None
         pieces = self._stream(question, history, model, store, only)
-        return _still_indexing(pieces, underway) if underway else pieces
+        return indexing.still_indexing(pieces, underway) if underway else pieces
 
     def _stream(self, question: str, history: Sequence[dict[str, Any]] | None,
                 model: tuple[Any, str] | None, store: Any,
@@ -826,27 +826,6 @@ class Assistant:
         if not question:
             raise QuestionError("the question is empty; type a question about your documents")
         return question
-
-
-def _still_indexing(pieces: Iterator[str | Answer], files: list[str]
-                    ) -> Iterator[str | Answer]:
-    """The answer given while `files` are being indexed says so: it comes
-    from what is indexed so far, and an answer not found may be in them."""
-    names = ", ".join(files[:3]) + (f" and {len(files) - 3} more" if len(files) > 3 else "")
-    verb = "is" if len(files) == 1 else "are"
-    missing = f"Not in the documents indexed so far: {names} {verb} still being indexed; " \
-              f"ask again in a moment."
-    for piece in pieces:
-        if piece == NOT_FOUND:  # the text piece before the answer
-            piece = missing
-        elif isinstance(piece, Answer):
-            if piece.found:
-                piece.note = "; ".join(filter(None, [
-                    piece.note, f"{names} {verb} still being indexed: this answer is from "
-                                f"the documents indexed so far"]))
-            else:
-                piece.text = missing
-        yield piece
 
 
 def _options(settings: Settings) -> IndexOptions:

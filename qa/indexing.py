@@ -16,13 +16,14 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
 
 from . import documents as loaders
+from .answering import NOT_FOUND, Answer
 from .chunking import Chunk, Span, chunk_document, split_sentences
 from .documents.structure import boundaries
 from .errors import DocumentError
@@ -110,6 +111,27 @@ def read(paths: Iterable[str | os.PathLike[str]], max_bytes: int,
         errors.extend(str(problem) for problem in problems)
         docs.extend(found)
     return docs, errors
+
+
+def still_indexing(pieces: Iterator[str | Answer], files: list[str]
+                    ) -> Iterator[str | Answer]:
+    """The answer given while `files` are being indexed says so: it comes
+    from what is indexed so far, and an answer not found may be in them."""
+    names = ", ".join(files[:3]) + (f" and {len(files) - 3} more" if len(files) > 3 else "")
+    verb = "is" if len(files) == 1 else "are"
+    missing = f"Not in the documents indexed so far: {names} {verb} still being indexed; " \
+              f"ask again in a moment."
+    for piece in pieces:
+        if piece == NOT_FOUND:  # the text piece before the answer
+            piece = missing
+        elif isinstance(piece, Answer):
+            if piece.found:
+                piece.note = "; ".join(filter(None, [
+                    piece.note, f"{names} {verb} still being indexed: this answer is from "
+                                f"the documents indexed so far"]))
+            else:
+                piece.text = missing
+        yield piece
 
 
 def embed(docs: Sequence[loaders.Document], settings: Any, embedder: Any,
