@@ -181,7 +181,8 @@ def digest(records: Any, paths: Sequence[str], sentences: int | None = None) -> 
     if not rows and not own:
         return Answer("These documents hold no running text to summarise.", False)
     n = min(len(rows), sentences - len(own) if sentences else digest_length(len(rows)))
-    covers = _covering(records, rows, n)
+    covering = _covering(records, rows, n)
+    covers = [source for _, source in covering]
     lead = []
     if len(paths) == 1:
         doc = records.document(paths[0])
@@ -195,12 +196,22 @@ def digest(records: Any, paths: Sequence[str], sentences: int | None = None) -> 
     if own and covers:
         lines += ["", "What it covers:"]
     sources += covers
-    lines += [f"- {one_line(s.text)}" for s in covers]  # a line each
+    # a line each; one document's lines name their section where it changes
+    # (the document's shape: "*Methods*: ...")
+    shown, titled = "", len(paths) == 1
+    for row, source in covering:
+        section = heading(records.sentence_section[row]).strip()
+        named = titled and section and section != shown and \
+            section != naming.title(records.document(paths[0]))
+        lines.append(f"- *{one_line(section)[:80]}*: {one_line(source.text)}" if named
+                     else f"- {one_line(source.text)}")
+        shown = section or shown
     return Answer("\n".join(lead + lines), True, sources, score=1.0)
 
 
-def _covering(records: Any, rows: list[int], n: int) -> list[Source]:
-    """n central sentences of `rows`, spread over their sections, in order."""
+def _covering(records: Any, rows: list[int], n: int) -> list[tuple[int, Source]]:
+    """n central sentences of `rows` (row, source), spread over their
+    sections, in order."""
     if n <= 0:
         return []
     vectors = records.sentence_vectors[rows].astype(np.float32)
@@ -252,7 +263,7 @@ def _covering(records: Any, rows: list[int], n: int) -> list[Source]:
             if best >= 0:
                 chosen.append(best)
     chosen.sort()
-    return [_source(records, rows[i], float(central[i])) for i in chosen]
+    return [(rows[i], _source(records, rows[i], float(central[i]))) for i in chosen]
 
 
 def _seats(sizes: list[int], n: int) -> list[int]:

@@ -302,3 +302,15 @@ def test_a_digest_without_an_own_summary_takes_sentences_that_read_on_their_own(
     chosen = [s.text for s in digest.sources]
     assert len(chosen) == 3 and not any(t.startswith(("This", "These")) for t in chosen), chosen
     assert all("tidal mills of Velde" in t for t in chosen), chosen
+
+
+def test_a_digest_shows_the_documents_shape(tmp_path, settings, embedder):
+    """Issue 38 item 2: what it covers is its sections in order, each line
+    naming its section."""
+    (tmp_path / "mills.md").write_text(PAPER_MD, encoding="utf-8")
+    bot = Assistant.from_paths([tmp_path / "mills.md"], tmp_path / "ix", settings, embedder)
+    lines = bot.digest(["mills.md"]).text.split("\n")
+    covers = lines[lines.index("What it covers:") + 1:]
+    assert [line.split("*")[1] for line in covers if line.startswith("- *")] == \
+        ["Introduction", "The survey"]
+    assert len(covers) == 4 and covers[1].startswith("- The Velde")  # named once, where it changes
