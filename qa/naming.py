@@ -30,7 +30,15 @@ def title(doc: Document) -> str:
     headings = [b for b in doc.blocks if b.kind == "heading" and b.title]
     on_first = [b for b in headings if b.start < first_page] or headings[:1]
     if on_first:
-        return min(on_first, key=lambda b: (b.level, b.start)).title
+        top = min(on_first, key=lambda b: (b.level, b.start))
+        parts, end = [top.title], top.end
+        for block in headings[headings.index(top) + 1:]:  # a title wrapped onto more lines
+            if block.level != top.level or doc.text[end:block.start].strip() or \
+                    len(" ".join(parts)) > 200:
+                break
+            parts.append(block.title)
+            end = block.end
+        return " ".join(parts)
     first = doc.text.lstrip().split("\n", 1)[0].strip()
     return first if titles_only(first, TITLE_WORDS) else ""
 

@@ -144,6 +144,24 @@ def own_summary(records: Any, path: str) -> list[Source]:
     return out
 
 
+_DATED = re.compile(r"\b(published(?: online)?|date|dated|issued|received|sent)\b"
+                    r"[ \t]{0,3}:?[ \t]{0,3}", re.I)
+_DATE_LABELS = ("published", "published online", "date", "dated", "issued", "sent", "received")
+
+
+def dated(text: str) -> str:
+    """The date the document states for itself ("Published: 3 March 2021",
+    "Date: ..."), read from `text` (its first page): a publication date
+    first, a receipt date last; "" when it states none."""
+    found = []
+    for label in _DATED.finditer(text):
+        date = _DATE.search(text, label.end(), label.end() + 40)  # ("Tue, 3 Mar 2021")
+        if date:
+            rank = _DATE_LABELS.index(label.group(1).lower())
+            found.append((rank, label.start(), date.group(0).strip()))
+    return min(found)[2] if found else ""
+
+
 def _kind(records: Any, path: str) -> str:
     """What the document is, where its form or structure says so."""
     doc = records.document(path)
@@ -187,8 +205,11 @@ def digest(records: Any, paths: Sequence[str], sentences: int | None = None) -> 
     if len(paths) == 1:
         doc = records.document(paths[0])
         title = naming.title(doc)
+        first_page = doc.text[:doc.page_starts[1] if len(doc.page_starts) > 1 else 5_000]
+        when = dated(first_page)
         lead.append(f"**{title or doc.source}**: {_kind(records, paths[0])}"
-                    + (f" ({doc.source})" if title else "") + ".")
+                    + (f" ({doc.source})" if title else "")
+                    + (f", dated {one_line(when)}" if when else "") + ".")
         if own:
             lead += ["", "Its own summary:"]  # (blank lines: Markdown paragraphs)
     sources = list(own)

@@ -171,8 +171,12 @@ def classify(pages: list[list[Line]]) -> list[list[Run]]:
             else:
                 # after a sentence's end, a wrapped line may still be followed by
                 # a numbered heading ("respectively. " then "3) ZFNet (2013)")
+                after = page[n + 1] if n + 1 < len(page) else None
+                # shorter than the line under it, which starts a sentence: on its own
+                alone = after is not None and after.text.strip()[:1].isupper() and \
+                    line.box[2] - line.box[0] < 0.75 * (after.box[2] - after.box[0])
                 level = _heading_level(line, body, heading_sizes, previous_wraps and not (
-                    ends_sentence(runs[-1].lines[-1].text) and numbering(text)))
+                    ends_sentence(runs[-1].lines[-1].text) and numbering(text)), alone)
                 if level and line.size < body * 1.15 and any(
                         same_numbering(text, page[m].text) for m in (n - 1, n + 1)
                         if 0 <= m < len(page)):
@@ -314,8 +318,9 @@ def _short(text: str) -> bool:
 
 
 def _heading_level(line: Line, body: float, heading_sizes: list[float],
-                   continued: bool) -> int:
-    """The heading level of a line (0: not a heading)."""
+                   continued: bool, alone: bool = False) -> int:
+    """The heading level of a line (0: not a heading); `alone`: the line is
+    much shorter than the next, which starts a sentence."""
     text = line.text.strip()
     if continued or not _short(text) or text.endswith((".", ",", ";", ":")) and \
             not numbering(text) or line.in_figure:
@@ -330,7 +335,9 @@ def _heading_level(line: Line, body: float, heading_sizes: list[float],
     if numbered and not text.rstrip().endswith("."):
         dotted, roman, letter, paren = numbered
         # a line that ends where its text does (no wrap) stands alone
-        is_titled = titled(text.split()[1:]) or not line.text.endswith((" ", "\ufffe"))
+        words = text.split()
+        is_titled = titled(words[1:]) or (alone or not line.text.endswith((" ", "\ufffe"))) \
+            and len(words) > 1 and words[1][:1].isupper()
         if roman:
             return len(heading_sizes) + 1
         if letter and (line.bold or is_titled):

@@ -218,9 +218,11 @@ def numbering(text: str) -> tuple[str | None, ...] | None:
     match = NUMBERED.match(text)
     if not match:
         return None
-    dotted = match.group(1)
+    dotted, paren = match.group(1), match.group(4)
     if dotted and "." not in dotted and len(dotted) > 2 and \
             not text.lstrip()[len(dotted):].startswith("."):
+        return None
+    if paren and len(paren) > 2:  # "485) this ...": the end of "(n = 485)", not "5)"
         return None
     return match.groups()
 
