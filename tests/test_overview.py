@@ -314,3 +314,19 @@ def test_a_digest_shows_the_documents_shape(tmp_path, settings, embedder):
     assert [line.split("*")[1] for line in covers if line.startswith("- *")] == \
         ["Introduction", "The survey"]
     assert len(covers) == 4 and covers[1].startswith("- The Velde")  # named once, where it changes
+
+
+def test_a_digest_says_the_date_the_document_states(tmp_path, settings, embedder):
+    """Issue 38 item 1: the date a document gives itself (published first,
+    received last) is in the digest's first line; none is made up."""
+    from qa.overview import dated
+
+    assert dated("Received: 1 August 2014; Accepted: 16 October 2014 / Published: 22 "
+                 "October 2014") == "22 October 2014"
+    assert dated("From: ana@example.org\nDate: Tue, 3 Mar 2021 10:00") == "3 Mar 2021"
+    assert dated("The mills were built in 1620.") == ""
+    (tmp_path / "mills.md").write_text(PAPER_MD.replace(
+        "\nAbstract:", "\nPublished: 3 March 2021\n\nAbstract:"), encoding="utf-8")
+    bot = Assistant.from_paths([tmp_path / "mills.md"], tmp_path / "ix", settings, embedder)
+    assert bot.digest(["mills.md"]).text.split("\n")[0].endswith(", dated 3 March 2021.")
+    assert "dated" not in bot.digest(["mills.md"]).text.split("\n")[2]
