@@ -162,15 +162,14 @@ def dated(text: str) -> str:
     return min(found)[2] if found else ""
 
 
-def _kind(records: Any, path: str) -> str:
+def _kind(records: Any, path: str, has_own_summary: bool) -> str:
     """What the document is, where its form or structure says so."""
     doc = records.document(path)
     suffix = Path(doc.source.split("::")[-1]).suffix.lower()
     if suffix in KINDS:
         return KINDS[suffix]
     rows = _rows(records, [path])
-    if any(records.sentence_kind[r] == "reference" for r in rows) and \
-            own_summary(records, path):
+    if has_own_summary and any(records.sentence_kind[r] == "reference" for r in rows):
         return "a paper"
     pages = len(doc.page_starts)
     return f"a {pages}-page document" if pages > 1 else "a document"
@@ -202,12 +201,12 @@ def digest(records: Any, paths: Sequence[str], sentences: int | None = None) -> 
     covering = _covering(records, rows, n)
     covers = [source for _, source in covering]
     lead = []
+    title = naming.title(records.document(paths[0])) if len(paths) == 1 else ""
     if len(paths) == 1:
         doc = records.document(paths[0])
-        title = naming.title(doc)
         first_page = doc.text[:doc.page_starts[1] if len(doc.page_starts) > 1 else 5_000]
         when = dated(first_page)
-        lead.append(f"**{title or doc.source}**: {_kind(records, paths[0])}"
+        lead.append(f"**{title or doc.source}**: {_kind(records, paths[0], bool(own))}"
                     + (f" ({doc.source})" if title else "")
                     + (f", dated {one_line(when)}" if when else "") + ".")
         if own:
@@ -222,8 +221,7 @@ def digest(records: Any, paths: Sequence[str], sentences: int | None = None) -> 
     shown, titled = "", len(paths) == 1
     for row, source in covering:
         section = heading(records.sentence_section[row]).strip()
-        named = titled and section and section != shown and \
-            section != naming.title(records.document(paths[0]))
+        named = titled and section and section != shown and section != title
         lines.append(f"- *{one_line(section)[:80]}*: {one_line(source.text)}" if named
                      else f"- {one_line(source.text)}")
         shown = section or shown
