@@ -26,6 +26,12 @@ def title(doc: Document) -> str:
     """The document's title: the top heading of its first page (the largest,
     then the first: a PDF may give its abstract before its title), or its
     first line when it reads as a title (short, not ending as a sentence does)."""
+    return title_span(doc)[0]
+
+
+def title_span(doc: Document) -> tuple[str, int]:
+    """The document's title (as `title`) and the offset where it ends in the
+    text (0 when it has none)."""
     first_page = doc.page_starts[1] if len(doc.page_starts) > 1 else len(doc.text)
     headings = [b for b in doc.blocks if b.kind == "heading" and b.title]
     on_first = [b for b in headings if b.start < first_page] or headings[:1]
@@ -38,9 +44,11 @@ def title(doc: Document) -> str:
                 break
             parts.append(block.title)
             end = block.end
-        return " ".join(parts)
+        return " ".join(parts), end
     first = doc.text.lstrip().split("\n", 1)[0].strip()
-    return first if titles_only(first, TITLE_WORDS) else ""
+    if not titles_only(first, TITLE_WORDS):
+        return "", 0
+    return first, doc.text.index(first) + len(first)
 
 
 def name_terms(source: str, heading: str = "") -> set[str]:

@@ -82,7 +82,7 @@ def _source(records: Any, row: int, score: float) -> Source:
 
 # A document's own summary: the section under one of these headings, or the
 # paragraph that opens with the word ("Abstract—In recent years ...") in the
-# first fifth of the document; at most OWN_SUMMARY_CHARS of it.
+# front of the document (_front); at most OWN_SUMMARY_CHARS of it.
 OWN_SUMMARY_HEADINGS = frozenset({"abstract", "summary", "executive summary", "synopsis",
                                   "zusammenfassung", "résumé", "resumen", "riassunto"})
 OWN_SUMMARY_CHARS = 2_500
@@ -95,11 +95,18 @@ KINDS = {".pptx": "slides", ".xlsx": "a spreadsheet", ".csv": "a spreadsheet",
          ".eml": "an e-mail", ".epub": "an e-book", ".html": "a web page", ".htm": "a web page"}
 
 
+FRONT_CHARS = 3_000  # a document's own summary starts this early, or in its first fifth
+
+
+def _front(text: str) -> int:
+    return max(len(text) // 5, FRONT_CHARS)
+
+
 def own_summary(records: Any, path: str) -> list[Source]:
     """The document's own summary (its abstract or executive summary) as
     cited spans in order, the label itself left out; [] when it has none.
     It starts under a heading so named, or after the word and a colon, dash
-    or line break in the first fifth of the text; it ends at the next
+    or line break in the front of the text (_front); it ends at the next
     heading, a "Keywords" or "Introduction" line, or past OWN_SUMMARY_CHARS
     (short figure labels inside it are passed over; a sentence the page's
     layout took for figure text is kept)."""
@@ -109,7 +116,7 @@ def own_summary(records: Any, path: str) -> list[Source]:
     start = None
     for row in rows:
         span = records.sentence_spans[row]
-        if span.start > len(text) // 5:
+        if span.start > _front(text):
             break
         section = heading(records.sentence_section[row]).strip().lower()
         if records.sentence_kind[row] == "body" and \
@@ -117,9 +124,9 @@ def own_summary(records: Any, path: str) -> list[Source]:
             start = span.start
             break
     if start is None:
-        label = _OPENS_OWN_SUMMARY.search(text, 0, len(text) // 5)
+        label = _OPENS_OWN_SUMMARY.search(text, 0, _front(text))
         if label is None:
-            return []
+            return _unlabelled_summary(records, rows)
         start = label.end()
     out: list[Source] = []
     size = 0
@@ -144,6 +151,56 @@ def own_summary(records: Any, path: str) -> list[Source]:
     return out
 
 
+_KEYWORDS = re.compile(r"(?:keywords?|key words|index terms)\s{0,3}[:.\u2014\u2013-]", re.I)
+_INTRODUCTION = re.compile(r"(?:\d{1,2}\.?|[IV]{1,3}\.)?\s{0,3}introduction", re.I)
+_FRONT_MATTER = re.compile(r"©|\bcopyright\b|creative commons|\bdoi\b|\blicen[cs]ed?\b",
+                           re.I)
+SUMMARY_LINE = 50  # characters: an abstract's lines run the page's width, a sidebar's do not
+
+
+def _unlabelled_summary(records: Any, rows: list[int]) -> list[Source]:
+    """An abstract set without its label: the paragraph of running text,
+    lines the page's width (not a sidebar's), just above a "Keywords:" line
+    in the front of the text (_front); [] when there is none."""
+    if not rows:
+        return []
+    doc = records.document(records.sentence_doc[rows[0]])
+    text = doc.text
+    spans = [records.sentence_spans[r] for r in rows]
+    at = next((i for i, (row, span) in enumerate(zip(rows, spans))
+               if span.start <= _front(text) and (
+                   _KEYWORDS.match(text, span.start, span.end) or
+                   records.sentence_kind[row] == "heading" and _INTRODUCTION.fullmatch(
+                       text[span.start:span.end].strip()))), None)
+    if not at:
+        return []
+    first = at
+    size = 0
+    while first > 0:
+        row, span = rows[first - 1], spans[first - 1]
+        lines = text[span.start:span.end].split("\n")
+        if "@" in lines[-1] or "://" in lines[-1] or records.sentence_kind[row] != "body" \
+                or _FRONT_MATTER.search(text, span.start, span.end):
+            break
+        wide = [ln for ln in lines[1:-1] if len(ln) >= SUMMARY_LINE]
+        if len(wide) < len(lines[1:-1]) or size + span.end - span.start > OWN_SUMMARY_CHARS:
+            break
+        first -= 1
+        size += span.end - span.start
+        if "@" in lines[0] or "://" in lines[0]:  # an address line before it: not its text
+            break
+    out = []
+    for span in spans[first:at]:
+        lo = span.start
+        head = text[lo:span.end].split("\n", 1)
+        if len(head) > 1 and ("@" in head[0] or "://" in head[0]):
+            lo += len(head[0]) + 1
+        out.append(Source(source=doc.source, text=text[lo:span.end], start=lo, end=span.end,
+                          page=doc.page_at(lo), score=1.0, path=doc.path,
+                          context=text[lo:span.end], context_start=lo))
+    return out if len(out) >= 2 else []
+
+
 _DATED = re.compile(r"\b(published(?: online)?|date|dated|issued|received|sent)\b"
                     r"[ \t]{0,3}:?[ \t]{0,3}", re.I)
 _DATE_LABELS = ("published", "published online", "date", "dated", "issued", "sent", "received")
@@ -160,6 +217,57 @@ def dated(text: str) -> str:
             rank = _DATE_LABELS.index(label.group(1).lower())
             found.append((rank, label.start(), date.group(0).strip()))
     return min(found)[2] if found else ""
+
+
+AUTHORS_CHARS = 800  # how far after its title a document's byline is looked for
+_FRONT_MATTER_END = re.compile(
+    r"@|https?:|\b(?:abstract|background|summary|keywords|universit\w*|institut\w*|"
+    r"department|school|college|cent(?:er|re)|laborator\w*|faculty|academy|hospital|"
+    r"inc|ltd|corporation|edited|received|published|correspondence)\b", re.I)
+_MARKS = re.compile(r"[\d*†‡§¶∗♠♢♡♣#⁎✉]+(?:[ ,]{0,2}[\d*†‡§¶∗♠♢♡♣#⁎✉]+){0,8}")
+_PARTICLES = frozenset({"van", "von", "de", "del", "der", "den", "da", "di", "du", "le", "la",
+                        "bin", "al", "el", "dos", "das", "y"})
+
+
+def authors(doc: Any) -> list[str]:
+    """The people a document names as its authors: the byline right under its
+    title (names parted by commas, "and" or footnote marks, up to the first
+    affiliation, address or "Abstract"); [] when there is none."""
+    _, end = naming.title_span(doc)
+    if not end:
+        return []
+    byline = []
+    for line in doc.text[end:end + AUTHORS_CHARS].splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        if _FRONT_MATTER_END.search(line) or line[:1].isdigit() and line[1:2] == " " or \
+                len(line.split()) >= 3 and line[:1].islower() and not line.startswith("and "):
+            break
+        byline.append(line)
+    text = re.sub(r"^(?:by|von|par|por)\s", "", " ".join(byline), flags=re.I)  # "By Jane Roe"
+    pieces = re.split(r"[|,;&]|\band\b", _MARKS.sub("|", text))
+    pieces = [" ".join(p.split()) for p in pieces if len(p.strip()) > 2]
+    names = [p for p in pieces if _person(p)]
+    return names if names and len(names) * 10 >= len(pieces) * 7 else []
+
+
+def _person(text: str) -> bool:
+    """Whether `text` reads as one person's name: two to five words, each
+    capitalised, an initial, or a particle ("van", "de")."""
+    words = text.split()
+    if not 2 <= len(words) <= 5 or not words[-1][:1].isupper() or not words[0][:1].isupper():
+        return False
+    return all(w[:1].isupper() and (w.rstrip(".").replace("-", "").replace("’", "")
+                                    .replace("'", "").isalpha())
+               or w in _PARTICLES for w in words)
+
+
+def byline(names: list[str], most: int = 3) -> str:
+    """ "A, B and C", or "A, B, C and 9 others" for more than `most`+1."""
+    if len(names) > most + 1:
+        return f"{', '.join(names[:most])} and {len(names) - most} others"
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
 def _kind(records: Any, path: str, has_own_summary: bool) -> str:
@@ -206,7 +314,9 @@ def digest(records: Any, paths: Sequence[str], sentences: int | None = None) -> 
         doc = records.document(paths[0])
         first_page = doc.text[:doc.page_starts[1] if len(doc.page_starts) > 1 else 5_000]
         when = dated(first_page)
+        people = authors(doc)
         lead.append(f"**{title or doc.source}**: {_kind(records, paths[0], bool(own))}"
+                    + (f" by {byline(people)}" if people else "")
                     + (f" ({doc.source})" if title else "")
                     + (f", dated {one_line(when)}" if when else "") + ".")
         if own:

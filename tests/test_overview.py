@@ -330,3 +330,25 @@ def test_a_digest_says_the_date_the_document_states(tmp_path, settings, embedder
     bot = Assistant.from_paths([tmp_path / "mills.md"], tmp_path / "ix", settings, embedder)
     assert bot.digest(["mills.md"]).text.split("\n")[0].endswith(", dated 3 March 2021.")
     assert "dated" not in bot.digest(["mills.md"]).text.split("\n")[2]
+
+
+def test_a_digest_names_the_authors_and_finds_an_abstract_set_without_its_label(
+        tmp_path, settings, embedder):
+    """Issue 38 item 1: the byline under the title gives the authors (footnote
+    marks, commas and "and" between them); an abstract printed without its
+    label (tuning papers 03, 06) is the paragraph above "Keywords:"."""
+    byline = "Ana Silva1*, Tom van Berg2 and Kari Holm1\n\n1 Velde University, Korsby\n\n"
+    text = PAPER_MD.replace("\nAbstract: ", "\n" + byline)
+    (tmp_path / "mills.md").write_text(text, encoding="utf-8")
+    bot = Assistant.from_paths([tmp_path / "mills.md"], tmp_path / "ix", settings, embedder)
+    digest = bot.digest(["mills.md"])
+    lines = digest.text.split("\n")
+    assert lines[0] == ("**Tidal mills of the Velde estuary**: a paper by Ana Silva, "
+                        "Tom van Berg and Kari Holm (mills.md).")
+    assert lines[1:3] == ["", "Its own summary:"]
+    assert [" ".join(s.text.split()) for s in digest.sources[:2]] == [
+        "We surveyed the eleven tidal mills that stand on the Velde estuary.",
+        "Most were built between 1620 and 1780 to grind grain for the port towns."]
+    (tmp_path / "mills.md").write_text(PAPER_MD, encoding="utf-8")  # no byline: no authors
+    bot.add([tmp_path / "mills.md"])
+    assert " by " not in bot.digest(["mills.md"]).text.split("\n")[0]

@@ -492,3 +492,64 @@ def test_a_pdfs_title_is_its_first_pages_top_heading(tmp_path):
     path = tmp_path / "mills.pdf"
     path.write_bytes(pdf_bytes(" ".join(text_at(*line) for line in page)))
     assert title(load(path)) == "The Tidal Mills of Velde"
+
+
+def test_a_pdfs_title_set_large_by_its_text_matrix_and_wrapped_is_read_whole(tmp_path):
+    """Issue 38 item 1: some PDFs set every font at 1 pt and scale it by the
+    text matrix (papers 02, 05 and 08 of the tuning set), so their 24 pt
+    title read as body text; a title wrapped over three lines was cut to its
+    first, and a banner in the same type above it ("Research Article") was
+    taken for it. The byline under it gives the authors."""
+    from qa.documents.structure import heading_title
+    from qa.naming import title
+    from qa.overview import authors
+
+    def scaled(size: float, y: float, line: str) -> str:  # a 1 pt font, scaled by the page
+        return f"q {size} 0 0 {size} 72 {y} cm BT /F1 1 Tf 0 0 Td ({line}) Tj ET Q"
+
+    page = [scaled(24, 760, "Research Article"),
+            scaled(24, 700, "The tidal mills of the Velde estuary and"),
+            scaled(24, 672, "the sandbanks they shaped over three"),
+            scaled(24, 644, "centuries of grinding grain"),
+            scaled(11, 610, "Ana Silva1*, Tom van Berg2"),
+            scaled(11, 596, "and Kari Holm1"),
+            scaled(9, 580, "1 Harbour University, Velde; 2 Estuary Institute, Nordby"),
+            scaled(10, 560, "The estuary has a tidal range of five metres, among the largest."),
+            scaled(10, 545, "Its eleven mills were built between 1620 and 1780 for grain."),
+            scaled(10, 530, "Each mill stored the rising tide behind a dam and a gate."),
+            scaled(10, 515, "As the tide fell, the water turned a wheel that drove the stones."),
+            scaled(10, 500, "The last of the mills stopped grinding grain for sale in 1956.")]
+    path = tmp_path / "mills.pdf"
+    path.write_bytes(pdf_bytes(" ".join(page)))
+    doc = load(path)
+    assert title(doc) == ("The tidal mills of the Velde estuary and the sandbanks they "
+                          "shaped over three centuries of grinding grain")
+    assert authors(doc) == ["Ana Silva", "Tom van Berg", "Kari Holm"]
+    assert len(heading_title("word " * 100)) <= 300 and heading_title("a  b") == "a b"
+
+
+def test_a_page_wrapped_in_one_form_is_text_not_a_figure(tmp_path):
+    """LongEval (paper 10) draws each page's whole content inside one form
+    XObject, and every line of it was taken for figure text: its digest was
+    empty. A form that covers most of the page is not a drawing."""
+    body = [("F1", 20, 72, 720, "Harbour Lighthouse Report"),
+            ("F1", 11, 72, 690, "The lighthouse was built in 1911 by the harbour board."),
+            ("F1", 11, 72, 675, "Its lamp burned whale oil until the station was electrified."),
+            ("F1", 11, 72, 660, "It still stands today.")]
+    stream = " ".join(text_at(*line) for line in body)
+    objects = ["<< /Type /Catalog /Pages 2 0 R >>",
+               "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+               "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << "
+               "/XObject << /Fm1 5 0 R >> >> /Contents 4 0 R >>",
+               "<< /Length 8 >>\nstream\n/Fm1 Do\nendstream",
+               f"<< /Type /XObject /Subtype /Form /BBox [0 0 612 792] /Resources << /Font "
+               f"<< /F1 6 0 R >> >> /Length {len(stream)} >>\nstream\n{stream}\nendstream",
+               "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
+    path = tmp_path / "lighthouse.pdf"
+    path.write_bytes(pdf_file(objects))
+    doc = load(path)
+    assert not any(b.kind == "figure" for b in doc.blocks), doc.blocks
+    assert [b.kind for b in doc.blocks] == ["heading"]
+    from qa.naming import title
+
+    assert title(doc) == "Harbour Lighthouse Report"

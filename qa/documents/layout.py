@@ -81,7 +81,6 @@ def lines(page: Any, textpage: Any, raw: list[tuple[str, int, int]]) -> list[Lin
     inside a figure (an image or a drawing at least FIGURE_MIN_SIDE on each side)."""
     import pypdfium2.raw as pdfium_c
 
-    figures = _figure_boxes(page)
     out = []
     for text, start, count in raw:
         line = Line(text)
@@ -90,7 +89,7 @@ def lines(page: Any, textpage: Any, raw: list[tuple[str, int, int]]) -> list[Lin
                        if not text[min(i, len(text) - 1)].isspace()] or [start]
             step = max(1, len(indexes) // SAMPLES)
             sample = indexes[::step][:SAMPLES]
-            sizes = sorted(pdfium_c.FPDFText_GetFontSize(textpage, i) for i in sample)
+            sizes = sorted(_font_size(textpage, i) for i in sample)
             line.size = round(sizes[len(sizes) // 2], 1)
             line.bold = sum(pdfium_c.FPDFText_GetFontWeight(textpage, i) >= 600
                             for i in sample) * 2 > len(sample)
@@ -100,16 +99,38 @@ def lines(page: Any, textpage: Any, raw: list[tuple[str, int, int]]) -> list[Lin
                 line.box = (left, bottom, right, top)
             except Exception:  # a generated character without a box
                 pass
+        out.append(line)
+    centres = [((ln.box[0] + ln.box[2]) / 2, (ln.box[1] + ln.box[3]) / 2)
+               for ln in out if ln.text.strip()]
+    figures = _figure_boxes(page, centres)
+    for line in out:
+        if line.text.strip():
             x, y = (line.box[0] + line.box[2]) / 2, (line.box[1] + line.box[3]) / 2
             line.in_figure = any(l <= x <= r and b <= y <= t for l, b, r, t in figures)
-        out.append(line)
     return out
 
 
-def _figure_boxes(page: Any) -> list[tuple[float, float, float, float]]:
+def _font_size(textpage: Any, index: int) -> float:
+    """A character's type size as set on the page: its font's size times the
+    scale of its text matrix (some PDFs set every font at 1 pt and scale it
+    by the matrix; a title at 24 pt then reads as 1 pt)."""
+    import pypdfium2.raw as pdfium_c
+
+    size = pdfium_c.FPDFText_GetFontSize(textpage, index)
+    matrix = pdfium_c.FS_MATRIX()
+    if pdfium_c.FPDFText_GetMatrix(textpage, index, matrix):
+        scale = abs(matrix.a * matrix.d - matrix.b * matrix.c) ** 0.5
+        if scale > 0:
+            size *= scale
+    return float(size)
+
+
+def _figure_boxes(page: Any, lines: list[tuple[float, float]] = ()
+                  ) -> list[tuple[float, float, float, float]]:
     """Regions holding a figure: images and drawings, with the shapes of one
     diagram (boxes, arrows) merged when they touch or nearly do, that end at
-    least FIGURE_MIN_SIDE on each side."""
+    least FIGURE_MIN_SIDE on each side. A form that holds most of the page's
+    `lines` (their centres) is the page's content wrapped whole, not a drawing."""
     import pypdfium2.raw as pdfium_c
 
     boxes = []
@@ -118,6 +139,9 @@ def _figure_boxes(page: Any) -> list[tuple[float, float, float, float]]:
         if obj.type in whole or obj.type == pdfium_c.FPDF_PAGEOBJ_PATH:
             left, bottom, right, top = obj.get_bounds()
             width, height = right - left, top - bottom
+            if obj.type == pdfium_c.FPDF_PAGEOBJ_FORM and len(lines) >= 3 and 2 * sum(
+                    left <= x <= right and bottom <= y <= top for x, y in lines) > len(lines):
+                continue
             # A shape a line of text high and many times as wide is an
             # underline, a highlight or a table row's fill, not a drawing.
             banner = height <= LINE_HIGH and width >= 5 * height
@@ -156,6 +180,7 @@ def classify(pages: list[list[Line]]) -> list[list[Run]]:
     out: list[list[Run]] = []
     references_level = 0  # inside a reference list: the level of its heading
     contents = False
+    title = {id(line) for line in title_lines(pages[0] if pages else [], body)}
     for page in pages:
         runs: list[Run] = []
         previous_wraps = False  # the line before continues onto this one
@@ -166,6 +191,13 @@ def classify(pages: list[list[Line]]) -> list[list[Run]]:
                 previous_wraps = False
                 continue
             kind, level = BODY, 0
+            if id(line) in title:  # one heading, however many lines it wraps onto
+                if runs and runs[-1].kind == "heading" and id(runs[-1].lines[-1]) in title:
+                    runs[-1].lines.append(line)
+                else:
+                    runs.append(Run("heading", 1, [line]))
+                previous_wraps = False
+                continue
             if previous_wraps and runs and _continues(runs[-1], line, len(heading_sizes)):
                 kind, level = runs[-1].kind, runs[-1].level
             else:
@@ -206,8 +238,53 @@ def classify(pages: list[list[Line]]) -> list[list[Run]]:
             else:
                 runs.append(Run(kind, level, [line]))
             previous_wraps = line.text.endswith((" ", "\ufffe")) and kind != "figure"
+        if title and not out:  # a banner above the title ("Research Article") heads nothing
+            for run in runs:
+                if id(run.lines[0]) in title:
+                    break
+                if run.kind == "heading" and run.level == 1:
+                    run.level = 2
         out.append(_short_runs_as_figures(runs, body))
     return out
+
+
+TITLE_SIZE = 1.2  # a title is set at least this much larger than the body
+TITLE_WORDS = 50  # a longer run of large lines is not a title
+
+
+def title_lines(page: list[Line], body: float) -> list[Line]:
+    """The lines of a first page's title: the run of adjacent lines in the
+    page's largest type (at least TITLE_SIZE times the body's, in one weight)
+    that holds the most words, counting only lines of two words or more (a
+    journal's name or "Research" set large is not the title)."""
+    candidates = [ln for ln in page if not ln.in_figure and ln.size >= body * TITLE_SIZE
+                  and sum(w[:1].isalpha() for w in ln.text.split()) >= 2]
+    if not candidates:
+        return []
+    size = max(ln.size for ln in candidates)
+    runs: list[list[Line]] = []
+    for line in page:
+        text = line.text.strip()
+        if not text:
+            continue
+        same = abs(line.size - size) <= 0.5 and not line.in_figure
+        if same and runs and runs[-1] and runs[-1][-1].bold == line.bold and \
+                _adjacent(runs[-1][-1], line):
+            runs[-1].append(line)
+        elif same:
+            runs.append([line])
+        elif not runs or runs[-1]:
+            runs.append([])  # another line ends the run
+    best = max(runs, key=lambda run: sum(len(ln.text.split()) for ln in run))
+    words = sum(len(ln.text.split()) for ln in best)
+    return best if 2 <= words <= TITLE_WORDS else []
+
+
+def _adjacent(above: Line, below: Line) -> bool:
+    """Whether `below` is the next line of the same block as `above` (at most
+    about one line's height apart, or on the same baseline)."""
+    height = max(above.box[3] - above.box[1], below.box[3] - below.box[1], 1.0)
+    return above.box[1] - below.box[3] <= 1.5 * height
 
 
 def with_tables(data: bytes, pages: list[list[Line]], runs: list[list[Run]],

@@ -54,6 +54,17 @@ class Block:
                    str(row[4]) if len(row) > 4 else "")
 
 
+TITLE_CHARS = 300  # a heading's title is cut, at a word, to this length
+
+
+def heading_title(text: str) -> str:
+    """A heading's text on one line, cut at a word to TITLE_CHARS."""
+    title = " ".join(text.split())
+    if len(title) <= TITLE_CHARS:
+        return title
+    return title[:TITLE_CHARS].rsplit(" ", 1)[0]
+
+
 class Builder:
     """Text assembled paragraph by paragraph (blank lines between), with the
     blocks and page starts a reader records on the way."""
@@ -73,7 +84,7 @@ class Builder:
             self.parts.append("\n\n")
             self._length += 2
         if kind != BODY:
-            title = " ".join(text.split())[:200] if level else ""
+            title = heading_title(text) if level else ""
             self.blocks.append(Block(self._length, self._length + len(text), kind, level, title))
         self.parts.append(text)
         self._length += len(text)
@@ -364,4 +375,4 @@ def _heading(start: int, end: int, title: str, level: int) -> Block:
     """A heading block; a heading that asks a question is a question line
     (which still heads the section under it)."""
     return Block(start, end, "question" if title.endswith("?") else "heading", level,
-                 " ".join(title.split())[:200])
+                 heading_title(title))
