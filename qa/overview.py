@@ -203,6 +203,8 @@ def _unlabelled_summary(records: Any, rows: list[int]) -> list[Source]:
 
 _DATED = re.compile(r"\b(published(?: online)?|date|dated|issued|received|sent)\b"
                     r"[ \t]{0,3}:?[ \t]{0,3}", re.I)
+_WEEKDAY = re.compile(r"(?:on\s)?(?:mon|tue|wed|thu|fri|sat|sun)[a-z]{0,6}\.?,?\s{1,3}|on\s",
+                      re.I)
 _DATE_LABELS = ("published", "published online", "date", "dated", "issued", "sent", "received")
 
 
@@ -212,7 +214,10 @@ def dated(text: str) -> str:
     first, a receipt date last; "" when it states none."""
     found = []
     for label in _DATED.finditer(text):
-        date = _DATE.search(text, label.end(), label.end() + 40)  # ("Tue, 3 Mar 2021")
+        # right after its label ("Date: Tue, 3 Mar 2021"), not anywhere near
+        # the word ("papers published after 2012")
+        weekday = _WEEKDAY.match(text, label.end())
+        date = _DATE.match(text, weekday.end() if weekday else label.end())
         if date:
             rank = _DATE_LABELS.index(label.group(1).lower())
             found.append((rank, label.start(), date.group(0).strip()))
@@ -479,7 +484,7 @@ def find(records: Any, paths: Sequence[str], kind: str = "", term: str = "") -> 
         raise QAError(f"unknown kind {kind!r}; one of: {', '.join(VALUE_KINDS)}")
     found: dict[str, Item] = {}
     for row in _rows(records, paths):
-        if records.sentence_kind[row] in ("reference", "toc", "nav"):
+        if records.sentence_kind[row] in NOT_LISTED:
             continue
         source = _source(records, row, 1.0)
         for value, key in _values(kind, source.text):
@@ -491,17 +496,22 @@ def find(records: Any, paths: Sequence[str], kind: str = "", term: str = "") -> 
     return sorted(found.values(), key=lambda item: item.key)
 
 
+# Sentences whose values lists never read: not the document's prose.
+NOT_LISTED = frozenset({"reference", "toc", "nav", "heading", "figure", "caption"})
 # Numbers that are not the document's figures: citation marks ("[61]",
 # "[10, 12-14]"), references to figures, tables, sections, equations and
 # pages ("Fig. 3", "Table IV", "Eq. (2)", "pp. 12-15"), an equation's own
 # number ("(55)"), and URLs, whole or a broken-off tail ("1578.html"). Each
-# is blanked before values are read.
+# is blanked before values are read, as are a sentence's opening section
+# number and runs of four or more bare numbers (a chart's axis or data labels).
 _NOT_PROSE = re.compile(
     r"\[\s?\d{1,4}(?:\s?[,;\u2013-]\s?\d{1,4}){0,30}\s?\]|"
     r"\b(?:fig(?:ure)?s?|tables?|tab|sec(?:tion)?s?|eqs?|equations?|algorithm|chapter|"
     r"pages?|pp?|appendix)\.?\s?\(?[\dIVX]{1,6}(?:\.\d{1,3})*[a-z]?\)?"
     r"(?:\s?[\u2013-]\s?\d{1,6})?|"
     r"\(\d{1,3}\)\s*$|"
+    r"^\s{0,8}\d{1,2}(?:\.\d{1,2}){0,3}\.?\)?(?=\s[A-Z])|"  # a section's number: "1.1 Rise of"
+    r"(?<![\w.,])(?:\d[\d.,]{0,12}\s{1,3}){3,}\d[\d.,]{0,12}(?![\w.,])|"  # a chart's axis
     r"[\w./%~-]{0,80}\.(?:html?|pdf|php|aspx?|jsp|xml|json|cgi)\b|"  # a URL's broken-off tail
     + _URL.pattern, re.I | re.M)
 # A figure keeps its scale and what it counts: "61M weights", "7 TPS", "2 GPUs".

@@ -2,11 +2,15 @@
 
 The server is Milvus Lite's own (`python -m milvus_lite server`), reached by
 `milvus://127.0.0.1:PORT`: the code path a Milvus standalone or cluster takes.
+With QA_TEST_MILVUS_URI=http://HOST:19530 every test that needs no restart
+runs against that server instead (a Milvus 2.5 or later that you provide;
+docs/milvus.md).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -97,8 +101,25 @@ class LiteServer:
             self.process = None
 
 
+REAL = os.environ.get("QA_TEST_MILVUS_URI", "")  # a Milvus server a user provides
+
+
+def _spec(uri: str) -> str:
+    return "milvus+" + uri if uri.startswith("https://") else \
+        "milvus://" + uri.removeprefix("http://")
+
+
+class RealServer:
+    """The server QA_TEST_MILVUS_URI names: used as it is, never restarted."""
+
+    spec = _spec(REAL)
+
+
 @pytest.fixture()
 def server(tmp_path):
+    if REAL:
+        yield RealServer()
+        return
     lite = LiteServer(tmp_path / "milvus-data")
     lite.start()
     yield lite
@@ -106,7 +127,10 @@ def server(tmp_path):
 
 
 def lite(tmp_path: Path) -> str:
-    return f"milvus://{tmp_path}/qa.db"
+    """Where a test's index goes: a Milvus Lite file, or the server that
+    QA_TEST_MILVUS_URI names (each test's collection is named after its own
+    temporary folder)."""
+    return _spec(REAL) if REAL else f"milvus://{tmp_path}/qa.db"
 
 
 def write(folder: Path, files: dict[str, str]) -> Path:
@@ -307,6 +331,7 @@ def test_two_processes_see_each_others_files(tmp_path, settings, embedder, serve
     assert out.returncode == 0 and "four metres" in out.stdout, out.stderr
 
 
+@pytest.mark.skipif(bool(REAL), reason="restarts the server; QA_TEST_MILVUS_URI's is not ours")
 def test_milvus_lost_mid_question_then_back(tmp_path, settings, embedder, server):
     docs = write(tmp_path / "docs", TOWNS)
     bot = Assistant.from_paths([docs], tmp_path / "ix", settings, embedder, store=server.spec)
@@ -461,3 +486,31 @@ def test_milvus_answers_whole_document_questions_as_faiss_does(tmp_path, setting
     places = milvus.ask("Which documents mention GPUs?")
     assert [row["source"] for row in places.items] == ["gpus.md", "chips.txt"]
     assert cited(places.sources) == cited(faiss.ask("Which documents mention GPUs?").sources)
+
+
+def test_a_milvus_server_older_than_2_5_is_refused_before_anything_is_created(
+        tmp_path, settings, embedder):
+    """Issue 39 item 4: the standalone server from the `milvus` 2.3.5 wheel
+    (no BM25 function) was told it "did not answer … try again", and was left
+    with half-created collections. Now: one line naming the version found
+    and the one needed, from Python and the command line, and nothing made."""
+    from milvus import MilvusServer
+    from pymilvus import MilvusClient
+
+    old = MilvusServer()
+    old.set_base_dir(str(tmp_path / "milvus-2.3"))
+    old.listen_port = _free_port()
+    old.start()
+    try:
+        spec = f"milvus://127.0.0.1:{old.listen_port}"
+        want = r"is version 2\.3\.5, but qa needs Milvus 2\.5 or later"
+        with pytest.raises(StoreError, match=want):
+            Assistant.from_paths([BUNDLED], tmp_path / "ix", settings, embedder, store=spec)
+        run = subprocess.run([*QA, "index", str(BUNDLED), "--store", spec, "-d",
+                              str(tmp_path / "ix")], capture_output=True, text=True,
+                             env={**ENV, "PATH": ""}, timeout=120)
+        assert run.returncode != 0 and len(run.stderr.strip().splitlines()) == 1, run.stderr
+        assert "2.3.5" in run.stderr and "2.5 or later" in run.stderr
+        assert MilvusClient(uri=f"http://127.0.0.1:{old.listen_port}").list_collections() == []
+    finally:
+        old.stop()

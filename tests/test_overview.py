@@ -222,12 +222,22 @@ def test_figures_and_dates_come_from_the_prose_only(tmp_path, settings, embedder
         "The data is at https://example.org/archive/1578.html and "
         "www.example.com/2019/report-1944.pdf for anyone to read [12].\n\n"
         "Section 4 repeats the training of Eq. 5 with 48 filters [3], respectively.\n\n"
-        "1578.html\n", encoding="utf-8")  # a URL's tail broken off onto its own line
+        "1578.html\n\n"  # a URL's tail broken off onto its own line
+        "3.2 Results The error fell to 9 percent after 1998 when it ran 16.4 11.2 7.4 6.7 "
+        "3.57 5 0 2 4 6 8 on the axis.\n", encoding="utf-8")  # a section number, a chart
     bot = Assistant.from_paths([tmp_path / "net.txt"], tmp_path / "ix", settings, embedder)
     numbers = [item.value for item in bot.find("number")]
-    assert numbers == ["2 GPUs", "7 TPS", "15.3%", "48 filters", "2012", "61M weights",
-                       "724M MACs"]
-    assert [item.value for item in bot.find("date")] == ["2012"]
+    assert numbers == ["2 GPUs", "7 TPS", "9 percent", "15.3%", "48 filters", "1998", "2012",
+                       "61M weights", "724M MACs"]
+    assert [item.value for item in bot.find("date")] == ["1998", "2012"]
+    from qa.overview import dated  # a date is one right after its label, not near the word
+
+    assert dated("This work considers the papers published after 2012.") == ""
+    assert dated("Published online 5 June 2017") == "5 June 2017"
+    (tmp_path / "net.md").write_text("# Review of 1987\n\nThe error fell in 1999.\n",
+                                     encoding="utf-8")  # a heading is not prose
+    bot.add([tmp_path / "net.md"])
+    assert [item.value for item in bot.find("date", ["net.md"])] == ["1999"]
 
 
 PAPER_MD = """# Tidal mills of the Velde estuary

@@ -80,6 +80,12 @@ PAD = 2  # Milvus wants a vector field in every collection; bookkeeping rows get
 MAX_TEXT = 65_535  # Milvus's VARCHAR limit, in bytes
 BATCH = 1_000  # rows per upsert: well under gRPC's 64 MB message limit at 384 dimensions
 STATS_TTL = 30.0  # seconds an answer may use document frequencies another process has since changed
+MIN_VERSION = (2, 5)  # the first Milvus with the BM25 function qa's hybrid search runs
+# Reads see every write that came before them, from any client: a commit needs
+# no flush to be seen (pymilvus's default, Bounded, gave 40 of 40 stale reads
+# right after a write on a real server).
+CONSISTENCY = "Strong"
+READS = frozenset({"query", "search", "get", "hybrid_search"})
 TIMEOUT = 15.0  # seconds per Milvus call before the question fails with a clear message
 SENTENCE_CACHE = 50_000  # sentence rows kept in memory (~100 MB at 384 dimensions)
 # What a hit brings back: numbers only. The chunk's text is rebuilt from its
@@ -147,8 +153,34 @@ def _connect(uri: str) -> Any:
                    "milvus-lite server --data-dir DIR, then QA_STORE=milvus://127.0.0.1:19530" \
                 if uri.endswith(".db") else ""
             raise StoreError(f"cannot reach Milvus at {uri} ({_reason(exc)}){hint}") from None
+        _check_version(client, uri)
         _clients[key] = client
         return client
+
+
+def _check_version(client: Any, uri: str) -> None:
+    """Refuse a Milvus server older than MIN_VERSION before anything is created.
+
+    Raises:
+        StoreError: the server is too old (the message names both versions).
+    """
+    try:
+        found = str(client.get_server_version())
+    except Exception as exc:
+        with contextlib.suppress(Exception):
+            client.close()
+        raise StoreError(f"cannot reach Milvus at {uri} ({_reason(exc)})") from None
+    if found.startswith("milvus_lite"):  # Milvus Lite 3.x: BM25 and all qa needs
+        return
+    number = re.search(r"(\d+)\.(\d+)(?:\.(\d+))?", found)
+    if number and (int(number.group(1)), int(number.group(2))) < MIN_VERSION:
+        with contextlib.suppress(Exception):
+            client.close()
+        need = ".".join(map(str, MIN_VERSION))
+        raise StoreError(
+            f"Milvus at {uri} is version {number.group(0)}, but qa needs Milvus {need} or "
+            f"later (its BM25 function); upgrade the server, or use Milvus Lite "
+            f"(QA_STORE=milvus://index/milvus.db); see docs/milvus.md")
 
 
 def _bm25_text(words: list[str]) -> str:
@@ -250,6 +282,8 @@ class MilvusStore:
     # -- calls ----------------------------------------------------------------
     def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
         """A MilvusClient call; any failure becomes one clear StoreError."""
+        if method in READS or method == "create_collection":
+            kwargs.setdefault("consistency_level", CONSISTENCY)
         try:
             return getattr(self.client, method)(*args, timeout=TIMEOUT, **kwargs)
         except QAError:
@@ -298,7 +332,8 @@ class MilvusStore:
         try:
             iterator = self.client.query_iterator(collection, batch_size=1000,
                                                   filter=expr, output_fields=fields,
-                                                  timeout=TIMEOUT)
+                                                  timeout=TIMEOUT,
+                                                  consistency_level=CONSISTENCY)
             while True:
                 page = iterator.next()
                 if not page:
@@ -609,8 +644,9 @@ class MilvusStore:
             "id": META, "path": "", "source": "", "sha": "", "pad": [0.0] * PAD,
             "info": {"shape": self.shape, "dimension": self.dimension, "demo": self.demo},
         }])
-        for kind in KINDS:
-            self._call("flush", self._target(kind))  # sealed segments search at full speed
+        # One flush, of the chunks (sealed segments search at full speed); the
+        # other collections' writes are seen anyway (Strong reads).
+        self._call("flush", self._target("chunks"))
         if self._generation:
             self._swap()
         with self._cache_lock:
