@@ -533,12 +533,23 @@ class Assistant:
                 self._store = store
         return store
 
+    def optimize(self) -> None:
+        """Merge the index's segments into one, its removed files dropped for
+        good (the FAISS store; `qa index PATH... --optimize`). Readers keep
+        answering from the segments they hold."""
+        with self._write_lock, self.store.lock():
+            store = self._latest()
+            if len(getattr(store, "segments", None) or ()) > 1 or any(
+                    s.removed for s in getattr(store, "segments", None) or ()):
+                self._commit(store, optimize=True)
+
     def _commit(self, store: Any, remove: Sequence[str] = (), add: Sequence[Entry] = (),
-                demo: bool | None = None, switch: _ModelSwitch | None = None
-                ) -> None:
+                demo: bool | None = None, switch: _ModelSwitch | None = None,
+                optimize: bool = False) -> None:
         self._committing.set()
         try:
-            committed = store.commit(remove, add, demo)
+            committed = store.commit(remove, add, demo, **({"optimize": True} if optimize
+                                                           else {}))
             with self._state_lock:
                 self._store = committed  # readers holding the old snapshot finish on it
                 if switch:  # the index now has the multilingual model

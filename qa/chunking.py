@@ -444,7 +444,10 @@ def near_duplicates(fresh: list[Document], others: list[Document], threshold: fl
         mine = sketch(doc.text)
         for other in others:
             key = frozenset((doc.path, other.path))
-            if other.path == doc.path or key in seen:
+            # Texts this far apart in length cannot share 90% of their shingles:
+            # not sketched (so a small file's add does not read the whole index).
+            if other.path == doc.path or key in seen or \
+                    not len(doc.text) <= 2 * len(other.text) <= 4 * len(doc.text):
                 continue
             seen.add(key)
             theirs = sketch(other.text)

@@ -33,6 +33,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+", metavar="PATH")
     p.add_argument("--rebuild", action="store_true",
                    help="build the index anew from PATH alone; the old one stays until done")
+    p.add_argument("--optimize", action="store_true",
+                   help="then merge the index's segments into one (FAISS store)")
     p.add_argument("-w", "--watch", action="store_true",
                    help="then keep the index in step with PATH: new, changed and deleted "
                         "files (Ctrl-C stops)")
@@ -128,6 +130,8 @@ def _index(args: argparse.Namespace) -> int:
     from .assistant import Assistant
 
     bot = Assistant.from_paths(args.paths, args.index_dir, rebuild=args.rebuild)
+    if args.optimize:
+        bot.optimize()
     _report(bot, bot.last_report, args.json)
     report = bot.last_report
     indexed = report.added + report.updated + report.unchanged

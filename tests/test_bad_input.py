@@ -270,7 +270,7 @@ def test_odd_questions_are_answered_or_declined(bot, question, found):
 
 
 def _damage_faiss(folder: Path) -> None:
-    target = next(folder.glob("data-*")) / "vectors.faiss"
+    target = next(folder.glob("seg-*")) / "vectors.npy"
     target.write_bytes(target.read_bytes()[:100])
 
 
@@ -280,7 +280,7 @@ def _damage_manifest(folder: Path) -> None:
 
 
 def _damage_chunks(folder: Path) -> None:
-    chunks = next(folder.glob("data-*")) / "chunks.jsonl"
+    chunks = next(folder.glob("seg-*")) / "chunks.jsonl"
     chunks.write_text("".join(chunks.read_text().splitlines(keepends=True)[:-1]))
 
 

@@ -69,7 +69,8 @@ def test_sigkill_leaves_previous_index(bot, tmp_path, settings, embedder, point)
     assert again.ask("How many people live in Kosovo?").text == before
     report = again.add([docs])  # a rerun completes
     assert report.added == 20 and "15" in again.ask("How many jars does shelf 5 store?").text
-    assert len(list(bot.index_dir.glob("data-*"))) == 2  # the live one and the one before
+    assert len(list(bot.index_dir.glob("seg-*"))) == 2  # the article's and the new files'
+    assert not list(bot.index_dir.glob(".seg-*"))  # the killed write's debris is gone
 
 
 def test_two_writers_wait_for_each_other(bot, tmp_path, settings, embedder):

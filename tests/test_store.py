@@ -40,11 +40,12 @@ def test_interrupted_save_leaves_previous_index_loadable(bot, settings, embedder
     assert again.ask("How many people live in Kosovo?").text == before
     report = again.add([extra])  # a rerun completes and cleans the debris
     assert report.added == 1
-    assert not list(bot.index_dir.glob(".data-*"))
-    # the live generation and the one before it, which a reader may still be reading
-    live = json.loads((bot.index_dir / "manifest.json").read_text())["data"]
-    assert live in [d.name for d in bot.index_dir.glob("data-*")]
-    assert len(list(bot.index_dir.glob("data-*"))) == 2
+    assert not list(bot.index_dir.glob(".seg-*"))
+    # the article's segment and the added file's: the crashed one's debris is gone
+    live = [s["name"] for s in json.loads((bot.index_dir / "manifest.json").read_text())[
+        "segments"]]
+    assert sorted(d.name for d in bot.index_dir.glob("seg-*")) == sorted(live)
+    assert len(live) == 2
 
 
 def test_index_from_another_model_is_refused_with_the_fix(bot, settings):
@@ -81,10 +82,11 @@ def test_inconsistent_manifest_is_refused(bot, settings):
 
 
 def test_no_pickle_in_index_files(bot):
-    data = next(bot.index_dir.glob("data-*"))
+    data = next(bot.index_dir.glob("seg-*"))
     assert sorted(p.name for p in data.iterdir()) == [
-        "chunks.jsonl", "documents.jsonl", "sentences.npy", "vectors.faiss"]
-    np.load(data / "sentences.npy", allow_pickle=False)
+        "chunks.jsonl", "documents.jsonl", "postings.npz", "sentences.npy", "vectors.npy"]
+    for name in ("sentences.npy", "vectors.npy", "postings.npz"):
+        np.load(data / name, allow_pickle=False)
 
 
 def test_hnsw_recall_against_exact_search():
@@ -147,3 +149,156 @@ def test_hnsw_search_depth_comes_from_the_settings_not_the_file(bot, settings, t
     wanted = IndexOptions(index_type="hnsw", hnsw_ef_search=200)
     assert Store.load(tmp_path / "ix", settings.index_shape(), wanted).index.hnsw.efSearch == 200
     assert IndexOptions().hnsw_ef_search == Settings().hnsw_ef_search
+
+
+# -- segments (issue 39) -------------------------------------------------------
+
+FILES = {"mill.txt": "The Velde tide mill was restored in 2019 by the Korsby mill society.",
+         "ferry.txt": "The Nordby ferry sails to the islands twice a day in summer.",
+         "bell.txt": "The chapel bell of Edda was cast in Venice and weighs two tonnes."}
+
+
+def _manifest(bot: Assistant) -> dict:
+    return json.loads((bot.index_dir / "manifest.json").read_text())
+
+
+def _folders(bot: Assistant) -> dict[str, bytes]:
+    """Each segment folder's files, as bytes."""
+    return {f"{d.name}/{f.name}": f.read_bytes() for d in bot.index_dir.glob("seg-*")
+            for f in d.iterdir()}
+
+
+def test_an_add_writes_one_segment_and_a_removal_a_tombstone(bot, tmp_path, settings, embedder):
+    """Issue 39 item 1: adding files writes a segment of their own and leaves
+    the others' files untouched; removing one writes no data, only a
+    tombstone in the manifest; a fresh process sees both (and BM25 no longer
+    counts the removed file's terms)."""
+    before = _folders(bot)
+    for name, text in FILES.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    bot.add([tmp_path / name for name in FILES])
+    after = _folders(bot)
+    assert {k: v for k, v in after.items() if k in before} == before  # nothing rewritten
+    segments = _manifest(bot)["segments"]
+    assert len(segments) == 2 and all(not s["removed"] for s in segments)
+    bot.remove([tmp_path / "mill.txt"])
+    assert _folders(bot) == after  # a removal writes no segment
+    removed = _manifest(bot)["segments"][1]["removed"]
+    assert [p.rsplit("/", 1)[-1] for p in removed] == ["mill.txt"]
+    again = Assistant.load(bot.index_dir, settings, embedder)
+    assert sorted(d["source"] for d in again.documents()) == [
+        "bell.txt", "ferry.txt", "russia-warns-kosovo.txt"]
+    assert "Venice" in again.ask("Where was the chapel bell of Edda cast?").text
+    assert not again.ask("Who restored the Velde tide mill?").found
+    from qa.store.hybrid import Lexical
+
+    lexical = Lexical(again.store)
+    assert lexical.df("korsbi") == 0 and lexical.df("venic") == 1
+
+
+def test_segments_merge_when_they_pile_up_while_a_reader_holds_the_old_ones(
+        bot, tmp_path, settings, embedder, monkeypatch):
+    """Issue 39 item 1: past MAX_SEGMENTS a commit merges the smallest; a
+    reader that opened the index before the merge keeps answering from the
+    segments it read (kept until the next commit), then moves to the merged
+    index; `optimize` merges everything and drops the removed files."""
+    from qa.store import faiss as store_faiss
+
+    monkeypatch.setattr(store_faiss, "MAX_SEGMENTS", 3)
+    reader = Assistant.load(bot.index_dir, settings, embedder)
+    for name, text in FILES.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+        read = {s["name"] for s in _manifest(bot)["segments"]}  # what a reader may be reading
+        bot.add([tmp_path / name])
+        assert len(_manifest(bot)["segments"]) <= 3
+        assert read <= {d.name for d in bot.index_dir.glob("seg-*")}  # kept for that reader
+    assert len(_manifest(bot)["segments"]) < 4  # the article's and three files', merged
+    assert "Botsan-Kharchenko" in reader.ask("Who warned of a humanitarian catastrophe?").text
+    reader.snapshot()  # the reader moves to the merged index
+    assert "twice a day" in reader.ask("How often does the Nordby ferry sail?").text
+    bot.remove([tmp_path / "ferry.txt"])
+    bot.optimize()
+    assert len(_manifest(bot)["segments"]) == 1
+    assert not _manifest(bot)["segments"][0]["removed"]
+    fresh = Assistant.load(bot.index_dir, settings, embedder)
+    assert sorted(d["source"] for d in fresh.documents()) == [
+        "bell.txt", "mill.txt", "russia-warns-kosovo.txt"]
+    assert "Korsby" in fresh.ask("Who restored the Velde tide mill?").text
+
+
+def test_a_crash_during_a_merge_leaves_the_index_as_it_was(
+        bot, tmp_path, settings, embedder, monkeypatch):
+    """Issue 39 item 1: the merge is a commit like any other: killed while it
+    writes the merged segment, the index opens as before, and the next
+    commit completes the merge and clears the debris."""
+    for name, text in FILES.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+        bot.add([tmp_path / name])
+    before = _manifest(bot)
+
+    def crash(*args, **kwargs):
+        raise KeyboardInterrupt("power cut")
+
+    monkeypatch.setattr(np, "save", crash)
+    with pytest.raises(KeyboardInterrupt):
+        bot.optimize()
+    monkeypatch.undo()
+    assert _manifest(bot) == before
+    again = Assistant.load(bot.index_dir, settings, embedder)
+    assert len(again.documents()) == 4
+    again.optimize()
+    assert len(_manifest(again)["segments"]) == 1 and not list(bot.index_dir.glob(".seg-*"))
+    assert "Korsby" in again.ask("Who restored the Velde tide mill?").text
+
+
+def test_an_index_in_the_format_before_segments_is_rewritten_once_with_a_message(
+        bot, settings, embedder, caplog):
+    """Issue 39 item 1: an index saved by qa before segments (format 1: one
+    data folder with a FAISS file) opens, answers the same, and is rewritten
+    in segments once, saying so; the second open says nothing."""
+    import faiss
+
+    expected = bot.ask("Who is Serbia's main big power ally?").text
+    folder = bot.index_dir
+    segment = next(folder.glob("seg-*"))
+    data = folder / "data-1"
+    data.mkdir()
+    for name in ("documents.jsonl", "chunks.jsonl", "sentences.npy"):
+        (data / name).write_bytes((segment / name).read_bytes())
+    vectors = np.load(segment / "vectors.npy")
+    flat = faiss.IndexFlatIP(vectors.shape[1])
+    flat.add(vectors)
+    faiss.write_index(flat, str(data / "vectors.faiss"))
+    manifest = _manifest(bot)
+    for key in ("segments", "hnsw", "generation"):
+        manifest.pop(key)
+    manifest.update(format_version=1, data="data-1")
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    for old in folder.glob("seg-*"):
+        import shutil
+
+        shutil.rmtree(old)
+    with caplog.at_level("WARNING"):
+        old = Assistant.load(folder, settings, embedder)
+    assert "rewritten in format 2" in caplog.text
+    assert old.ask("Who is Serbia's main big power ally?").text == expected
+    assert _manifest(old)["format_version"] == 2 and len(list(folder.glob("seg-*"))) == 1
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        again = Assistant.load(folder, settings, embedder)
+    assert "rewritten" not in caplog.text
+    assert again.ask("Who is Serbia's main big power ally?").text == expected
+
+
+def test_loading_an_index_tokenises_nothing_for_bm25(bot, settings, embedder, monkeypatch):
+    """Issue 39 item 2: BM25 reads the postings each segment saved; neither
+    opening the index nor its first question splits a chunk into terms (it
+    did, for every chunk, at every load: 7 s for 4 MB of text)."""
+    from qa.store import hybrid
+
+    def never(entry):
+        raise AssertionError(f"{entry.doc.source} tokenised again")
+
+    monkeypatch.setattr(hybrid, "chunk_terms", never)
+    again = Assistant.load(bot.index_dir, settings, embedder)
+    assert "Botsan-Kharchenko" in again.ask("Who warned of a humanitarian catastrophe?").text

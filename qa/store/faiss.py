@@ -1,24 +1,34 @@
-"""The FAISS store: FAISS vectors, chunk and document records, manifest.
+"""The FAISS store: FAISS vectors, chunk and document records, BM25 postings,
+in segments named by a manifest.
 
 The only module that reads or writes index files. Layout of an index folder:
 
-    manifest.json          written last; names the live data folder
-    data-<generation>/
-        vectors.faiss      chunk vectors (inner product over unit vectors)
+    manifest.json          written last; names the live segments, and in each
+                           the files removed since it was written (tombstones)
+    seg-<time>/            one commit's added files:
+        vectors.npy        chunk vectors (unit length; inner product = cosine)
         sentences.npy      one unit vector per sentence, in document order
         documents.jsonl    path, name, sha256, text, page starts, sentence spans
         chunks.jsonl       document index, offsets, page, text, sentence range
+        postings.npz       BM25 term postings of the chunks (hybrid.Postings)
+    hnsw-<time>.faiss      the HNSW graph, when the index is large enough for one
 
-A save writes a new data folder, then swaps the manifest in with an atomic
-rename, so a crash at any point leaves the previous index loadable. The
-previous data folder is kept until the next save, so a reader that read the
-old manifest just before the swap still finds its files; a reader that loses
-that race anyway re-reads the manifest and retries. No pickle.
+A commit writes only what it adds, as a new segment, and records what it
+removes as tombstones in the manifest, which it then swaps in with an atomic
+rename: a crash at any point leaves the previous index loadable, and the
+cost of adding one file follows the file, not the index. When segments pile
+up (more than MAX_SEGMENTS) or one is mostly removed files, the commit merges
+them into one (`qa index --optimize` merges all). A segment the previous
+manifest named is kept until the next commit, so a reader that read that
+manifest just before the swap still finds its files; a reader that loses
+that race anyway re-reads the manifest and retries. An index in the format
+before segments (one data-<time> folder) is read and rewritten once. No pickle.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shlex
 import shutil
@@ -36,10 +46,82 @@ from ..documents.structure import Block
 from ..errors import IndexMismatchError, IndexNotFoundError, QAError
 from .records import Entry, Found, Records
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 1: one data folder, rewritten whole by every commit
 MANIFEST = "manifest.json"
+MAX_SEGMENTS = 12  # more, and a commit merges the smallest (a tiered merge)
 # What may sit in a folder before an index is written into it.
 _HARMLESS = {".lock", ".gitkeep", "README.md", ".DS_Store", ".manifest.json.tmp"}
+_INDEX_PARTS = ("data-", ".data-", "seg-", ".seg-", "hnsw-", ".hnsw-")
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Segment:
+    """One commit's files, as saved (`name`) or still in memory (""): its
+    documents' paths and chunk counts in order, their BM25 postings, and the
+    paths removed since (tombstones)."""
+
+    name: str
+    paths: list[str]
+    counts: list[int]
+    postings: Any  # hybrid.Postings
+    removed: frozenset[str] = frozenset()
+
+    def live(self) -> list[str]:
+        return [p for p in self.paths if p not in self.removed]
+
+    def size(self) -> int:
+        return sum(c for p, c in zip(self.paths, self.counts) if p not in self.removed)
+
+    def dead_share(self) -> float:
+        total = sum(self.counts)
+        return 1 - self.size() / total if total else 0.0
+
+    def kept_rows(self) -> np.ndarray:
+        """Per chunk row: whether its file is still live."""
+        return np.repeat(np.array([p not in self.removed for p in self.paths], bool),
+                         np.array(self.counts, np.int64))
+
+
+def new_segment(entries: Sequence[Entry]) -> Segment:
+    """An unsaved segment holding these entries."""
+    from .hybrid import Postings, chunk_terms
+
+    return Segment("", [e.doc.path for e in entries], [len(e.chunks) for e in entries],
+                   Postings.of([t for e in entries for t in chunk_terms(e)]))
+
+
+def merge_segments(segments: Sequence[Segment]) -> Segment:
+    """One unsaved segment with the live files of `segments`, in order."""
+    from .hybrid import Postings
+
+    paths, counts = [], []
+    for segment in segments:
+        for path, count in zip(segment.paths, segment.counts):
+            if path not in segment.removed:
+                paths.append(path)
+                counts.append(count)
+    return Segment("", paths, counts,
+                   Postings.merged([(s.postings, s.kept_rows()) for s in segments]))
+
+
+def tiered(segments: list[Segment], everything: bool = False) -> list[Segment]:
+    """The segments after the merge a commit does: none while there are at
+    most MAX_SEGMENTS and none is mostly removed files; else the smallest half
+    and the mostly-removed ones become one. `everything`: all become one."""
+    if everything:
+        return [merge_segments(segments)] if len(segments) > 1 or any(
+            s.removed for s in segments) else segments
+    worn = [s for s in segments if s.dead_share() > 0.5]
+    if len(segments) <= MAX_SEGMENTS and not worn:
+        return segments
+    small = sorted(segments, key=Segment.size)[:len(segments) // 2] \
+        if len(segments) > MAX_SEGMENTS else []
+    chosen = [s for s in segments if any(s is c for c in small + worn)]
+    if len(chosen) == 1 and not chosen[0].removed:
+        return segments
+    kept = [s for s in segments if not any(s is c for c in chosen)]
+    return kept + [merge_segments(chosen)]
 
 
 @dataclass
@@ -94,18 +176,40 @@ class Store(Records):
     options: IndexOptions = field(default_factory=IndexOptions)
     entries: dict[str, Entry] = field(default_factory=dict)
     prebuilt: Any = field(default=None, repr=False)  # a loaded FAISS index to reuse
-    generation: str = ""  # the data folder this store was loaded from or saved to
+    generation: str = ""  # the manifest this store was loaded from or saved as
     demo: bool = False  # holds only the bundled demo, which the user's first files replace
+    segments: list[Segment] | None = None  # None: one new segment of all entries
+    hnsw: str = ""  # the saved HNSW graph this store's index was read from
+    base: Any = field(default=None, repr=False)  # the snapshot this one changes (flat views)
+    dropped: frozenset[str] = frozenset()  # what it drops from `base`
     shared = False  # one machine's folder (a class attribute, not a field)
 
     def __post_init__(self) -> None:
-        self._flatten()
+        if self.segments is None:
+            self.segments = [new_segment(list(self.entries.values()))] if self.entries else []
+        # Entries in segment order, so each segment's live rows are contiguous.
+        self.entries = {p: self.entries[p] for s in self.segments for p in s.live()}
+        self._flatten(self.base, self.dropped)
+        self.base = None  # (an old snapshot is not kept alive by its successor)
         if self.prebuilt is not None and self.prebuilt.ntotal == len(self.chunk_vectors):
             self.index = self.prebuilt
         else:
             self.index = build_faiss(self.chunk_vectors, self.options)
+            self.hnsw = ""
         self.prebuilt = None
         self._lexical: Any = None
+
+    def postings(self) -> list[tuple[Any, np.ndarray]]:
+        """Each segment's BM25 postings with its rows' chunk rows in this
+        store (-1 for a removed file's)."""
+        out, base = [], 0
+        for segment in self.segments or []:
+            kept = segment.kept_rows()
+            rows = np.full(len(kept), -1, np.int64)
+            rows[kept] = np.arange(base, base + int(kept.sum()))
+            base += int(kept.sum())
+            out.append((segment.postings, rows))
+        return out
 
     @property
     def location(self) -> str:
@@ -158,24 +262,38 @@ class Store(Records):
         return FileLock(str(self.directory / ".lock"), timeout=600)
 
     def commit(self, remove: Iterable[str] = (), add: Iterable[Entry] = (),
-               demo: bool | None = None) -> Store:
-        """Save a new store without `remove` and with `add`; return it."""
-        store = self.updated(remove, add, demo)
+               demo: bool | None = None, optimize: bool = False) -> Store:
+        """Save a new store without `remove` and with `add`; return it.
+        `optimize`: merge every segment into one."""
+        store = self.updated(remove, add, demo, optimize)
         store.save()
         return store
 
     # -- updates ----------------------------------------------------------
     def updated(self, remove: Iterable[str] = (), add: Iterable[Entry] = (),
-                demo: bool | None = None) -> Store:
-        """A new Store without `remove` and with `add` (replacing same paths)."""
-        dropped = set(remove)
+                demo: bool | None = None, optimize: bool = False) -> Store:
+        """A new Store without `remove` and with `add` (replacing same paths):
+        the segments it had, with tombstones for what went, and one new
+        segment for what came (merged as `tiered` says)."""
+        added = {entry.doc.path: entry for entry in add}
+        dropped = set(remove) | set(added)
+        segments = []
+        for segment in self.segments or []:
+            gone = segment.removed | (dropped & set(segment.paths))
+            if len(gone) < len(segment.paths):
+                segments.append(Segment(segment.name, segment.paths, segment.counts,
+                                        segment.postings, frozenset(gone)))
+        if added:
+            segments.append(new_segment(list(added.values())))
         entries = {p: e for p, e in self.entries.items() if p not in dropped}
-        for entry in add:
-            entries[entry.doc.path] = entry
+        entries.update(added)
         # The dimension comes from the vectors held, so any embedding model works.
         dimension = next((e.chunk_vectors.shape[1] for e in entries.values()), self.dimension)
+        reuse = self.index if not dropped and not optimize and added == {} else None
         return Store(self.directory, self.shape, int(dimension), self.options, entries,
-                     demo=self.demo if demo is None else demo)
+                     prebuilt=reuse, demo=self.demo if demo is None else demo,
+                     segments=tiered(segments, optimize), hnsw=self.hnsw if reuse else "",
+                     base=self, dropped=frozenset(dropped))
 
     def empty(self) -> Store:
         """A Store in the same folder with nothing in it (for a rebuild).
@@ -184,63 +302,96 @@ class Store(Records):
             QAError: the folder holds other files and no index.
         """
         check_folder(self.directory)
-        return Store(self.directory, self.shape, self.dimension, self.options)
+        return Store(self.directory, self.shape, self.dimension, self.options, segments=[])
 
     # -- persistence ------------------------------------------------------
     def save(self) -> None:
-        """Write a new data folder, then atomically point the manifest at it."""
-        import faiss
-
+        """Write each unsaved segment to its own folder, then atomically swap in
+        a manifest naming the live segments and their tombstones."""
         self.directory.mkdir(parents=True, exist_ok=True)
-        generation = f"data-{time.time_ns()}"
-        tmp = self.directory / f".{generation}.tmp"
-        tmp.mkdir()
-        faiss.write_index(self.index, str(tmp / "vectors.faiss"))
-        np.save(tmp / "sentences.npy", self.sentence_vectors, allow_pickle=False)
-        doc_index: dict[str, int] = {}
-        with open(tmp / "documents.jsonl", "w", encoding="utf-8") as out:
-            for i, (path, entry) in enumerate(self.entries.items()):
-                doc_index[path] = i
-                out.write(json.dumps({
-                    "path": path, "source": entry.doc.source, "sha256": entry.doc.sha256,
-                    "page_starts": entry.doc.page_starts, "container": entry.doc.container,
-                    "sentences": [[s.start, s.end] for s in entry.sentences],
-                    "blocks": [b.to_list() for b in entry.doc.blocks],
-                    "text": entry.doc.text,
-                }, ensure_ascii=False) + "\n")
-        with open(tmp / "chunks.jsonl", "w", encoding="utf-8") as out:
-            for chunk in self.chunks:
-                out.write(json.dumps({
-                    "doc": doc_index[chunk.path], "source": chunk.source,
-                    "start": chunk.start, "end": chunk.end, "page": chunk.page,
-                    "sentences": [[s.start, s.end] for s in chunk.sentences],
-                    "text": chunk.text,
-                }, ensure_ascii=False) + "\n")
-        _fsync_dir(tmp)
-        os.replace(tmp, self.directory / generation)
-        previous = _manifest(self.directory).get("data")
-        self.generation = generation
+        previous = _manifest(self.directory)
+        segments = []
+        for segment in self.segments or []:
+            if not segment.name:
+                segment = self._write_segment(segment)
+            segments.append(segment)
+        self.segments = segments
+        hnsw = self.hnsw
+        if hasattr(self.index, "hnsw") and not hnsw:  # the graph, so a load need not build it
+            import faiss
+
+            hnsw = f"hnsw-{time.time_ns()}.faiss"
+            tmp = self.directory / f".{hnsw}.tmp"
+            faiss.write_index(self.index, str(tmp))
+            with open(tmp, "rb") as handle:
+                os.fsync(handle.fileno())
+            os.replace(tmp, self.directory / hnsw)
+        self.hnsw = hnsw if hasattr(self.index, "hnsw") else ""
+        self.generation = f"{time.time_ns()}"
         manifest = {
             "format_version": FORMAT_VERSION,
             **self.shape,
             "dimension": self.dimension,
-            "data": generation,
+            "generation": self.generation,
+            "segments": [{"name": s.name, "removed": sorted(s.removed)} for s in segments],
+            "hnsw": self.hnsw,
             "counts": {"documents": len(self.entries), "chunks": len(self.chunks),
                        "sentences": len(self.sentence_spans)},
             "files": self.files(),
             "demo": self.demo,
         }
         _write_atomic(self.directory / MANIFEST, json.dumps(manifest, indent=2))
-        for old in self.directory.glob("data-*"):
-            if old.name not in (generation, previous):  # readers may still need `previous`
-                shutil.rmtree(old, ignore_errors=True)
-        for old in self.directory.glob(".data-*.tmp"):
-            shutil.rmtree(old, ignore_errors=True)
+        keep = _named(manifest) | _named(previous)  # readers may still read the previous
+        for old in self.directory.iterdir():
+            if old.name.startswith(("data-", "seg-", "hnsw-")) and old.name not in keep or \
+                    old.name.startswith((".data-", ".seg-", ".hnsw-")):
+                if old.is_dir():
+                    shutil.rmtree(old, ignore_errors=True)
+                else:
+                    old.unlink(missing_ok=True)
+
+    def _write_segment(self, segment: Segment) -> Segment:
+        """Write an unsaved segment's files to a new folder; the saved segment."""
+        if segment.removed:  # (a file added and removed before a save)
+            segment = merge_segments([segment])
+        name = f"seg-{time.time_ns()}"
+        tmp = self.directory / f".{name}.tmp"
+        tmp.mkdir()
+        entries = [self.entries[p] for p in segment.paths]
+        dim = self.dimension
+        np.save(tmp / "vectors.npy", np.vstack([e.chunk_vectors for e in entries]).astype(
+            np.float32) if entries else np.zeros((0, dim), np.float32), allow_pickle=False)
+        np.save(tmp / "sentences.npy", np.vstack([e.sentence_vectors for e in entries]).astype(
+            np.float16) if entries else np.zeros((0, dim), np.float16), allow_pickle=False)
+        with open(tmp / "documents.jsonl", "w", encoding="utf-8") as out:
+            for entry in entries:
+                out.write(json.dumps({
+                    "path": entry.doc.path, "source": entry.doc.source,
+                    "sha256": entry.doc.sha256, "page_starts": entry.doc.page_starts,
+                    "container": entry.doc.container,
+                    "sentences": [[s.start, s.end] for s in entry.sentences],
+                    "blocks": [b.to_list() for b in entry.doc.blocks],
+                    "text": entry.doc.text,
+                }, ensure_ascii=False) + "\n")
+        with open(tmp / "chunks.jsonl", "w", encoding="utf-8") as out:
+            for i, entry in enumerate(entries):
+                for chunk in entry.chunks:
+                    out.write(json.dumps({
+                        "doc": i, "source": chunk.source,
+                        "start": chunk.start, "end": chunk.end, "page": chunk.page,
+                        "sentences": [[s.start, s.end] for s in chunk.sentences],
+                        "text": chunk.text,
+                    }, ensure_ascii=False) + "\n")
+        segment.postings.save(tmp / "postings.npz")
+        _fsync_dir(tmp)
+        os.replace(tmp, self.directory / name)
+        return Segment(name, segment.paths, segment.counts, segment.postings)
 
     @classmethod
     def load(cls, directory: str | os.PathLike[str], shape: dict[str, Any],
              options: IndexOptions | None = None) -> Store:
-        """Open the index in `directory`, checking it matches `shape`.
+        """Open the index in `directory`, checking it matches `shape`. An
+        index in the format before segments is rewritten in this one, once.
 
         Raises:
             IndexNotFoundError: no manifest in the folder.
@@ -248,20 +399,36 @@ class Store(Records):
         """
         directory = Path(directory)
         while True:
-            before = _manifest(directory).get("data")
+            before = _manifest(directory).get("generation", _manifest(directory).get("data"))
             try:
-                return cls._load(directory, shape, options)
+                store = cls._load(directory, shape, options)
+                break
             except IndexMismatchError:
                 # Two saves swapped the manifest while we read the old data:
                 # read the new one. Damage that stays put is reported.
-                if _manifest(directory).get("data") == before:
+                after = _manifest(directory)
+                if after.get("generation", after.get("data")) == before:
                     raise
+        if any(not segment.name for segment in store.segments or []):
+            store._migrate()
+        return store
+
+    def _migrate(self) -> None:
+        """Rewrite an index of format 1 as segments (under the writers' lock)."""
+        try:
+            with self.lock():
+                if _manifest(self.directory).get("format_version") == 1:
+                    self.save()
+                    logger.warning("qa: the index in %s/ was rewritten in format %d (once; "
+                                   "qa before 0.9 cannot read it)", self.directory,
+                                   FORMAT_VERSION)
+        except OSError as exc:  # a read-only folder: kept in memory, written on a change
+            logger.warning("qa: the index in %s/ is in format 1 and cannot be rewritten "
+                           "now (%s)", self.directory, exc)
 
     @classmethod
     def _load(cls, directory: Path, shape: dict[str, Any],
               options: IndexOptions | None = None) -> Store:
-        import faiss
-
         fix = rebuild_command(directory)
         try:
             manifest = json.loads((directory / MANIFEST).read_text(encoding="utf-8"))
@@ -271,7 +438,7 @@ class Store(Records):
             ) from None
         except (OSError, ValueError) as exc:
             raise IndexMismatchError(f"the manifest in {directory}/ is unreadable ({exc}); {fix}") from None
-        if manifest.get("format_version") != FORMAT_VERSION:
+        if manifest.get("format_version") not in (1, FORMAT_VERSION):
             raise IndexMismatchError(
                 f"index in {directory}/ has format {manifest.get('format_version')!r}, "
                 f"expected {FORMAT_VERSION}; {fix}"
@@ -283,42 +450,32 @@ class Store(Records):
                     f"but the settings say {key}={want!r}; {fix}",
                     {k: manifest.get(k) for k in shape}
                 )
-        data = directory / str(manifest.get("data", ""))
-        try:
-            index = faiss.read_index(str(data / "vectors.faiss"))
-            sentence_vectors = np.load(data / "sentences.npy", allow_pickle=False)
-            docs = _read_jsonl(data / "documents.jsonl")
-            chunks = _read_jsonl(data / "chunks.jsonl")
-        except (OSError, RuntimeError, ValueError) as exc:
-            raise IndexMismatchError(f"index files in {directory}/ are damaged ({exc}); {fix}") from None
-        n_sentences = sum(len(d["sentences"]) for d in docs)
-        if index.ntotal != len(chunks) or len(sentence_vectors) != n_sentences \
-                or index.d != manifest.get("dimension") \
-                or manifest.get("counts", {}).get("chunks") != len(chunks):
-            raise IndexMismatchError(
-                f"index in {directory}/ is inconsistent ({index.ntotal} vectors, "
-                f"{len(chunks)} chunks, {len(sentence_vectors)} sentence vectors); {fix}"
-            )
-        chunk_vectors = index.reconstruct_n(0, index.ntotal) if index.ntotal else \
-            np.zeros((0, index.d), dtype=np.float32)
-        try:
-            entries = _entries(docs, chunks, chunk_vectors, sentence_vectors)
-        except (KeyError, IndexError, TypeError) as exc:
-            raise IndexMismatchError(f"index records in {directory}/ are damaged ({exc}); {fix}") from None
         options = options or IndexOptions()
-        if hasattr(index, "hnsw"):  # the setting wins over the value saved in the file
+        if manifest["format_version"] == 1:
+            entries, index = _read_data(directory / str(manifest.get("data", "")), manifest, fix)
+            segments = None
+        else:
+            entries, segments, index = _read_segments(directory, manifest, fix)
+        if index is not None and hasattr(index, "hnsw"):  # the setting wins over the file's
             index.hnsw.efSearch = options.hnsw_ef_search
-        return cls(directory, dict(shape), int(manifest["dimension"]), options, entries,
-                   prebuilt=index, generation=str(manifest["data"]),
-                   demo=bool(manifest.get("demo", False)))
+        store = cls(directory, dict(shape), int(manifest["dimension"]), options, entries,
+                    prebuilt=index, generation=str(manifest.get("generation", "")),
+                    demo=bool(manifest.get("demo", False)),
+                    segments=segments,  # None (format 1): one segment, to be written
+                    hnsw=str(manifest.get("hnsw", "")) if index is not None else "")
+        if store.count() != manifest.get("counts", {}).get("chunks"):
+            raise IndexMismatchError(
+                f"index in {directory}/ is inconsistent ({store.count()} chunks, the "
+                f"manifest says {manifest.get('counts', {}).get('chunks')}); {fix}")
+        return store
 
     def is_current(self) -> bool:
-        """Whether the manifest on disk still names this store's data."""
+        """Whether the manifest on disk is still the one this store read or wrote."""
         try:
             manifest = json.loads((self.directory / MANIFEST).read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return not self.generation
-        return manifest.get("data") == self.generation
+        return manifest.get("generation", manifest.get("data")) == self.generation
 
 
 def check_folder(directory: str | os.PathLike[str]) -> None:
@@ -333,7 +490,7 @@ def check_folder(directory: str | os.PathLike[str]) -> None:
     if not directory.is_dir():
         raise QAError(f"{directory} is a file, not a folder; choose a new folder for the index")
     other = sorted(p.name for p in directory.iterdir() if p.name not in _HARMLESS
-                   and not p.name.startswith(("data-", ".data-")))
+                   and not p.name.startswith(_INDEX_PARTS))
     if other:
         raise QAError(
             f"{directory}/ holds files that are not an index ({', '.join(other[:3])}"
@@ -353,18 +510,103 @@ def rebuild_command(directory: Path, most: int = 8) -> str:
     far as its records can still be read."""
     paths: list[str] = []
     try:
-        data = directory / str(_manifest(directory).get("data", ""))
-        for doc in _read_jsonl(data / "documents.jsonl"):
-            held = doc.get("container") or doc.get("path") or ""
-            if held and held not in paths:
-                paths.append(held)
-    except (OSError, ValueError, TypeError, AttributeError):
+        manifest = _manifest(directory)
+        folders = [s["name"] for s in manifest.get("segments", [])] or [manifest.get("data", "")]
+        for folder in folders:
+            for doc in _read_jsonl(directory / str(folder) / "documents.jsonl"):
+                held = doc.get("container") or doc.get("path") or ""
+                if held and held not in paths:
+                    paths.append(held)
+    except (OSError, ValueError, TypeError, AttributeError, KeyError):
         paths = []
     if len(paths) > most:
         folders = list(dict.fromkeys(str(Path(p).parent) for p in paths))
         paths = folders if len(folders) <= most else []
     named = " ".join(shlex.quote(p) for p in paths) or "PATH..."
     return f"rebuild it with: qa index {named} --rebuild --index-dir {shlex.quote(str(directory))}"
+
+
+def _named(manifest: dict[str, Any]) -> set[str]:
+    """The files and folders a manifest reads."""
+    return {str(s.get("name")) for s in manifest.get("segments", [])} | \
+        {str(manifest.get("data", "")), str(manifest.get("hnsw", ""))} - {""}
+
+
+def _read_data(data: Path, manifest: dict[str, Any], fix: str
+               ) -> tuple[dict[str, Entry], Any]:
+    """The entries and FAISS index of a format 1 data folder."""
+    import faiss
+
+    try:
+        index = faiss.read_index(str(data / "vectors.faiss"))
+        sentence_vectors = np.load(data / "sentences.npy", allow_pickle=False)
+        docs = _read_jsonl(data / "documents.jsonl")
+        chunks = _read_jsonl(data / "chunks.jsonl")
+    except (OSError, RuntimeError, ValueError) as exc:
+        raise IndexMismatchError(f"index files in {data.parent}/ are damaged ({exc}); {fix}") \
+            from None
+    n_sentences = sum(len(d["sentences"]) for d in docs)
+    if index.ntotal != len(chunks) or len(sentence_vectors) != n_sentences \
+            or index.d != manifest.get("dimension"):
+        raise IndexMismatchError(
+            f"index in {data.parent}/ is inconsistent ({index.ntotal} vectors, "
+            f"{len(chunks)} chunks, {len(sentence_vectors)} sentence vectors); {fix}")
+    chunk_vectors = index.reconstruct_n(0, index.ntotal) if index.ntotal else \
+        np.zeros((0, index.d), dtype=np.float32)
+    try:
+        return _entries(docs, chunks, chunk_vectors, sentence_vectors), index
+    except (KeyError, IndexError, TypeError) as exc:
+        raise IndexMismatchError(f"index records in {data.parent}/ are damaged ({exc}); {fix}") \
+            from None
+
+
+def _read_segments(directory: Path, manifest: dict[str, Any], fix: str
+                   ) -> tuple[dict[str, Entry], list[Segment], Any]:
+    """The live entries, the segments and the saved HNSW graph (or None) of a
+    format 2 index."""
+    from .hybrid import Postings
+
+    entries: dict[str, Entry] = {}
+    segments = []
+    dimension = manifest.get("dimension")
+    for listed in manifest.get("segments", []):
+        folder = directory / str(listed.get("name", ""))
+        removed = frozenset(listed.get("removed", ()))
+        try:
+            vectors = np.load(folder / "vectors.npy", allow_pickle=False)
+            sentence_vectors = np.load(folder / "sentences.npy", allow_pickle=False)
+            docs = _read_jsonl(folder / "documents.jsonl")
+            chunks = _read_jsonl(folder / "chunks.jsonl")
+            postings = Postings.load(folder / "postings.npz")
+        except (OSError, ValueError, KeyError) as exc:
+            raise IndexMismatchError(f"index files in {directory}/ are damaged ({exc}); "
+                                     f"{fix}") from None
+        n_sentences = sum(len(d["sentences"]) for d in docs)
+        if len(vectors) != len(chunks) or len(sentence_vectors) != n_sentences or \
+                len(postings.lengths) != len(chunks) or \
+                (len(vectors) and vectors.shape[1] != dimension):
+            raise IndexMismatchError(
+                f"index in {directory}/ is inconsistent ({folder.name}: {len(vectors)} "
+                f"vectors, {len(chunks)} chunks, {len(sentence_vectors)} sentence vectors); "
+                f"{fix}")
+        try:
+            held = _entries(docs, chunks, vectors, sentence_vectors)
+        except (KeyError, IndexError, TypeError) as exc:
+            raise IndexMismatchError(f"index records in {directory}/ are damaged ({exc}); "
+                                     f"{fix}") from None
+        entries.update((p, e) for p, e in held.items() if p not in removed)
+        segments.append(Segment(folder.name, list(held), [len(e.chunks) for e in held.values()],
+                                postings, removed))
+    index = None
+    if manifest.get("hnsw"):
+        import faiss
+
+        try:
+            index = faiss.read_index(str(directory / str(manifest["hnsw"])))
+        except RuntimeError as exc:
+            raise IndexMismatchError(f"index files in {directory}/ are damaged ({exc}); "
+                                     f"{fix}") from None
+    return entries, segments, index
 
 
 def _manifest(directory: Path) -> dict[str, Any]:
