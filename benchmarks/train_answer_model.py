@@ -42,6 +42,7 @@ import json
 import math
 import random
 import re
+import signal
 import sys
 import time
 from dataclasses import dataclass
@@ -411,7 +412,10 @@ def train(train_dir: Path | None, work: Path, minutes: float, threads: int,
         opt, lambda s: min(1.0, (s + 1) / warmup) * max(0.05, 1 - s / total_steps), last_epoch=step - 1)
     model.train()
     started, seen_run = time.time(), 0
-    while step < total_steps and time.time() - started < minutes * 60:
+    stop = []  # SIGTERM or SIGINT: finish the step, checkpoint, and end (a run resumes)
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.append(True))
+    while step < total_steps and time.time() - started < minutes * 60 and not stop:
         at = step % per_epoch  # a second epoch goes over the same shuffled order
         chunk = items[at * BATCH_QUESTIONS:(at + 1) * BATCH_QUESTIONS]
         loss, pw, lw, sp = losses(model, tok, chunk, device, precision)

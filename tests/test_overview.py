@@ -217,7 +217,8 @@ def test_figures_and_dates_come_from_the_prose_only(tmp_path, settings, embedder
     numbers, page references and URLs, the lists give the prose's figures,
     each with its scale and what it counts, and its dates; nothing else."""
     (tmp_path / "net.txt").write_text(
-        "AlexNet has 61M weights and 724M MACs [61], [62, 64-66]. As Fig. 3 and Table 2 "
+        "AlexNet has 61M weights and 724M MACs [61], [62, 64-66], [30, 31, and 32]. As "
+        "Fig. 3 and Table 2 "
         "show (pp. 12-15), it reached 7 TPS in 2012 on 2 GPUs with a 15.3% error [10]. "
         "The data is at https://example.org/archive/1578.html and "
         "www.example.com/2019/report-1944.pdf for anyone to read [12].\n\n"

@@ -135,14 +135,40 @@ class IndexOptions:
     hnsw_ef_search: int = 256  # the same default as Settings
 
 
+class Exact:
+    """Exact inner-product search over the store's own chunk vectors, in
+    place: what FAISS's flat index does, without a second copy of them."""
+
+    def __init__(self, vectors: np.ndarray) -> None:
+        self.vectors = vectors
+        self.d = int(vectors.shape[1]) if vectors.ndim == 2 else 0
+
+    @property
+    def ntotal(self) -> int:
+        return len(self.vectors)
+
+    def search(self, queries: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, rows) of the `n` best rows for each query, best first."""
+        scores = queries.astype(np.float32) @ self.vectors.T
+        top = np.argpartition(-scores, n - 1, axis=1)[:, :n] if n < self.ntotal else \
+            np.tile(np.arange(self.ntotal), (len(queries), 1))
+        picked = np.take_along_axis(scores, top, axis=1)
+        order = np.argsort(-picked, axis=1, kind="stable")
+        return np.take_along_axis(picked, order, axis=1), np.take_along_axis(top, order, axis=1)
+
+
+def _kind(n: int, options: IndexOptions) -> str:
+    if options.index_type == "auto":
+        return "hnsw" if n > options.hnsw_threshold else "flat"
+    return options.index_type
+
+
 def build_faiss(vectors: np.ndarray, options: IndexOptions):  # type: ignore[no-untyped-def]
     """Exact search for small collections, HNSW for large ones."""
     import faiss
 
     n, dim = vectors.shape if vectors.size else (0, vectors.shape[1])
-    kind = options.index_type
-    if kind == "auto":
-        kind = "hnsw" if n > options.hnsw_threshold else "flat"
+    kind = _kind(n, options)
     index: Any
     if kind == "hnsw":
         # 8-bit scalar-quantised storage: a quarter of the memory of float32
@@ -193,6 +219,9 @@ class Store(Records):
         self.base = None  # (an old snapshot is not kept alive by its successor)
         if self.prebuilt is not None and self.prebuilt.ntotal == len(self.chunk_vectors):
             self.index = self.prebuilt
+        elif _kind(len(self.chunk_vectors), self.options) == "flat":
+            self.index = Exact(self.chunk_vectors)
+            self.hnsw = ""
         else:
             self.index = build_faiss(self.chunk_vectors, self.options)
             self.hnsw = ""
@@ -289,7 +318,8 @@ class Store(Records):
         entries.update(added)
         # The dimension comes from the vectors held, so any embedding model works.
         dimension = next((e.chunk_vectors.shape[1] for e in entries.values()), self.dimension)
-        reuse = self.index if not dropped and not optimize and added == {} else None
+        reuse = self.index if hasattr(self.index, "hnsw") and not dropped and not optimize \
+            and not added else None
         return Store(self.directory, self.shape, int(dimension), self.options, entries,
                      prebuilt=reuse, demo=self.demo if demo is None else demo,
                      segments=tiered(segments, optimize), hnsw=self.hnsw if reuse else "",
@@ -573,8 +603,10 @@ def _read_segments(directory: Path, manifest: dict[str, Any], fix: str
         folder = directory / str(listed.get("name", ""))
         removed = frozenset(listed.get("removed", ()))
         try:
-            vectors = np.load(folder / "vectors.npy", allow_pickle=False)
-            sentence_vectors = np.load(folder / "sentences.npy", allow_pickle=False)
+            # mapped, not read: the snapshot copies them into its flat arrays once
+            vectors = np.load(folder / "vectors.npy", mmap_mode="r", allow_pickle=False)
+            sentence_vectors = np.load(folder / "sentences.npy", mmap_mode="r",
+                                       allow_pickle=False)
             docs = _read_jsonl(folder / "documents.jsonl")
             chunks = _read_jsonl(folder / "chunks.jsonl")
             postings = Postings.load(folder / "postings.npz")
