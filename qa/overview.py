@@ -43,9 +43,31 @@ DIVERSITY = 0.4
 SUBJECT_WEIGHT = 0.3
 LEXICAL_WEIGHT = 0.2
 LEANS_PENALTY = 0.2
+QUOTED_PENALTY = 1.0  # another work's first-person claim: taken only when nothing else is
 _LEANS_ON = re.compile(r"\W{0,3}(?:it|its|they|their|them|this|these|those|that|such|he|she|"
                        r"his|her|however|thus|therefore|also|then|here|there|the (?:proposed|"
                        r"above|latter|former|same|following))\b", re.I)
+_FIRST_PERSON = re.compile(r"\b(?:we|our|ours|us)\b", re.I)
+_GENERIC_SECTIONS = frozenset({
+    "abstract", "introduction", "background", "methods", "method", "materials", "results",
+    "discussion", "conclusion", "conclusions", "analysis", "evaluation", "experiments",
+    "data", "model", "approach", "overview", "related", "work", "summary", "future",
+    "appendix", "design", "implementation", "limitations", "study", "review"})
+
+
+def quotes_its_subject(sentence: str, section: str, title_terms: set[str]) -> bool:
+    """Whether a sentence speaks for someone else: in the first person, in a
+    section named after a thing the document is not about ("3.4 Hyperledger
+    Fabric" in a survey), naming that thing mid-sentence ("Because we have
+    eliminated non-determinism, Fabric is the first ..."): the thing's own
+    claim, quoted, not the document's."""
+    if not _FIRST_PERSON.search(sentence):
+        return False
+    names = [w for w in re.findall(r"[A-Za-z][\w-]{2,}", section)[:4]
+             if w.lower() not in _GENERIC_SECTIONS and not (_loose(w) & title_terms)]
+    words = sentence.split()
+    return any(w in (x.strip(".,;:()") for x in words[1:]) and w[:1].isupper()
+               for w in names)
 
 
 def one_line(text: str) -> str:
@@ -365,6 +387,9 @@ def _covering(records: Any, rows: list[int], n: int) -> list[tuple[int, Source]]
     # The main subject first: what the title and headings share with the text.
     subject = set().union(*(_loose(naming.title(records.document(p)))
                             for p in dict.fromkeys(records.sentence_doc[r] for r in rows)))
+    # Another work's first-person claim, quoted, is not the document's.
+    quoted = np.array([quotes_its_subject(t, heading(records.sentence_section[r]), subject)
+                       for t, r in zip(texts, rows)], dtype=np.float32)
     about = np.array([len(subject & _loose(t)) / len(subject) if subject else 0.0
                       for t in texts], dtype=np.float32)
     # Lexical centrality (as LexRank's): how common the sentence's terms are
@@ -378,7 +403,7 @@ def _covering(records: Any, rows: list[int], n: int) -> list[tuple[int, Source]]
                         for bag in bags], dtype=np.float32)
     lexical /= max(float(lexical.max()), 1e-12)
     central = central + SUBJECT_WEIGHT * about - LEANS_PENALTY * leans + \
-        LEXICAL_WEIGHT * lexical
+        LEXICAL_WEIGHT * lexical - QUOTED_PENALTY * quoted
     # Sections in document order, each given seats by its share of the sentences.
     sections: dict[tuple[str, str], list[int]] = {}
     for i, row in enumerate(rows):

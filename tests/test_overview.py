@@ -363,3 +363,32 @@ def test_a_digest_names_the_authors_and_finds_an_abstract_set_without_its_label(
     (tmp_path / "mills.md").write_text(PAPER_MD, encoding="utf-8")  # no byline: no authors
     bot.add([tmp_path / "mills.md"])
     assert " by " not in bot.digest(["mills.md"]).text.split("\n")[0]
+
+
+def test_a_survey_does_not_quote_another_works_first_person_claim_as_its_own(
+        tmp_path, settings, embedder):
+    """Issue 38 item 3: the Solana survey's digest said "Because we have
+    eliminated non-determinism, Fabric is the first blockchain technology ..."
+    (Fabric's own claim) under "3.4 Hyperledger Fabric". A first-person
+    sentence naming the thing its section is about, when the document is not
+    about it, gives way to one in the document's own voice."""
+    text = """# Payment ledgers for the port towns
+
+## 1 Introduction
+
+We compare the payment ledgers that the port towns of the coast use for their trade.
+
+## 2 Harbour Chain
+
+Because we removed the miners, Harbour Chain settles payment ledgers for the port towns
+in one second.
+Harbour Chain is run by the harbour masters of three towns and keeps every payment for ten years.
+"""
+    (tmp_path / "ledgers.md").write_text(text, encoding="utf-8")
+    bot = Assistant.from_paths([tmp_path / "ledgers.md"], tmp_path / "ix", settings, embedder)
+    chosen = [s.text for s in bot.digest(["ledgers.md"], sentences=2).sources]
+    assert any(t.startswith("Harbour Chain is run") for t in chosen), chosen
+    assert not any(t.startswith("Because we removed") for t in chosen), chosen
+    from qa.overview import quotes_its_subject
+
+    assert not quotes_its_subject("We compare the ledgers of Harbour Chain.", "Results", set())

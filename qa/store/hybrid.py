@@ -96,7 +96,8 @@ class Postings:
         i = int(np.searchsorted(self.terms, term))
         if i >= len(self.terms) or self.terms[i] != term:
             return self.rows[:0], self.tf[:0]
-        return self.rows[self.indptr[i]:self.indptr[i + 1]], self.tf[self.indptr[i]:self.indptr[i + 1]]
+        lo, hi = self.indptr[i], self.indptr[i + 1]
+        return self.rows[lo:hi], self.tf[lo:hi]
 
     def save(self, path: Path) -> None:
         with open(path, "wb") as out:

@@ -10,8 +10,8 @@ only what its hits need.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from itertools import compress
 from dataclasses import dataclass
+from itertools import compress
 from typing import Any, NamedTuple
 
 import numpy as np
