@@ -646,7 +646,7 @@ class Assistant:
 
         # A question that names documents ("NVIDIA's tax rate") is answered from
         # them first; from all (or the chosen ones) when they hold no answer.
-        named = set() if follow_up else naming.named(question, store.files())
+        named = set() if follow_up else naming.named(question, _file_index(store))
         first = named & only if only is not None else named
         within = first or only
         records, found, answerer = answering([query], within)
@@ -752,7 +752,7 @@ class Assistant:
         """A digest, list or where question, answered from whole documents: the
         ones the question names (else, for a follow-up, those the `earlier`
         question named), else the chosen ones, else all."""
-        files = store.files()
+        files = _file_index(store)
         if not files:
             return Answer("No documents are indexed yet: add some with `qa index PATH` or "
                           "the chat's upload.", False)
@@ -837,6 +837,12 @@ class Assistant:
         if not question:
             raise QuestionError("the question is empty; type a question about your documents")
         return question
+
+
+def _file_index(store: Any) -> dict[str, dict[str, Any]]:
+    """The store's files, as one object per snapshot where it keeps one (the
+    FAISS store), so naming's per-snapshot cache finds it again."""
+    return store.file_index() if hasattr(store, "file_index") else store.files()
 
 
 def _options(settings: Settings) -> IndexOptions:

@@ -302,3 +302,58 @@ def test_loading_an_index_tokenises_nothing_for_bm25(bot, settings, embedder, mo
     monkeypatch.setattr(hybrid, "chunk_terms", never)
     again = Assistant.load(bot.index_dir, settings, embedder)
     assert "Botsan-Kharchenko" in again.ask("Who warned of a humanitarian catastrophe?").text
+
+
+def test_an_add_writes_its_vectors_beside_the_snapshots_without_copying_them(
+        bot, tmp_path, settings, embedder):
+    """Issue 39 items 1 and 3: a snapshot that only adds files writes their
+    vectors into the room after the previous snapshot's rows (the same
+    memory; the previous snapshot's rows untouched), so an add does not copy
+    the index; a second snapshot made from the same one copies instead of
+    writing over the first's rows."""
+    from qa import indexing
+    from qa.documents import load
+
+    base = bot.store
+    entries = []
+    for name, text in FILES.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+        entries += indexing.embed([load(tmp_path / name)], settings, embedder, False)
+    before = base.sentence_vectors.copy()
+    first = base.updated(add=[entries[0]])
+    assert np.shares_memory(first.sentence_vectors, base.sentence_vectors)
+    assert np.shares_memory(first.chunk_vectors, base.chunk_vectors)
+    assert np.array_equal(base.sentence_vectors, before) and \
+        len(base.sentence_vectors) == len(before)
+    mill = first.sentence_vectors[len(before):].copy()
+    second = base.updated(add=[entries[1]])  # from the same snapshot: its own copy
+    assert not np.shares_memory(second.sentence_vectors, first.sentence_vectors)
+    assert np.array_equal(first.sentence_vectors[len(before):], mill)
+    third = first.updated(add=[entries[2]])  # first's successor: in place again
+    assert np.shares_memory(third.chunk_vectors, first.chunk_vectors)
+    assert "Venice" in third.chunks[-1].text and len(third.chunk_vectors) == len(third.chunks)
+    row = len(third.chunks) - 1
+    assert float(third.chunk_vectors[row] @ third.chunk_means[row]) > 0.9
+    fourth = third.updated(remove=[entries[2].doc.path])  # the last file: nothing copied
+    assert np.shares_memory(fourth.sentence_vectors, third.sentence_vectors)
+    assert len(fourth.chunks) == len(first.chunks) and fourth.chunks[-1].path == entries[0].doc.path
+    assert "Korsby" in fourth.chunks[-1].text and len(fourth.chunk_vectors) == len(fourth.chunks)
+
+
+def test_name_terms_are_worked_out_once_per_snapshot(bot, tmp_path, monkeypatch):
+    """Issue 39: every question rebuilt the name terms of every document
+    (naming's cache was keyed on `files()`, a new copy each call): 29 ms a
+    question over 674 files, about 0.9 s over 20,000. Now once per snapshot."""
+    from qa import naming
+
+    for name, text in FILES.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    bot.add([tmp_path / name for name in FILES])
+    built = []
+    real = naming._Names.__init__
+    monkeypatch.setattr(naming._Names, "__init__",
+                        lambda self, files: (built.append(1), real(self, files))[1])
+    for question in ("Who restored the Velde tide mill?", "Where was the bell cast?",
+                     "How often does the Nordby ferry sail?"):
+        bot.ask(question)
+    assert len(built) == 1

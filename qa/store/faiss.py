@@ -367,10 +367,9 @@ class Store(Records):
             "hnsw": self.hnsw,
             "counts": {"documents": len(self.entries), "chunks": len(self.chunks),
                        "sentences": len(self.sentence_spans)},
-            "files": self.files(),
             "demo": self.demo,
         }
-        _write_atomic(self.directory / MANIFEST, json.dumps(manifest, indent=2))
+        _write_atomic(self.directory / MANIFEST, json.dumps(manifest, indent=1))
         keep = _named(manifest) | _named(previous)  # readers may still read the previous
         for old in self.directory.iterdir():
             if old.name.startswith(("data-", "seg-", "hnsw-")) and old.name not in keep or \

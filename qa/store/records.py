@@ -9,6 +9,8 @@ only what its hits need.
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import compress
@@ -58,7 +60,13 @@ class Records:
         if base is None or keys[:len(kept)] != kept:
             base, kept = None, []
         self._files: dict[str, dict[str, Any]] = {}
-        chunk_vecs, sent_vecs, means = [], [], []
+        chunk_vecs, sent_vecs = [], []
+        if base is not None and not (set(base.entries) & dropped) and base.entries:
+            self._appended(base, keys[len(kept):])
+            return
+        if base is not None and keys == kept and list(base.entries)[:len(kept)] == kept:
+            self._truncated(base)  # the last files dropped (often the ones just added)
+            return
         if base is not None:
             paths = list(base.entries)
             live = np.array([p not in dropped for p in paths], bool)
@@ -74,15 +82,14 @@ class Records:
             self.sentence_kind = list(compress(base.sentence_kind, sent_keep))
             self.sentence_section = list(compress(base.sentence_section, sent_keep))
             if chunk_keep.any():  # (an empty store's arrays may have no width yet)
-                chunk_vecs.append(base.chunk_vectors[chunk_keep])
-                sent_vecs.append(base.sentence_vectors[sent_keep])
-                means.append(base.chunk_means[chunk_keep])
+                # views of the kept runs: one copy, into the new arrays (_filled)
+                chunk_vecs += [base.chunk_vectors[a:b] for a, b in _runs(chunk_keep)]
+                sent_vecs += [base.sentence_vectors[a:b] for a, b in _runs(sent_keep)]
             self._files = {p: base._files[p] for p in kept if p in base._files}
         else:
             starts, counts = [], []
             self.chunks, self.sentence_doc, self.sentence_spans = [], [], []
             self.sentence_kind, self.sentence_section = [], []
-        first_new_chunk = len(self.chunks)
         new_starts, new_counts = [], []
         for key in keys[len(kept):]:
             entry = self.entries[key]
@@ -104,11 +111,10 @@ class Records:
         starts.append(np.array(new_starts, np.int64))
         counts.append(np.array(new_counts, np.int64))
         self.chunk_sentence_rows = Rows(np.concatenate(starts), np.concatenate(counts))
-        empty = np.zeros((0, self.dimension), dtype=np.float32)
-        self.chunk_vectors = np.vstack(chunk_vecs).astype(np.float32, copy=False) \
-            if chunk_vecs else empty
-        self.sentence_vectors = np.vstack(sent_vecs).astype(np.float16, copy=False) \
-            if sent_vecs else empty.astype(np.float16)
+        # With a little room after the rows, so that adding a small file next
+        # writes into these arrays instead of copying them (_grown).
+        self.chunk_vectors = _filled(chunk_vecs, np.float32, self.dimension)
+        self.sentence_vectors = _filled(sent_vecs, np.float16, self.dimension)
         del chunk_vecs, sent_vecs
         # Each entry's vectors become views into the flat arrays, so the corpus's
         # vectors are held once, not once per entry and again flattened.
@@ -119,12 +125,65 @@ class Records:
                 sentence_at:sentence_at + len(entry.sentences)]
             chunk_at += len(entry.chunks)
             sentence_at += len(entry.sentences)
-        # Unit mean of each chunk's sentence vectors (an answer-scoring feature).
-        fresh = np.zeros((len(self.chunks) - first_new_chunk, self.dimension), dtype=np.float32)
-        for i, (start, count) in enumerate(zip(new_starts, new_counts)):
-            fresh[i] = self.sentence_vectors[start:start + count].sum(axis=0, dtype=np.float32)
-        fresh /= np.maximum(np.linalg.norm(fresh, axis=1, keepdims=True), 1e-12)
-        self.chunk_means = np.vstack(means + [fresh]) if means else fresh
+        self.chunk_means = ChunkMeans(self)
+
+    def _appended(self, base: Records, added: list[str]) -> None:
+        """The flat views of `base` with the entries `added` after it: the
+        vectors are written into the room `base`'s arrays have beyond their
+        rows (shared, so an add copies only what it adds), or into new ones
+        with room to grow when there is none, or another snapshot took it."""
+        self._files = dict(base._files)
+        self.chunks, self.sentence_doc = list(base.chunks), list(base.sentence_doc)
+        self.sentence_spans = list(base.sentence_spans)
+        self.sentence_kind, self.sentence_section = list(base.sentence_kind), \
+            list(base.sentence_section)
+        starts, counts, chunk_vecs, sent_vecs = [], [], [], []
+        for key in added:
+            entry = self.entries[key]
+            first = len(self.sentence_spans)
+            local = {(s.start, s.end): i for i, s in enumerate(entry.sentences)}
+            for chunk in entry.chunks:
+                starts.append(first + local[(chunk.sentences[0].start, chunk.sentences[0].end)])
+                counts.append(len(chunk.sentences))
+                self.chunks.append(chunk)
+            self.sentence_spans.extend(entry.sentences)
+            self.sentence_doc.extend([key] * len(entry.sentences))
+            self.sentence_kind.extend(structure.kinds(entry.doc.blocks, entry.sentences))
+            self.sentence_section.extend(structure.sections(entry.doc.blocks, entry.sentences))
+            chunk_vecs.append(entry.chunk_vectors.astype(np.float32))
+            sent_vecs.append(entry.sentence_vectors.astype(np.float16))
+        self.chunk_sentence_rows = Rows(
+            np.concatenate([base.chunk_sentence_rows.starts, np.array(starts, np.int64)]),
+            np.concatenate([base.chunk_sentence_rows.counts, np.array(counts, np.int64)]))
+        new_sentences = np.vstack(sent_vecs) if sent_vecs else base.sentence_vectors[:0]
+        self.sentence_vectors = _grown(base.sentence_vectors, new_sentences)
+        self.chunk_vectors = _grown(base.chunk_vectors, np.vstack(chunk_vecs)
+                                    if chunk_vecs else base.chunk_vectors[:0])
+        self.chunk_means = ChunkMeans(self)
+        chunk_at, sentence_at = len(base.chunks), len(base.sentence_spans)
+        for key in added:  # the new entries' vectors become views too
+            entry = self.entries[key]
+            entry.chunk_vectors = self.chunk_vectors[chunk_at:chunk_at + len(entry.chunks)]
+            entry.sentence_vectors = self.sentence_vectors[
+                sentence_at:sentence_at + len(entry.sentences)]
+            chunk_at += len(entry.chunks)
+            sentence_at += len(entry.sentences)
+
+    def _truncated(self, base: Records) -> None:
+        """The flat views of `base`'s first entries (this snapshot's): the
+        first rows of its arrays, shared, nothing copied."""
+        chunks = sum(len(e.chunks) for e in self.entries.values())
+        sentences = sum(len(e.sentences) for e in self.entries.values())
+        self._files = {p: base._files[p] for p in self.entries if p in base._files}
+        self.chunks, self.sentence_doc = base.chunks[:chunks], base.sentence_doc[:sentences]
+        self.sentence_spans = base.sentence_spans[:sentences]
+        self.sentence_kind = base.sentence_kind[:sentences]
+        self.sentence_section = base.sentence_section[:sentences]
+        self.chunk_sentence_rows = Rows(base.chunk_sentence_rows.starts[:chunks],
+                                        base.chunk_sentence_rows.counts[:chunks])
+        self.chunk_vectors = base.chunk_vectors[:chunks]
+        self.sentence_vectors = base.sentence_vectors[:sentences]
+        self.chunk_means = ChunkMeans(self)
 
     def document(self, key: str) -> Document:
         return self.entries[key].doc
@@ -146,6 +205,78 @@ class Records:
                 for path, e in self.entries.items()
             }
         return {path: dict(info) for path, info in self._files.items()}
+
+    def file_index(self) -> dict[str, dict[str, Any]]:
+        """`files()` itself, not a copy: the same object for the snapshot's
+        life, so what is worked out from it (naming's name terms) is cached
+        per snapshot. Read it, never change it."""
+        self.files()
+        return self._files
+
+
+GROWTH = 0.25  # room a copied array gets to grow into, as a share of its rows
+ROOM = 2_048  # rows of room a snapshot's arrays get when built whole (a few small files)
+
+
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """The [start, stop) runs of True in `mask`."""
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], mask.astype(np.int8), [0]])))
+    return list(zip(edges[0::2].tolist(), edges[1::2].tolist()))
+
+
+def _filled(parts: list[np.ndarray], dtype: Any, width: int) -> np.ndarray:
+    """`parts` stacked into a new buffer with ROOM rows to spare (see _grown)."""
+    n = sum(len(p) for p in parts)
+    width = parts[0].shape[1] if parts else width
+    buffer = np.empty((n + ROOM, width), dtype=dtype)
+    if parts:
+        np.concatenate(parts, axis=0, out=buffer[:n], casting="same_kind")
+    _claim(buffer, n)
+    return buffer[:n]
+
+
+def _claim(buffer: np.ndarray, rows: int) -> None:
+    _taken[id(buffer)] = rows
+    weakref.finalize(buffer, _taken.pop, id(buffer), None)
+_taken: dict[int, int] = {}  # a shared array's buffer -> rows written into it (see _grown)
+_taken_lock = threading.Lock()
+
+
+def _grown(rows: np.ndarray, more: np.ndarray) -> np.ndarray:
+    """`rows` with `more` after them. When `rows` is the first part of a buffer
+    with room after it that no other snapshot has written to, `more` goes
+    there and the result is a longer view of the same buffer (`rows` itself,
+    another snapshot's view, is unchanged); else a new buffer with GROWTH room."""
+    n, m = len(rows), len(more)
+    buffer = rows.base if isinstance(rows.base, np.ndarray) and rows.base.ndim == rows.ndim \
+        and rows.base.dtype == rows.dtype and rows.base.shape[1:] == rows.shape[1:] \
+        and rows.base.flags.c_contiguous and rows.flags.c_contiguous \
+        and rows.__array_interface__["data"][0] == rows.base.__array_interface__["data"][0] \
+        else None
+    with _taken_lock:
+        if buffer is not None and _taken.get(id(buffer)) == n and n + m <= len(buffer):
+            buffer[n:n + m] = more
+            _taken[id(buffer)] = n + m
+            return buffer[:n + m]
+        width = rows.shape[1:] if n else more.shape[1:]
+        buffer = np.empty((int((n + m) * (1 + GROWTH)) + 64, *width), dtype=more.dtype)
+        buffer[:n] = rows
+        buffer[n:n + m] = more
+        _claim(buffer, n + m)
+        return buffer[:n + m]
+
+
+class ChunkMeans:
+    """Each chunk's unit mean of its sentences' vectors (an answer-scoring
+    feature), worked out for the rows asked, not held for every chunk."""
+
+    def __init__(self, records: Records) -> None:
+        self.records = records
+
+    def __getitem__(self, row: int) -> np.ndarray:
+        rows = self.records.chunk_sentence_rows[row]
+        mean = self.records.sentence_vectors[rows.start:rows.stop].sum(axis=0, dtype=np.float32)
+        return mean / max(float(np.linalg.norm(mean)), 1e-12)
 
 
 class Rows(Sequence[range]):
