@@ -53,6 +53,9 @@ NOT_RUN = {
     r"qa ask .* --llm gguf:/path/":
         "a placeholder path to a GGUF file; the same path runs with the packaged GGUF "
         "(--llm smollm2) below and in test_local_llm.py",
+    r"QA_TEST_MILVUS_URI=http://localhost:19530":
+        "needs a Milvus 2.5+ server of the reader's own; without the variable the same "
+        "module runs on Milvus Lite in every test run",
     r"QA_STORE=milvus://localhost:19530":
         "needs a Milvus server (Docker); the same code runs on Milvus Lite in test_milvus.py "
         "and in the milvus:// examples here",
