@@ -449,7 +449,7 @@ class Store(Records):
                 if _manifest(self.directory).get("format_version") == 1:
                     self.save()
                     logger.warning("qa: the index in %s/ was rewritten in format %d (once; "
-                                   "qa before 0.9 cannot read it)", self.directory,
+                                   "an older qa cannot read it)", self.directory,
                                    FORMAT_VERSION)
         except OSError as exc:  # a read-only folder: kept in memory, written on a change
             logger.warning("qa: the index in %s/ is in format 1 and cannot be rewritten "

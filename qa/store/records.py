@@ -90,24 +90,7 @@ class Records:
             starts, counts = [], []
             self.chunks, self.sentence_doc, self.sentence_spans = [], [], []
             self.sentence_kind, self.sentence_section = [], []
-        new_starts, new_counts = [], []
-        for key in keys[len(kept):]:
-            entry = self.entries[key]
-            base_row = len(self.sentence_spans)
-            local = {(s.start, s.end): i for i, s in enumerate(entry.sentences)}
-            for chunk in entry.chunks:
-                new_starts.append(base_row + local[(chunk.sentences[0].start,
-                                                    chunk.sentences[0].end)])
-                new_counts.append(len(chunk.sentences))
-                self.chunks.append(chunk)
-            self.sentence_spans.extend(entry.sentences)
-            self.sentence_doc.extend([key] * len(entry.sentences))
-            self.sentence_kind.extend(structure.kinds(entry.doc.blocks, entry.sentences))
-            self.sentence_section.extend(structure.sections(entry.doc.blocks, entry.sentences))
-            chunk_vecs.append(entry.chunk_vectors)
-            # Sentence vectors in float16: the largest array (several sentences a
-            # chunk) at half the memory and disk; cosines move by under 1e-3.
-            sent_vecs.append(entry.sentence_vectors.astype(np.float16))
+        new_starts, new_counts = self._add_rows(keys[len(kept):], chunk_vecs, sent_vecs)
         starts.append(np.array(new_starts, np.int64))
         counts.append(np.array(new_counts, np.int64))
         self.chunk_sentence_rows = Rows(np.concatenate(starts), np.concatenate(counts))
@@ -137,21 +120,9 @@ class Records:
         self.sentence_spans = list(base.sentence_spans)
         self.sentence_kind, self.sentence_section = list(base.sentence_kind), \
             list(base.sentence_section)
-        starts, counts, chunk_vecs, sent_vecs = [], [], [], []
-        for key in added:
-            entry = self.entries[key]
-            first = len(self.sentence_spans)
-            local = {(s.start, s.end): i for i, s in enumerate(entry.sentences)}
-            for chunk in entry.chunks:
-                starts.append(first + local[(chunk.sentences[0].start, chunk.sentences[0].end)])
-                counts.append(len(chunk.sentences))
-                self.chunks.append(chunk)
-            self.sentence_spans.extend(entry.sentences)
-            self.sentence_doc.extend([key] * len(entry.sentences))
-            self.sentence_kind.extend(structure.kinds(entry.doc.blocks, entry.sentences))
-            self.sentence_section.extend(structure.sections(entry.doc.blocks, entry.sentences))
-            chunk_vecs.append(entry.chunk_vectors.astype(np.float32))
-            sent_vecs.append(entry.sentence_vectors.astype(np.float16))
+        chunk_vecs: list[np.ndarray] = []
+        sent_vecs: list[np.ndarray] = []
+        starts, counts = self._add_rows(added, chunk_vecs, sent_vecs)
         self.chunk_sentence_rows = Rows(
             np.concatenate([base.chunk_sentence_rows.starts, np.array(starts, np.int64)]),
             np.concatenate([base.chunk_sentence_rows.counts, np.array(counts, np.int64)]))
@@ -168,6 +139,30 @@ class Records:
                 sentence_at:sentence_at + len(entry.sentences)]
             chunk_at += len(entry.chunks)
             sentence_at += len(entry.sentences)
+
+    def _add_rows(self, keys: list[str], chunk_vecs: list[np.ndarray],
+                  sent_vecs: list[np.ndarray]) -> tuple[list[int], list[int]]:
+        """Append the entries `keys` to the flat lists, and their vectors to
+        `chunk_vecs` and `sent_vecs`; their chunks' first sentence rows and
+        sentence counts."""
+        starts, counts = [], []
+        for key in keys:
+            entry = self.entries[key]
+            first = len(self.sentence_spans)
+            local = {(s.start, s.end): i for i, s in enumerate(entry.sentences)}
+            for chunk in entry.chunks:
+                starts.append(first + local[(chunk.sentences[0].start, chunk.sentences[0].end)])
+                counts.append(len(chunk.sentences))
+                self.chunks.append(chunk)
+            self.sentence_spans.extend(entry.sentences)
+            self.sentence_doc.extend([key] * len(entry.sentences))
+            self.sentence_kind.extend(structure.kinds(entry.doc.blocks, entry.sentences))
+            self.sentence_section.extend(structure.sections(entry.doc.blocks, entry.sentences))
+            chunk_vecs.append(entry.chunk_vectors.astype(np.float32, copy=False))
+            # Sentence vectors in float16: the largest array (several sentences a
+            # chunk) at half the memory and disk; cosines move by under 1e-3.
+            sent_vecs.append(entry.sentence_vectors.astype(np.float16, copy=False))
+        return starts, counts
 
     def _truncated(self, base: Records) -> None:
         """The flat views of `base`'s first entries (this snapshot's): the
