@@ -23,6 +23,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from .structure import (
     BODY,
     HEADING_WORDS,
@@ -100,8 +102,8 @@ def lines(page: Any, textpage: Any, raw: list[tuple[str, int, int]]) -> list[Lin
             except Exception:  # a generated character without a box
                 pass
         out.append(line)
-    centres = [((ln.box[0] + ln.box[2]) / 2, (ln.box[1] + ln.box[3]) / 2)
-               for ln in out if ln.text.strip()]
+    centres = np.array([((ln.box[0] + ln.box[2]) / 2, (ln.box[1] + ln.box[3]) / 2)
+                        for ln in out if ln.text.strip()], dtype=np.float64).reshape(-1, 2)
     figures = _figure_boxes(page, centres)
     for line in out:
         if line.text.strip():
@@ -125,7 +127,7 @@ def _font_size(textpage: Any, index: int) -> float:
     return float(size)
 
 
-def _figure_boxes(page: Any, lines: list[tuple[float, float]] = ()
+def _figure_boxes(page: Any, lines: np.ndarray | None = None
                   ) -> list[tuple[float, float, float, float]]:
     """Regions holding a figure: images and drawings, with the shapes of one
     diagram (boxes, arrows) merged when they touch or nearly do, that end at
@@ -139,9 +141,11 @@ def _figure_boxes(page: Any, lines: list[tuple[float, float]] = ()
         if obj.type in whole or obj.type == pdfium_c.FPDF_PAGEOBJ_PATH:
             left, bottom, right, top = obj.get_bounds()
             width, height = right - left, top - bottom
-            if obj.type == pdfium_c.FPDF_PAGEOBJ_FORM and len(lines) >= 3 and 2 * sum(
-                    left <= x <= right and bottom <= y <= top for x, y in lines) > len(lines):
-                continue
+            if obj.type == pdfium_c.FPDF_PAGEOBJ_FORM and lines is not None and \
+                    len(lines) >= 3 and 2 * int(np.count_nonzero(
+                        (lines[:, 0] >= left) & (lines[:, 0] <= right)
+                        & (lines[:, 1] >= bottom) & (lines[:, 1] <= top))) > len(lines):
+                continue  # the page's content wrapped whole in one form, not a drawing
             # A shape a line of text high and many times as wide is an
             # underline, a highlight or a table row's fill, not a drawing.
             banner = height <= LINE_HIGH and width >= 5 * height

@@ -458,7 +458,7 @@ class Store(Records):
     @classmethod
     def _load(cls, directory: Path, shape: dict[str, Any],
               options: IndexOptions | None = None) -> Store:
-        fix = rebuild_command(directory)
+        fix = _Fix(directory)  # read only when a message needs it
         try:
             manifest = json.loads((directory / MANIFEST).read_text(encoding="utf-8"))
         except FileNotFoundError:
@@ -555,13 +555,24 @@ def rebuild_command(directory: Path, most: int = 8) -> str:
     return f"rebuild it with: qa index {named} --rebuild --index-dir {shlex.quote(str(directory))}"
 
 
+class _Fix:
+    """`rebuild_command(directory)`, worked out when first formatted: it reads
+    every document record, which opening an index that loads has no need of."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def __str__(self) -> str:
+        return rebuild_command(self.directory)
+
+
 def _named(manifest: dict[str, Any]) -> set[str]:
     """The files and folders a manifest reads."""
     return {str(s.get("name")) for s in manifest.get("segments", [])} | \
         {str(manifest.get("data", "")), str(manifest.get("hnsw", ""))} - {""}
 
 
-def _read_data(data: Path, manifest: dict[str, Any], fix: str
+def _read_data(data: Path, manifest: dict[str, Any], fix: object
                ) -> tuple[dict[str, Entry], Any]:
     """The entries and FAISS index of a format 1 data folder."""
     import faiss
@@ -589,7 +600,7 @@ def _read_data(data: Path, manifest: dict[str, Any], fix: str
             from None
 
 
-def _read_segments(directory: Path, manifest: dict[str, Any], fix: str
+def _read_segments(directory: Path, manifest: dict[str, Any], fix: object
                    ) -> tuple[dict[str, Entry], list[Segment], Any]:
     """The live entries, the segments and the saved HNSW graph (or None) of a
     format 2 index."""
