@@ -388,9 +388,37 @@ class Assistant:
 
         if todo:
             tell("embedding", 0.1, todo[0].source)
+        # A large add is embedded and committed in groups, so what indexing
+        # holds stays bounded (a saved group's vectors are read back mapped)
+        # and the files indexed first answer while the rest are embedded. A
+        # rebuild or a model switch commits once: it replaces the index only
+        # when complete.
+        groups = [todo] if rebuild or switch else indexing.groups(todo)
+        todo_paths = {d.path for d in todo}
+        for i, group in enumerate(groups):
+            last = i == len(groups) - 1
+            self._add_group(report, paths, read, group if not last else group + [
+                d for d in read if d.path not in todo_paths], group, last, rebuild, demo,
+                switch, settings, embedder, progress, embedded, tell)
+        report.chunks = self.store.count()
+        for line in report.errors:
+            logger.info("skipped %s", line)
+        self.last_report = report
+        return report
+
+    def _add_group(self, report: IndexReport, paths: list[str | os.PathLike[str]],
+                   read: list[loaders.Document], group: list[loaders.Document],
+                   to_embed: list[loaders.Document], last: bool, rebuild: bool, demo: bool,
+                   switch: _ModelSwitch | None, settings: Settings, embedder: Any,
+                   progress: bool, embedded: Callable[[list[Chunk]], None],
+                   tell: Callable[[str, float, str], None]) -> None:
+        """Embed `to_embed` (the files of `group` the index lacks), then commit
+        `group`'s new and changed files and the files gone from disk (the
+        first group's commit drops them), counting each in `report`."""
         ready = {(e.doc.path, e.doc.sha256): e for e in indexing.embed(
-            todo, settings, embedder, progress, on_chunks=embedded)}
-        tell("saving", 0.95, "")
+            to_embed, settings, embedder, progress, on_chunks=embedded)}
+        if last:
+            tell("saving", 0.95, "")
         with self._write_lock, self.store.lock():
             if switch and not self._new_for_text(self._latest().files()):
                 # another upload indexed the user's files meanwhile: the model stays
@@ -405,7 +433,7 @@ class Assistant:
             known = {} if rebuild or switch else store.files()
             fresh: list[loaders.Document] = []
             seen = {doc.path for doc in read}
-            for doc in read:
+            for doc in group:
                 previous = known.get(doc.path)
                 if previous and previous["sha256"] == doc.sha256:
                     report.unchanged += 1
@@ -437,22 +465,17 @@ class Assistant:
                 new_entries = [ready.get((d.path, d.sha256)) or late[(d.path, d.sha256)]
                                for d in fresh]
                 self._commit(store, gone, new_entries, demo, switch)
-                report.files = [{"source": e.doc.source, "pages": len(e.doc.page_starts) or 1,
-                                 "chunks": len(e.chunks), "ocr_pages": e.doc.ocr_pages,
-                                 "sentences": structure.counts(e.doc.blocks, e.sentences)}
-                                for e in new_entries]
+                report.files += [{"source": e.doc.source, "pages": len(e.doc.page_starts) or 1,
+                                  "chunks": len(e.chunks), "ocr_pages": e.doc.ocr_pages,
+                                  "sentences": structure.counts(e.doc.blocks, e.sentences)}
+                                 for e in new_entries]
                 fresh_docs = [e.doc for e in new_entries]
                 if self.embedder.name not in MULTILINGUAL_NAMES:
-                    report.not_english = [d.source for d in fresh_docs
-                                          if not looks_english(d.text)]
+                    report.not_english += [d.source for d in fresh_docs
+                                           if not looks_english(d.text)]
                 # The FAISS store's documents include the new ones; Milvus gives none.
-                report.duplicates = near_duplicates(
+                report.duplicates += near_duplicates(
                     fresh_docs, self.store.known_documents() or fresh_docs)
-            report.chunks = self.store.count()
-        for line in report.errors:
-            logger.info("skipped %s", line)
-        self.last_report = report
-        return report
 
     def _new_for_text(self, files: dict[str, Any]) -> bool:
         """Whether the index's model may still follow the text added: nobody

@@ -33,6 +33,9 @@ logger = logging.getLogger(__name__)
 
 BATCH = 256  # chunks embedded together: the model's batches, and a bounded buffer
 STEP = 32  # chunks per encode call: progress moves after each (a 400-chunk PDF: 13 times)
+# Text per commit of a large add (characters): its vectors, about 60 MB, are
+# what indexing holds beyond the documents read.
+COMMIT_CHARS = 4_000_000
 
 
 class Underway:
@@ -111,6 +114,22 @@ def read(paths: Iterable[str | os.PathLike[str]], max_bytes: int,
         errors.extend(str(problem) for problem in problems)
         docs.extend(found)
     return docs, errors
+
+
+def groups(docs: Sequence[loaders.Document], most: int | None = None
+           ) -> list[list[loaders.Document]]:
+    """`docs` in order, in runs of about `most` characters (COMMIT_CHARS;
+    at least one document each, and one run when there are none)."""
+    most = COMMIT_CHARS if most is None else most
+    out: list[list[loaders.Document]] = [[]]
+    size = 0
+    for doc in docs:
+        if out[-1] and size + len(doc.text) > most:
+            out.append([])
+            size = 0
+        out[-1].append(doc)
+        size += len(doc.text)
+    return out
 
 
 def still_indexing(pieces: Iterator[str | Answer], files: list[str]

@@ -83,9 +83,10 @@ def test_inconsistent_manifest_is_refused(bot, settings):
 
 def test_no_pickle_in_index_files(bot):
     data = next(bot.index_dir.glob("seg-*"))
+    postings = [f"postings-{name}.npy" for name in ("indptr", "lengths", "rows", "terms", "tf")]
     assert sorted(p.name for p in data.iterdir()) == [
-        "chunks.jsonl", "documents.jsonl", "postings.npz", "sentences.npy", "vectors.npy"]
-    for name in ("sentences.npy", "vectors.npy", "postings.npz"):
+        "chunks.jsonl", "documents.jsonl", *postings, "sentences.npy", "vectors.npy"]
+    for name in ("sentences.npy", "vectors.npy", *postings):
         np.load(data / name, allow_pickle=False)
 
 
@@ -304,40 +305,111 @@ def test_loading_an_index_tokenises_nothing_for_bm25(bot, settings, embedder, mo
     assert "Botsan-Kharchenko" in again.ask("Who warned of a humanitarian catastrophe?").text
 
 
-def test_an_add_writes_its_vectors_beside_the_snapshots_without_copying_them(
+def _mapped(stacked) -> bool:
+    """Whether every part of a snapshot's vector view reads a mapped file."""
+    from qa.store.records import _root
+
+    return bool(stacked.parts) and all(isinstance(_root(p), np.memmap) or
+                                       isinstance(p, np.memmap) for p in stacked.parts)
+
+
+def test_snapshots_read_the_segments_vectors_in_place_and_share_them(
         bot, tmp_path, settings, embedder):
-    """Issue 39 items 1 and 3: a snapshot that only adds files writes their
-    vectors into the room after the previous snapshot's rows (the same
-    memory; the previous snapshot's rows untouched), so an add does not copy
-    the index; a second snapshot made from the same one copies instead of
-    writing over the first's rows."""
+    """Issue 39 items 1 and 3: a saved index's vectors are read from its
+    segment files, memory-mapped (the process holds no copy of them); a
+    snapshot that adds or removes files reads the same arrays (nothing
+    copied, the earlier snapshot unchanged), and once saved, the added files'
+    vectors are read from the segment just written."""
     from qa import indexing
     from qa.documents import load
 
     base = bot.store
+    assert _mapped(base.sentence_vectors) and _mapped(base.chunk_vectors)
+    assert len(base.chunk_vectors.parts) == len(base.segments)  # a segment reads as one part
     entries = []
     for name, text in FILES.items():
         (tmp_path / name).write_text(text, encoding="utf-8")
         entries += indexing.embed([load(tmp_path / name)], settings, embedder, False)
-    before = base.sentence_vectors.copy()
+    before = np.array(base.sentence_vectors)
     first = base.updated(add=[entries[0]])
-    assert np.shares_memory(first.sentence_vectors, base.sentence_vectors)
-    assert np.shares_memory(first.chunk_vectors, base.chunk_vectors)
-    assert np.array_equal(base.sentence_vectors, before) and \
-        len(base.sentence_vectors) == len(before)
-    mill = first.sentence_vectors[len(before):].copy()
-    second = base.updated(add=[entries[1]])  # from the same snapshot: its own copy
-    assert not np.shares_memory(second.sentence_vectors, first.sentence_vectors)
-    assert np.array_equal(first.sentence_vectors[len(before):], mill)
-    third = first.updated(add=[entries[2]])  # first's successor: in place again
-    assert np.shares_memory(third.chunk_vectors, first.chunk_vectors)
+    assert np.shares_memory(first.sentence_vectors.parts[0], base.sentence_vectors.parts[0])
+    assert np.array_equal(np.array(base.sentence_vectors), before)
+    assert np.array_equal(first.sentence_vectors[:len(before)], before)
+    second = base.updated(add=[entries[1]])  # from the same snapshot: each its own rows
+    assert "Korsby" in first.chunks[-1].text and "Korsby" not in second.chunks[-1].text
+    third = first.updated(add=[entries[2]])
     assert "Venice" in third.chunks[-1].text and len(third.chunk_vectors) == len(third.chunks)
     row = len(third.chunks) - 1
     assert float(third.chunk_vectors[row] @ third.chunk_means[row]) > 0.9
-    fourth = third.updated(remove=[entries[2].doc.path])  # the last file: nothing copied
-    assert np.shares_memory(fourth.sentence_vectors, third.sentence_vectors)
+    assert np.allclose(third.sentence_vectors[len(before):],
+                       np.vstack([e.sentence_vectors for e in entries[::2]]), atol=1e-3)
+    middle = third.updated(remove=[entries[0].doc.path])  # not the last: still no copy
+    assert all(any(np.shares_memory(p, q) for q in third.chunk_vectors.parts)
+               for p in middle.chunk_vectors.parts)
+    assert "Venice" in middle.chunks[-1].text and len(middle.chunks) == len(first.chunks)
+    fourth = third.updated(remove=[entries[2].doc.path])  # the last file
     assert len(fourth.chunks) == len(first.chunks) and fourth.chunks[-1].path == entries[0].doc.path
     assert "Korsby" in fourth.chunks[-1].text and len(fourth.chunk_vectors) == len(fourth.chunks)
+    fourth.save()  # the added file's vectors now read from its segment's files
+    assert _mapped(fourth.sentence_vectors) and _mapped(fourth.chunk_vectors)
+    assert np.array_equal(fourth.chunk_vectors[:len(fourth.chunks)],
+                          np.array(first.chunk_vectors))
+
+
+def test_a_large_add_is_embedded_and_committed_in_groups(bot, tmp_path, settings, embedder,
+                                                         monkeypatch):
+    """Issue 39 item 3: an add of more than COMMIT_CHARS of text embeds and
+    commits its files in groups of about that much, so indexing holds one
+    group's vectors at a time (a saved group's are read back mapped); the
+    report counts each file once, and a file gone from disk goes too."""
+    from qa import indexing
+
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "pier.txt").write_text("The old pier of Velde was demolished in 1990.")
+    bot.add([folder])
+    (folder / "pier.txt").unlink()
+    for name, text in FILES.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    monkeypatch.setattr(indexing, "COMMIT_CHARS", 130)  # the three files: 66 + 60, then 68
+    embedded: list[list[str]] = []
+    real = indexing.embed
+
+    def embed(docs, *args, **kwargs):
+        if docs:  # (the commit's call for what another writer changed meanwhile)
+            embedded.append(sorted(d.source for d in docs))
+        return real(docs, *args, **kwargs)
+
+    monkeypatch.setattr(indexing, "embed", embed)
+    segments = len(_manifest(bot)["segments"])
+    report = bot.add([folder])
+    assert embedded == [["bell.txt", "ferry.txt"], ["mill.txt"]]
+    assert (report.added, report.removed, len(report.files)) == (3, 1, 3)
+    assert len(_manifest(bot)["segments"]) == segments - 1 + 2  # the pier's went whole
+    assert _mapped(bot.store.sentence_vectors) and _mapped(bot.store.chunk_vectors)
+    # each segment read as one part, however many files it holds
+    assert len(bot.store.chunk_vectors.parts) == len(_manifest(bot)["segments"])
+    again = Assistant.load(bot.index_dir, settings, embedder)
+    assert len(again.store.sentence_vectors.parts) == len(_manifest(bot)["segments"])
+    assert sorted(d["source"] for d in again.documents()) == [
+        "bell.txt", "ferry.txt", "mill.txt", "russia-warns-kosovo.txt"]
+    assert "Korsby" in again.ask("Who restored the Velde tide mill?").text
+    assert "Venice" in again.ask("Where was the chapel bell of Edda cast?").text
+
+
+def test_a_segment_with_its_postings_in_one_npz_file_still_loads(bot, settings, embedder):
+    """Segments written before postings were mapped keep them in one
+    postings.npz: such an index still opens and searches by BM25."""
+    from qa.store.hybrid import Lexical, Postings
+
+    for segment in bot.index_dir.glob("seg-*"):
+        arrays = {n: np.load(segment / f"postings-{n}.npy") for n in Postings.FIELDS}
+        np.savez(segment / "postings.npz", **arrays)
+        for name in Postings.FIELDS:
+            (segment / f"postings-{name}.npy").unlink()
+    again = Assistant.load(bot.index_dir, settings, embedder)
+    assert "Botsan-Kharchenko" in again.ask("Who warned of a humanitarian catastrophe?").text
+    assert Lexical(again.store).df("kosovo") > 0
 
 
 def test_name_terms_are_worked_out_once_per_snapshot(bot, tmp_path, monkeypatch):

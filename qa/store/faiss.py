@@ -10,7 +10,8 @@ The only module that reads or writes index files. Layout of an index folder:
         sentences.npy      one unit vector per sentence, in document order
         documents.jsonl    path, name, sha256, text, page starts, sentence spans
         chunks.jsonl       document index, offsets, page, text, sentence range
-        postings.npz       BM25 term postings of the chunks (hybrid.Postings)
+        postings-*.npy     BM25 term postings of the chunks (hybrid.Postings;
+                           one postings.npz in segments written before)
     hnsw-<time>.faiss      the HNSW graph, when the index is large enough for one
 
 A commit writes only what it adds, as a new segment, and records what it
@@ -44,7 +45,7 @@ from ..chunking import Chunk, Span
 from ..documents import Document
 from ..documents.structure import Block
 from ..errors import IndexMismatchError, IndexNotFoundError, QAError
-from .records import Entry, Found, Records
+from .records import Entry, EntryChunks, Found, Records, Stacked, chunk_table, load_array
 
 FORMAT_VERSION = 2  # 1: one data folder, rewritten whole by every commit
 MANIFEST = "manifest.json"
@@ -149,7 +150,8 @@ class Exact:
 
     def search(self, queries: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
         """(scores, rows) of the `n` best rows for each query, best first."""
-        scores = queries.astype(np.float32) @ self.vectors.T
+        scores = self.vectors.scores(queries) if isinstance(self.vectors, Stacked) else \
+            queries.astype(np.float32) @ self.vectors.T
         top = np.argpartition(-scores, n - 1, axis=1)[:, :n] if n < self.ntotal else \
             np.tile(np.arange(self.ntotal), (len(queries), 1))
         picked = np.take_along_axis(scores, top, axis=1)
@@ -167,6 +169,7 @@ def build_faiss(vectors: np.ndarray, options: IndexOptions):  # type: ignore[no-
     """Exact search for small collections, HNSW for large ones."""
     import faiss
 
+    vectors = np.asarray(vectors, np.float32)
     n, dim = vectors.shape if vectors.size else (0, vectors.shape[1])
     kind = _kind(n, options)
     index: Any
@@ -346,6 +349,9 @@ class Store(Records):
                 segment = self._write_segment(segment)
             segments.append(segment)
         self.segments = segments
+        self.restack()
+        if isinstance(self.index, Exact):
+            self.index = Exact(self.chunk_vectors)
         hnsw = self.hnsw
         if hasattr(self.index, "hnsw") and not hnsw:  # the graph, so a load need not build it
             import faiss
@@ -388,10 +394,9 @@ class Store(Records):
         tmp.mkdir()
         entries = [self.entries[p] for p in segment.paths]
         dim = self.dimension
-        np.save(tmp / "vectors.npy", np.vstack([e.chunk_vectors for e in entries]).astype(
-            np.float32) if entries else np.zeros((0, dim), np.float32), allow_pickle=False)
-        np.save(tmp / "sentences.npy", np.vstack([e.sentence_vectors for e in entries]).astype(
-            np.float16) if entries else np.zeros((0, dim), np.float16), allow_pickle=False)
+        _write_rows(tmp / "vectors.npy", [e.chunk_vectors for e in entries], np.float32, dim)
+        _write_rows(tmp / "sentences.npy", [e.sentence_vectors for e in entries], np.float16,
+                    dim)
         with open(tmp / "documents.jsonl", "w", encoding="utf-8") as out:
             for entry in entries:
                 out.write(json.dumps({
@@ -411,9 +416,21 @@ class Store(Records):
                         "sentences": [[s.start, s.end] for s in chunk.sentences],
                         "text": chunk.text,
                     }, ensure_ascii=False) + "\n")
-        segment.postings.save(tmp / "postings.npz")
+        segment.postings.save(tmp)
         _fsync_dir(tmp)
         os.replace(tmp, self.directory / name)
+        # The entries now read their vectors from the files just written
+        # (mapped: the process holds no copy), and make their chunks from
+        # their documents' text when asked.
+        vectors = load_array(self.directory / name / "vectors.npy")
+        sentence_vectors = load_array(self.directory / name / "sentences.npy")
+        chunk_at = sentence_at = 0
+        for entry in entries:
+            entry.chunks = EntryChunks(entry.doc, entry.sentences, chunk_table(entry))
+            entry.chunk_vectors = vectors[chunk_at:chunk_at + len(entry.chunks)]
+            entry.sentence_vectors = sentence_vectors[sentence_at:sentence_at + len(entry.sentences)]
+            chunk_at += len(entry.chunks)
+            sentence_at += len(entry.sentences)
         return Segment(name, segment.paths, segment.counts, segment.postings)
 
     @classmethod
@@ -579,10 +596,10 @@ def _read_data(data: Path, manifest: dict[str, Any], fix: object
 
     try:
         index = faiss.read_index(str(data / "vectors.faiss"))
-        sentence_vectors = np.load(data / "sentences.npy", allow_pickle=False)
+        sentence_vectors = load_array(data / "sentences.npy", mapped=False)
         docs = _read_jsonl(data / "documents.jsonl")
-        chunks = _read_jsonl(data / "chunks.jsonl")
-    except (OSError, RuntimeError, ValueError) as exc:
+        chunks = _chunk_records(data / "chunks.jsonl")
+    except (OSError, RuntimeError, ValueError, KeyError, IndexError, TypeError) as exc:
         raise IndexMismatchError(f"index files in {data.parent}/ are damaged ({exc}); {fix}") \
             from None
     n_sentences = sum(len(d["sentences"]) for d in docs)
@@ -614,13 +631,12 @@ def _read_segments(directory: Path, manifest: dict[str, Any], fix: object
         removed = frozenset(listed.get("removed", ()))
         try:
             # mapped, not read: the snapshot copies them into its flat arrays once
-            vectors = np.load(folder / "vectors.npy", mmap_mode="r", allow_pickle=False)
-            sentence_vectors = np.load(folder / "sentences.npy", mmap_mode="r",
-                                       allow_pickle=False)
+            vectors = load_array(folder / "vectors.npy")
+            sentence_vectors = load_array(folder / "sentences.npy")
             docs = _read_jsonl(folder / "documents.jsonl")
-            chunks = _read_jsonl(folder / "chunks.jsonl")
-            postings = Postings.load(folder / "postings.npz")
-        except (OSError, ValueError, KeyError) as exc:
+            chunks = _chunk_records(folder / "chunks.jsonl")
+            postings = Postings.load(folder)
+        except (OSError, ValueError, KeyError, IndexError, TypeError) as exc:
             raise IndexMismatchError(f"index files in {directory}/ are damaged ({exc}); "
                                      f"{fix}") from None
         n_sentences = sum(len(d["sentences"]) for d in docs)
@@ -651,6 +667,20 @@ def _read_segments(directory: Path, manifest: dict[str, Any], fix: object
     return entries, segments, index
 
 
+def _write_rows(path: Path, arrays: Sequence[np.ndarray], dtype: Any, width: int) -> None:
+    """The rows of `arrays`, one after another, as one .npy file, written
+    array by array (a merge copies no segment into memory whole)."""
+    n = sum(len(a) for a in arrays)
+    width = next((a.shape[1] for a in arrays if a.ndim == 2), width)
+    out = np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=(n, width))
+    at = 0
+    for array in arrays:
+        out[at:at + len(array)] = array
+        at += len(array)
+    out.flush()
+    del out
+
+
 def _manifest(directory: Path) -> dict[str, Any]:
     try:
         return dict(json.loads((directory / MANIFEST).read_text(encoding="utf-8")))
@@ -658,11 +688,15 @@ def _manifest(directory: Path) -> dict[str, Any]:
         return {}
 
 
-def _entries(docs: list[dict], chunks: list[dict], chunk_vectors: np.ndarray,
-             sentence_vectors: np.ndarray) -> dict[str, Entry]:
+def _entries(docs: list[dict], chunks: list[tuple[int, int, int, int]],
+             chunk_vectors: np.ndarray, sentence_vectors: np.ndarray) -> dict[str, Entry]:
+    """The entries of a saved run of documents. `chunks` (`_chunk_records`):
+    per chunk, its document's row, its first sentence's offsets and how many
+    sentences it holds; the vectors are sliced, not copied (mapped files
+    stay mapped)."""
     by_doc: list[list[int]] = [[] for _ in docs]
     for row, chunk in enumerate(chunks):
-        by_doc[chunk["doc"]].append(row)
+        by_doc[chunk[0]].append(row)
     entries: dict[str, Entry] = {}
     sentence_base = 0
     for i, record in enumerate(docs):
@@ -671,19 +705,35 @@ def _entries(docs: list[dict], chunks: list[dict], chunk_vectors: np.ndarray,
                        container=record.get("container", ""),
                        blocks=[Block.from_list(b) for b in record.get("blocks", ())])
         sentences = [Span(s, e) for s, e in record["sentences"]]
+        local = {(s.start, s.end): n for n, s in enumerate(sentences)}
         rows = by_doc[i]
+        table = np.array([(local[(chunks[r][1], chunks[r][2])], chunks[r][3]) for r in rows],
+                         np.int64).reshape(-1, 2)
+        if rows and rows[-1] - rows[0] + 1 == len(rows):  # (as written: in order)
+            own = chunk_vectors[rows[0]:rows[-1] + 1]
+        else:
+            own = chunk_vectors[rows] if rows else chunk_vectors[:0]
         entries[doc.path] = Entry(
-            doc=doc,
-            sentences=sentences,
-            chunks=[Chunk(source=doc.source, path=doc.path, start=chunks[r]["start"],
-                          end=chunks[r]["end"], text=chunks[r]["text"],
-                          sentences=[Span(s, e) for s, e in chunks[r]["sentences"]],
-                          page=chunks[r]["page"]) for r in rows],
-            chunk_vectors=chunk_vectors[rows] if rows else chunk_vectors[:0],
+            doc=doc, sentences=sentences, chunks=EntryChunks(doc, sentences, table),
+            chunk_vectors=own,
             sentence_vectors=sentence_vectors[sentence_base:sentence_base + len(sentences)],
         )
         sentence_base += len(sentences)
     return entries
+
+
+def _chunk_records(path: Path) -> list[tuple[int, int, int, int]]:
+    """Per line of a chunks.jsonl: its document's row, its first sentence's
+    offsets and its sentence count (the text is the document's, not kept)."""
+    out = []
+    with open(path, encoding="utf-8") as lines:
+        for line in lines:
+            if line.strip():
+                chunk = json.loads(line)
+                first = chunk["sentences"][0]
+                out.append((int(chunk["doc"]), int(first[0]), int(first[1]),
+                            len(chunk["sentences"])))
+    return out
 
 
 def _read_jsonl(path: Path) -> list[dict]:

@@ -21,7 +21,7 @@ import numpy as np
 
 from ..chunking import terms
 from ..documents.structure import lexical_context, sections
-from .records import Hit
+from .records import Hit, load_array
 
 K1, B = 1.5, 0.75  # BM25's saturation and length normalisation (Lucene's, bm25s's defaults)
 
@@ -99,16 +99,23 @@ class Postings:
         lo, hi = self.indptr[i], self.indptr[i + 1]
         return self.rows[lo:hi], self.tf[lo:hi]
 
-    def save(self, path: Path) -> None:
-        with open(path, "wb") as out:
-            np.savez(out, terms=self.terms, indptr=self.indptr, rows=self.rows, tf=self.tf,
-                     lengths=self.lengths)
+    FIELDS = ("terms", "indptr", "rows", "tf", "lengths")
+
+    def save(self, folder: Path) -> None:
+        """Each array as postings-<field>.npy in `folder` (read back mapped)."""
+        for name in self.FIELDS:
+            np.save(folder / f"postings-{name}.npy", getattr(self, name), allow_pickle=False)
 
     @classmethod
-    def load(cls, path: Path) -> Postings:
-        with np.load(path, allow_pickle=False) as saved:
-            return cls(saved["terms"], saved["indptr"], saved["rows"], saved["tf"],
-                       saved["lengths"])
+    def load(cls, folder: Path) -> Postings:
+        """The postings saved in `folder`: memory-mapped, so a loaded index
+        holds none of them; or read from the one postings.npz that segments
+        written before had."""
+        if (folder / "postings.npz").exists():
+            saved = load_array(folder / "postings.npz", mapped=False)
+        else:
+            saved = {name: load_array(folder / f"postings-{name}.npy") for name in cls.FIELDS}
+        return cls(*(saved[name] for name in cls.FIELDS))
 
 
 class Lexical:
@@ -197,7 +204,7 @@ def hybrid_search(store: Any, lexical: Lexical, query_vector: np.ndarray,
     over those documents' chunks.
     """
     if only is not None:
-        within = np.array([i for i, c in enumerate(store.chunks) if c.path in only],
+        within = np.array([i for i, key in enumerate(store.chunk_key) if key in only],
                           dtype=np.int64)
         exact = store.chunk_vectors[within] @ query_vector if len(within) else np.zeros(0)
         dense_rows = within[np.argsort(-exact)[:candidates]]
@@ -209,7 +216,7 @@ def hybrid_search(store: Any, lexical: Lexical, query_vector: np.ndarray,
     fused = fuse([dense_rows, lexical_rows], rrf_k)
     if prefer:
         for row in fused:
-            if store.chunks[row].path in prefer:
+            if store.chunk_key[row] in prefer:
                 fused[row] += 1.0 / (rrf_k + 1)
     best = sorted(fused.items(), key=lambda item: -item[1])[:k]
     rows = np.array([row for row, _ in best], dtype=np.int64)

@@ -10,8 +10,7 @@ only what its hits need.
 from __future__ import annotations
 
 import threading
-import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from itertools import compress
 from typing import Any, NamedTuple
@@ -29,7 +28,7 @@ class Entry:
 
     doc: Document
     sentences: list[Span]
-    chunks: list[Chunk]
+    chunks: Sequence[Chunk]  # a list, or EntryChunks for a saved document
     chunk_vectors: np.ndarray
     sentence_vectors: np.ndarray
 
@@ -37,11 +36,17 @@ class Entry:
 class Records:
     """Entries by key (a document path), with flat views for search and answers.
 
-    Views: `chunks`, `chunk_vectors`, `chunk_sentence_rows` (each chunk's
-    sentence rows), `chunk_means` (unit mean of those sentences' vectors),
+    Views: `chunks` (made when read), `chunk_key` (each chunk row's entry
+    key), `chunk_vectors`, `chunk_sentence_rows` (each chunk's sentence
+    rows), `chunk_means` (unit mean of those sentences' vectors),
     `sentence_spans`, `sentence_vectors`, `sentence_doc` (each sentence
     row's entry key), `sentence_kind` and `sentence_section` (its block kind
     and section path, documents/structure.py).
+
+    The vector views read the entries' own arrays in place (`Stacked`): for
+    a saved index those are the segments' files, memory-mapped, so a
+    snapshot holds no copy of the corpus's vectors and the operating system
+    pages them in as searches read them.
     """
 
     def __init__(self, dimension: int, entries: dict[str, Entry] | None = None) -> None:
@@ -54,20 +59,16 @@ class Records:
         """Build the flat views. With `base` (an earlier snapshot whose entries,
         less `dropped`, open this one's in the same order), its views are
         reused: only the entries after them are read, so a change costs what
-        it adds, plus copying arrays."""
+        it adds, plus copying lists of row references."""
         kept = [p for p in base.entries if p not in dropped] if base is not None else []
         keys = list(self.entries)
         if base is None or keys[:len(kept)] != kept:
             base, kept = None, []
         self._files: dict[str, dict[str, Any]] = {}
-        chunk_vecs, sent_vecs = [], []
-        if base is not None and not (set(base.entries) & dropped) and base.entries:
-            self._appended(base, keys[len(kept):])
-            return
         if base is not None and keys == kept and list(base.entries)[:len(kept)] == kept:
             self._truncated(base)  # the last files dropped (often the ones just added)
             return
-        if base is not None:
+        if base is not None and base.entries:
             paths = list(base.entries)
             live = np.array([p not in dropped for p in paths], bool)
             chunk_keep = np.repeat(live, [len(base.entries[p].chunks) for p in paths])
@@ -76,108 +77,79 @@ class Records:
             starts = base.chunk_sentence_rows.starts[chunk_keep]
             starts = [starts - shift[starts]]
             counts = [base.chunk_sentence_rows.counts[chunk_keep]]
-            self.chunks = list(compress(base.chunks, chunk_keep))
+            locals_ = [base.chunk_local[chunk_keep]]
+            self.chunk_key = list(compress(base.chunk_key, chunk_keep))
             self.sentence_doc = list(compress(base.sentence_doc, sent_keep))
             self.sentence_spans = list(compress(base.sentence_spans, sent_keep))
             self.sentence_kind = list(compress(base.sentence_kind, sent_keep))
             self.sentence_section = list(compress(base.sentence_section, sent_keep))
-            if chunk_keep.any():  # (an empty store's arrays may have no width yet)
-                # views of the kept runs: one copy, into the new arrays (_filled)
-                chunk_vecs += [base.chunk_vectors[a:b] for a, b in _runs(chunk_keep)]
-                sent_vecs += [base.sentence_vectors[a:b] for a, b in _runs(sent_keep)]
             self._files = {p: base._files[p] for p in kept if p in base._files}
         else:
-            starts, counts = [], []
-            self.chunks, self.sentence_doc, self.sentence_spans = [], [], []
+            starts, counts, locals_ = [], [], []
+            self.chunk_key, self.sentence_doc, self.sentence_spans = [], [], []
             self.sentence_kind, self.sentence_section = [], []
-        new_starts, new_counts = self._add_rows(keys[len(kept):], chunk_vecs, sent_vecs)
-        starts.append(np.array(new_starts, np.int64))
-        counts.append(np.array(new_counts, np.int64))
-        self.chunk_sentence_rows = Rows(np.concatenate(starts), np.concatenate(counts))
-        # With a little room after the rows, so that adding a small file next
-        # writes into these arrays instead of copying them (_grown).
-        self.chunk_vectors = _filled(chunk_vecs, np.float32, self.dimension)
-        self.sentence_vectors = _filled(sent_vecs, np.float16, self.dimension)
-        del chunk_vecs, sent_vecs
-        # Each entry's vectors become views into the flat arrays, so the corpus's
-        # vectors are held once, not once per entry and again flattened.
-        chunk_at = sentence_at = 0
-        for entry in self.entries.values():
-            entry.chunk_vectors = self.chunk_vectors[chunk_at:chunk_at + len(entry.chunks)]
-            entry.sentence_vectors = self.sentence_vectors[
-                sentence_at:sentence_at + len(entry.sentences)]
-            chunk_at += len(entry.chunks)
-            sentence_at += len(entry.sentences)
+        added = keys[len(kept):]
+        new_starts, new_counts, new_locals = self._add_rows(added)
+        self.chunk_sentence_rows = Rows(np.concatenate(starts + [new_starts]),
+                                        np.concatenate(counts + [new_counts]))
+        self.chunk_local = np.concatenate(locals_ + [new_locals])
+        if base is not None and not (set(base.entries) & dropped):  # only added
+            self.chunk_vectors = base.chunk_vectors.then(
+                [self.entries[k].chunk_vectors for k in added])
+            self.sentence_vectors = base.sentence_vectors.then(
+                [self.entries[k].sentence_vectors for k in added])
+        else:
+            self.restack()
+        self.chunks = ChunkRows(self)
         self.chunk_means = ChunkMeans(self)
 
-    def _appended(self, base: Records, added: list[str]) -> None:
-        """The flat views of `base` with the entries `added` after it: the
-        vectors are written into the room `base`'s arrays have beyond their
-        rows (shared, so an add copies only what it adds), or into new ones
-        with room to grow when there is none, or another snapshot took it."""
-        self._files = dict(base._files)
-        self.chunks, self.sentence_doc = list(base.chunks), list(base.sentence_doc)
-        self.sentence_spans = list(base.sentence_spans)
-        self.sentence_kind, self.sentence_section = list(base.sentence_kind), \
-            list(base.sentence_section)
-        chunk_vecs: list[np.ndarray] = []
-        sent_vecs: list[np.ndarray] = []
-        starts, counts = self._add_rows(added, chunk_vecs, sent_vecs)
-        self.chunk_sentence_rows = Rows(
-            np.concatenate([base.chunk_sentence_rows.starts, np.array(starts, np.int64)]),
-            np.concatenate([base.chunk_sentence_rows.counts, np.array(counts, np.int64)]))
-        new_sentences = np.vstack(sent_vecs) if sent_vecs else base.sentence_vectors[:0]
-        self.sentence_vectors = _grown(base.sentence_vectors, new_sentences)
-        self.chunk_vectors = _grown(base.chunk_vectors, np.vstack(chunk_vecs)
-                                    if chunk_vecs else base.chunk_vectors[:0])
-        self.chunk_means = ChunkMeans(self)
-        chunk_at, sentence_at = len(base.chunks), len(base.sentence_spans)
-        for key in added:  # the new entries' vectors become views too
-            entry = self.entries[key]
-            entry.chunk_vectors = self.chunk_vectors[chunk_at:chunk_at + len(entry.chunks)]
-            entry.sentence_vectors = self.sentence_vectors[
-                sentence_at:sentence_at + len(entry.sentences)]
-            chunk_at += len(entry.chunks)
-            sentence_at += len(entry.sentences)
+    def restack(self) -> None:
+        """The vector views, read afresh from the entries' arrays (after a
+        save points them at the files it wrote)."""
+        entries = self.entries.values()
+        self.chunk_vectors = Stacked([e.chunk_vectors for e in entries], self.dimension,
+                                     np.float32)
+        # Sentence vectors in float16: the largest array (several sentences a
+        # chunk) at half the memory and disk; cosines move by under 1e-3.
+        self.sentence_vectors = Stacked([e.sentence_vectors for e in entries], self.dimension,
+                                        np.float16)
 
-    def _add_rows(self, keys: list[str], chunk_vecs: list[np.ndarray],
-                  sent_vecs: list[np.ndarray]) -> tuple[list[int], list[int]]:
-        """Append the entries `keys` to the flat lists, and their vectors to
-        `chunk_vecs` and `sent_vecs`; their chunks' first sentence rows and
-        sentence counts."""
-        starts, counts = [], []
+    def _add_rows(self, keys: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Append the entries `keys` to the flat lists; their chunks' first
+        sentence rows, sentence counts and rows within their entry."""
+        starts, counts, locals_ = [], [], []
         for key in keys:
             entry = self.entries[key]
             first = len(self.sentence_spans)
-            local = {(s.start, s.end): i for i, s in enumerate(entry.sentences)}
-            for chunk in entry.chunks:
-                starts.append(first + local[(chunk.sentences[0].start, chunk.sentences[0].end)])
-                counts.append(len(chunk.sentences))
-                self.chunks.append(chunk)
+            table = chunk_table(entry)
+            starts.append(first + table[:, 0])
+            counts.append(table[:, 1])
+            locals_.append(np.arange(len(table), dtype=np.int32))
+            self.chunk_key.extend([key] * len(table))
             self.sentence_spans.extend(entry.sentences)
             self.sentence_doc.extend([key] * len(entry.sentences))
             self.sentence_kind.extend(structure.kinds(entry.doc.blocks, entry.sentences))
             self.sentence_section.extend(structure.sections(entry.doc.blocks, entry.sentences))
-            chunk_vecs.append(entry.chunk_vectors.astype(np.float32, copy=False))
-            # Sentence vectors in float16: the largest array (several sentences a
-            # chunk) at half the memory and disk; cosines move by under 1e-3.
-            sent_vecs.append(entry.sentence_vectors.astype(np.float16, copy=False))
-        return starts, counts
+        return (np.concatenate(starts) if starts else np.zeros(0, np.int64),
+                np.concatenate(counts) if counts else np.zeros(0, np.int64),
+                np.concatenate(locals_) if locals_ else np.zeros(0, np.int32))
 
     def _truncated(self, base: Records) -> None:
         """The flat views of `base`'s first entries (this snapshot's): the
-        first rows of its arrays, shared, nothing copied."""
+        first rows of its views."""
         chunks = sum(len(e.chunks) for e in self.entries.values())
         sentences = sum(len(e.sentences) for e in self.entries.values())
         self._files = {p: base._files[p] for p in self.entries if p in base._files}
-        self.chunks, self.sentence_doc = base.chunks[:chunks], base.sentence_doc[:sentences]
+        self.chunk_key, self.sentence_doc = base.chunk_key[:chunks], base.sentence_doc[:sentences]
+        self.chunk_local = base.chunk_local[:chunks]
         self.sentence_spans = base.sentence_spans[:sentences]
         self.sentence_kind = base.sentence_kind[:sentences]
         self.sentence_section = base.sentence_section[:sentences]
         self.chunk_sentence_rows = Rows(base.chunk_sentence_rows.starts[:chunks],
                                         base.chunk_sentence_rows.counts[:chunks])
-        self.chunk_vectors = base.chunk_vectors[:chunks]
-        self.sentence_vectors = base.sentence_vectors[:sentences]
+        self.chunk_vectors = base.chunk_vectors.first(chunks)
+        self.sentence_vectors = base.sentence_vectors.first(sentences)
+        self.chunks = ChunkRows(self)
         self.chunk_means = ChunkMeans(self)
 
     def document(self, key: str) -> Document:
@@ -209,56 +181,184 @@ class Records:
         return self._files
 
 
-GROWTH = 0.25  # room a copied array gets to grow into, as a share of its rows
-ROOM = 2_048  # rows of room a snapshot's arrays get when built whole (a few small files)
+def chunk_table(entry: Entry) -> np.ndarray:
+    """Per chunk of `entry`: the row of its first sentence among the entry's
+    sentences, and how many it holds (an (n, 2) array)."""
+    if isinstance(entry.chunks, EntryChunks):
+        return entry.chunks.table
+    local = {(s.start, s.end): i for i, s in enumerate(entry.sentences)}
+    return np.array([(local[(c.sentences[0].start, c.sentences[0].end)], len(c.sentences))
+                     for c in entry.chunks], np.int64).reshape(-1, 2)
 
 
-def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
-    """The [start, stop) runs of True in `mask`."""
-    edges = np.flatnonzero(np.diff(np.concatenate([[0], mask.astype(np.int8), [0]])))
-    return list(zip(edges[0::2].tolist(), edges[1::2].tolist()))
+class EntryChunks(Sequence[Chunk]):
+    """A saved document's chunks, held as runs of its sentences: each Chunk
+    (its text a slice of the document's) is made when read, so a loaded index
+    holds no chunk text beside the documents'."""
+
+    def __init__(self, doc: Document, sentences: list[Span], table: np.ndarray) -> None:
+        self.doc, self.sentences, self.table = doc, sentences, table
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    def __getitem__(self, i: int) -> Chunk:  # type: ignore[override]
+        first, count = (int(v) for v in self.table[i])
+        sentences = self.sentences[first:first + count]
+        start, end = sentences[0].start, sentences[-1].end
+        return Chunk(source=self.doc.source, path=self.doc.path, start=start, end=end,
+                     text=self.doc.text[start:end], sentences=sentences,
+                     page=self.doc.page_at(start))
 
 
-def _filled(parts: list[np.ndarray], dtype: Any, width: int) -> np.ndarray:
-    """`parts` stacked into a new buffer with ROOM rows to spare (see _grown)."""
-    n = sum(len(p) for p in parts)
-    width = parts[0].shape[1] if parts else width
-    buffer = np.empty((n + ROOM, width), dtype=dtype)
-    if parts:
-        np.concatenate(parts, axis=0, out=buffer[:n], casting="same_kind")
-    _claim(buffer, n)
-    return buffer[:n]
+class ChunkRows(Sequence[Chunk]):
+    """A snapshot's chunks by row, each read from its entry when asked for."""
+
+    def __init__(self, records: Records) -> None:
+        self.records = records
+
+    def __len__(self) -> int:
+        return len(self.records.chunk_key)
+
+    def __getitem__(self, row: int) -> Chunk:  # type: ignore[override]
+        key = self.records.chunk_key[row]
+        return self.records.entries[key].chunks[int(self.records.chunk_local[row])]
 
 
-def _claim(buffer: np.ndarray, rows: int) -> None:
-    _taken[id(buffer)] = rows
-    weakref.finalize(buffer, _taken.pop, id(buffer), None)
-_taken: dict[int, int] = {}  # a shared array's buffer -> rows written into it (see _grown)
-_taken_lock = threading.Lock()
+class Stacked:
+    """The rows of several arrays read as one (n, width) array, in place:
+    the entries' vectors (views of the segments' memory-mapped files, or
+    arrays in memory for files just indexed). Views that lie next to each
+    other in one buffer are joined, so a saved segment is one part however
+    many files it holds. Indexing by a slice, a row or an array of rows gives
+    a NumPy array; `scores` is the product with queries."""
+
+    def __init__(self, arrays: Iterable[np.ndarray], width: int, dtype: Any,
+                 _parts: list[np.ndarray] | None = None) -> None:
+        self.dtype = np.dtype(dtype)
+        self.parts = _joined(arrays, list(_parts or []))
+        width = self.parts[0].shape[1] if self.parts else width
+        self.ends = np.cumsum([len(p) for p in self.parts], dtype=np.int64)
+        self.shape = (int(self.ends[-1]) if self.parts else 0, int(width))
+        self.ndim = 2
+
+    def then(self, arrays: Iterable[np.ndarray]) -> Stacked:
+        """These rows, then `arrays`' (nothing copied)."""
+        return Stacked(arrays, self.shape[1], self.dtype, self.parts)
+
+    def first(self, n: int) -> Stacked:
+        """The first `n` rows (nothing copied)."""
+        parts, at = [], 0
+        for part in self.parts:
+            if at >= n:
+                break
+            parts.append(part[:n - at])
+            at += len(parts[-1])
+        return Stacked([], self.shape[1], self.dtype, parts)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        return self[0:len(self)].astype(dtype or self.dtype, copy=False)
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        if isinstance(key, slice):
+            start, stop, step = key.indices(len(self))
+            if step != 1:
+                return self[np.arange(start, stop, step)]
+            if stop <= start:
+                return np.zeros((0, self.shape[1]), self.dtype)
+            part = int(np.searchsorted(self.ends, start, side="right"))
+            begin = int(self.ends[part]) - len(self.parts[part])
+            if stop <= self.ends[part]:
+                return np.asarray(self.parts[part][start - begin:stop - begin], self.dtype)
+            return self[np.arange(start, stop)]
+        if isinstance(key, (int, np.integer)):
+            row = int(key) + len(self) if key < 0 else int(key)
+            if not 0 <= row < len(self):
+                raise IndexError(f"row {key} out of {len(self)}")
+            part = int(np.searchsorted(self.ends, row, side="right"))
+            return np.asarray(self.parts[part][row - int(self.ends[part]) + len(self.parts[part])],
+                              self.dtype)
+        rows = np.asarray(key, np.int64).reshape(-1)
+        out = np.empty((len(rows), self.shape[1]), self.dtype)
+        if not len(rows):
+            return out
+        rows = np.where(rows < 0, rows + len(self), rows)
+        if rows.min() < 0 or rows.max() >= len(self):
+            raise IndexError(f"rows out of {len(self)}")
+        which = np.searchsorted(self.ends, rows, side="right")
+        for part in np.unique(which).tolist():
+            mask = which == part
+            begin = int(self.ends[part]) - len(self.parts[part])
+            out[mask] = self.parts[part][rows[mask] - begin]
+        return out
+
+    def scores(self, queries: np.ndarray) -> np.ndarray:
+        """queries @ rows.T, part by part (float32)."""
+        queries = np.asarray(queries, np.float32)
+        if not self.parts:
+            return np.zeros((len(queries), 0), np.float32)
+        return np.hstack([queries @ np.asarray(part, np.float32).T for part in self.parts])
 
 
-def _grown(rows: np.ndarray, more: np.ndarray) -> np.ndarray:
-    """`rows` with `more` after them. When `rows` is the first part of a buffer
-    with room after it that no other snapshot has written to, `more` goes
-    there and the result is a longer view of the same buffer (`rows` itself,
-    another snapshot's view, is unchanged); else a new buffer with GROWTH room."""
-    n, m = len(rows), len(more)
-    buffer = rows.base if isinstance(rows.base, np.ndarray) and rows.base.ndim == rows.ndim \
-        and rows.base.dtype == rows.dtype and rows.base.shape[1:] == rows.shape[1:] \
-        and rows.base.flags.c_contiguous and rows.flags.c_contiguous \
-        and rows.__array_interface__["data"][0] == rows.base.__array_interface__["data"][0] \
-        else None
-    with _taken_lock:
-        if buffer is not None and _taken.get(id(buffer)) == n and n + m <= len(buffer):
-            buffer[n:n + m] = more
-            _taken[id(buffer)] = n + m
-            return buffer[:n + m]
-        width = rows.shape[1:] if n else more.shape[1:]
-        buffer = np.empty((int((n + m) * (1 + GROWTH)) + 64, *width), dtype=more.dtype)
-        buffer[:n] = rows
-        buffer[n:n + m] = more
-        _claim(buffer, n + m)
-        return buffer[:n + m]
+_reading = threading.Lock()
+
+
+def load_array(path: Any, mapped: bool = True) -> Any:
+    """np.load of a saved array (memory-mapped, unless `mapped` is False), one
+    thread at a time: NumPy parses the header with `ast.literal_eval`, which
+    CPython 3.11 does not make safe across threads ("AST constructor recursion
+    depth mismatch", python/cpython#106905), and a writer and a reader load
+    at once."""
+    with _reading:
+        if mapped:
+            return np.load(path, mmap_mode="r", allow_pickle=False)
+        loaded = np.load(path, allow_pickle=False)
+        if isinstance(loaded, np.lib.npyio.NpzFile):
+            with loaded:
+                return {name: loaded[name] for name in loaded.files}
+        return loaded
+
+
+def _joined(arrays: Iterable[np.ndarray], parts: list[np.ndarray]) -> list[np.ndarray]:
+    """`parts` then `arrays`, each view that continues the part before it in
+    the same buffer joined to it (one view of the buffer's rows)."""
+    for array in arrays:
+        if not len(array):
+            continue
+        if parts:
+            joined = _continued(parts[-1], array)
+            if joined is not None:
+                parts[-1] = joined
+                continue
+        parts.append(array)
+    return parts
+
+
+def _root(array: np.ndarray) -> np.ndarray:
+    while isinstance(array.base, np.ndarray):
+        array = array.base
+    return array
+
+
+def _continued(before: np.ndarray, after: np.ndarray) -> np.ndarray | None:
+    """One view of `before`'s rows and then `after`'s, when `after` starts
+    where `before` ends in the same C-contiguous buffer; else None."""
+    root = _root(before)
+    if root is not _root(after) or before.dtype != after.dtype or root.ndim != 2 \
+            or before.shape[1:] != after.shape[1:] or root.shape[1:] != before.shape[1:] \
+            or not (root.flags.c_contiguous and before.flags.c_contiguous
+                    and after.flags.c_contiguous):
+        return None
+    row_bytes = root.strides[0]
+    head = before.__array_interface__["data"][0] - root.__array_interface__["data"][0]
+    if before.__array_interface__["data"][0] + len(before) * row_bytes != \
+            after.__array_interface__["data"][0] or head % row_bytes:
+        return None
+    first = head // row_bytes
+    return root[first:first + len(before) + len(after)]
 
 
 class ChunkMeans:
