@@ -28,6 +28,7 @@ from .chunking import Chunk, Span, chunk_document, split_sentences
 from .documents.structure import boundaries
 from .errors import DocumentError
 from .store import Entry
+from .store.records import EntryChunks, chunk_table
 
 logger = logging.getLogger(__name__)
 
@@ -193,6 +194,26 @@ def embed(docs: Sequence[loaders.Document], settings: Any, embedder: Any,
     if bar is not None:
         bar.close()
     return entries
+
+
+def copies(docs: Sequence[loaders.Document], entries: Iterable[Entry]
+           ) -> tuple[list[Entry], list[loaders.Document]]:
+    """Entries for the documents whose text an entry of the same index holds
+    already (the same file under another name: same bytes, same sentences,
+    chunks and vectors), made from that entry without the model; and the
+    documents that need embedding."""
+    held = {entry.doc.sha256: entry for entry in entries}
+    made, rest = [], []
+    for doc in docs:
+        entry = held.get(doc.sha256)
+        if entry is None or entry.doc.text != doc.text:
+            rest.append(doc)
+            continue
+        made.append(Entry(doc=doc, sentences=entry.sentences,
+                          chunks=EntryChunks(doc, entry.sentences, chunk_table(entry)),
+                          chunk_vectors=entry.chunk_vectors,
+                          sentence_vectors=entry.sentence_vectors))
+    return made, rest
 
 
 def _told(parts: list[tuple[loaders.Document, list[Span], list[Chunk]]],

@@ -146,9 +146,11 @@ def test_hnsw_search_depth_comes_from_the_settings_not_the_file(bot, settings, t
     store = Store(tmp_path / "ix", settings.index_shape(), bot.store.dimension, saved,
                   dict(bot.store.entries))
     store.save()
-    assert Store.load(tmp_path / "ix", settings.index_shape(), saved).index.hnsw.efSearch == 16
+    graphs = Store.load(tmp_path / "ix", settings.index_shape(), saved).index.graphs()
+    assert graphs and all(g.hnsw.efSearch == 16 for g in graphs)
     wanted = IndexOptions(index_type="hnsw", hnsw_ef_search=200)
-    assert Store.load(tmp_path / "ix", settings.index_shape(), wanted).index.hnsw.efSearch == 200
+    graphs = Store.load(tmp_path / "ix", settings.index_shape(), wanted).index.graphs()
+    assert graphs and all(g.hnsw.efSearch == 200 for g in graphs)
     assert IndexOptions().hnsw_ef_search == Settings().hnsw_ef_search
 
 
@@ -395,6 +397,106 @@ def test_a_large_add_is_embedded_and_committed_in_groups(bot, tmp_path, settings
         "bell.txt", "ferry.txt", "mill.txt", "russia-warns-kosovo.txt"]
     assert "Korsby" in again.ask("Who restored the Velde tide mill?").text
     assert "Venice" in again.ask("Where was the chapel bell of Edda cast?").text
+
+
+def test_large_segments_are_searched_by_graphs_of_their_own_and_a_small_add_builds_none(
+        bot, tmp_path, settings, embedder, monkeypatch):
+    """Issue 39: past hnsw_threshold each large segment has its own HNSW graph,
+    saved beside it and read back; adding a small file writes a segment that
+    is searched exactly and builds no graph (the cost follows the file);
+    a removed file's rows never come back from a graph; the graphs agree
+    with exact search."""
+    from qa import indexing
+    from qa.documents import load
+    from qa.store import faiss as store_faiss
+
+    monkeypatch.setattr(store_faiss, "LARGE", 5)
+    options = IndexOptions("auto", hnsw_threshold=4)  # the article (4 chunks) and bell.txt: 5
+    entries = []
+    for name, text in FILES.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+        entries += indexing.embed([load(tmp_path / name)], settings, embedder, False)
+    mill, ferry, bell = entries
+    store = Store(tmp_path / "ix", settings.index_shape(), bot.store.dimension, options,
+                  {**bot.store.entries, bell.doc.path: bell})
+    store.save()
+    assert (tmp_path / "ix" / store.segments[0].name / "graph.faiss").exists()
+    built: list[int] = []
+    real = store_faiss.build_faiss
+    monkeypatch.setattr(store_faiss, "build_faiss",
+                        lambda *a, **k: (built.append(1), real(*a, **k))[1])
+    added = store.commit(add=[mill])
+    assert built == [] and len(added.index.graphs()) == 1 and len(added.segments) == 2
+    loaded = Store.load(tmp_path / "ix", settings.index_shape(), options)
+    assert len(loaded.index.graphs()) == 1
+    vector = embedder.encode(["Who warned of a humanitarian catastrophe?"])[0]
+    rows, _ = loaded.dense(vector, 5)
+    exact = np.argsort(-(np.array(loaded.chunk_vectors) @ vector))[:5]
+    assert rows[0] == exact[0] and len(set(rows) & set(exact)) >= 4
+    assert loaded.chunk_key[int(rows[0])].endswith("russia-warns-kosovo.txt")
+    kept = loaded.commit(remove=[bell.doc.path])  # a tombstone in the graph's segment
+    vector = embedder.encode(["Where was the chapel bell of Edda cast?"])[0]
+    rows, _ = kept.dense(vector, len(kept.chunks))
+    assert sorted(rows.tolist()) == list(range(len(kept.chunks)))  # every live row, no other
+    assert bell.doc.path not in {kept.chunk_key[int(r)] for r in rows}
+
+
+def test_a_copy_of_an_indexed_file_takes_its_vectors_without_the_model(
+        bot, tmp_path, settings, embedder, monkeypatch):
+    """A file with the same bytes as one the index holds (the same PDF in two
+    folders) is indexed from that file's sentences, chunks and vectors: the
+    model reads nothing, and the copy answers under its own name."""
+    from qa import indexing
+
+    original = tmp_path / "mill.txt"
+    original.write_text(FILES["mill.txt"], encoding="utf-8")
+    bot.add([original])
+    embedded: list[str] = []
+    real = indexing.embed
+
+    def embed(docs, *args, **kwargs):
+        embedded.extend(d.source for d in docs)
+        return real(docs, *args, **kwargs)
+
+    monkeypatch.setattr(indexing, "embed", embed)
+    (tmp_path / "copies").mkdir()
+    copy = tmp_path / "copies" / "mill-copy.txt"
+    copy.write_bytes(original.read_bytes())
+    (tmp_path / "copies" / "ferry.txt").write_text(FILES["ferry.txt"], encoding="utf-8")
+    report = bot.add([tmp_path / "copies"])
+    assert embedded == ["ferry.txt"] and report.added == 2
+    again = Assistant.load(bot.index_dir, settings, embedder)
+    answer = again.ask("Who restored the Velde tide mill?", sources=["mill-copy.txt"])
+    assert "Korsby" in answer.text and answer.sources[0].source == "mill-copy.txt"
+    rows = [r for r, key in enumerate(again.store.chunk_key) if key.endswith("mill.txt")]
+    copied = [r for r, key in enumerate(again.store.chunk_key) if key.endswith("mill-copy.txt")]
+    assert np.array_equal(again.store.chunk_vectors[rows], again.store.chunk_vectors[copied])
+
+
+def test_commits_merge_small_segments_only():
+    """Issue 39: a commit's merge takes the smallest half of the small
+    segments once there are more than MAX_SEGMENTS of them; a large segment
+    (LARGE chunks or more: its own graph) is merged only by `optimize`, so
+    adding a file never waits for one to be rewritten."""
+    from qa.store.faiss import LARGE, MAX_SEGMENTS, Segment, tiered
+    from qa.store.hybrid import Postings
+
+    def segment(name: str, chunks: int) -> Segment:
+        return Segment(name, [name], [chunks], Postings.of([["word"]] * chunks))
+
+    def names(segments: list[Segment]) -> list[str]:
+        return [s.name for s in segments]
+
+    large = [segment(f"large-{i}", LARGE) for i in range(MAX_SEGMENTS + 3)]
+    one = large + [segment("small", 1)]
+    assert tiered(one) is one  # no merge
+    small = [segment(f"small-{i}", i + 1) for i in range(MAX_SEGMENTS + 1)]
+    merged = tiered(large + small)
+    assert names(merged[:len(large)]) == names(large)  # untouched
+    assert names(merged[len(large):-1]) == names(small[len(small) // 2:])
+    assert merged[-1].name == ""  # the new one, unsaved
+    assert sum(merged[-1].counts) == sum(range(1, len(small) // 2 + 1))
+    assert len(tiered(large + small, everything=True)) == 1
 
 
 def test_a_segment_with_its_postings_in_one_npz_file_still_loads(bot, settings, embedder):

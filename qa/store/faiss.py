@@ -12,7 +12,8 @@ The only module that reads or writes index files. Layout of an index folder:
         chunks.jsonl       document index, offsets, page, text, sentence range
         postings-*.npy     BM25 term postings of the chunks (hybrid.Postings;
                            one postings.npz in segments written before)
-    hnsw-<time>.faiss      the HNSW graph, when the index is large enough for one
+        graph.faiss        the segment's HNSW graph, once the index is large
+                           enough for graphs (`wants_graph`)
 
 A commit writes only what it adds, as a new segment, and records what it
 removes as tombstones in the manifest, which it then swaps in with an atomic
@@ -49,7 +50,12 @@ from .records import Entry, EntryChunks, Found, Records, Stacked, chunk_table, l
 
 FORMAT_VERSION = 2  # 1: one data folder, rewritten whole by every commit
 MANIFEST = "manifest.json"
-MAX_SEGMENTS = 12  # more, and a commit merges the smallest (a tiered merge)
+MAX_SEGMENTS = 12  # more small ones, and a commit merges the smallest (a tiered merge)
+# Chunks that make a segment large: past hnsw_threshold it gets an HNSW graph of
+# its own, and commits no longer merge it (only `optimize` does), so that adding
+# a file never waits for a large segment to be rewritten and its graph rebuilt.
+LARGE = 4_096
+GRAPH = "graph.faiss"
 # What may sit in a folder before an index is written into it.
 _HARMLESS = {".lock", ".gitkeep", "README.md", ".DS_Store", ".manifest.json.tmp"}
 _INDEX_PARTS = ("data-", ".data-", "seg-", ".seg-", "hnsw-", ".hnsw-")
@@ -67,6 +73,10 @@ class Segment:
     counts: list[int]
     postings: Any  # hybrid.Postings
     removed: frozenset[str] = frozenset()
+    graph: Any = None  # its HNSW graph over all its chunk rows, when it has one
+
+    def with_removed(self, removed: frozenset[str]) -> Segment:
+        return Segment(self.name, self.paths, self.counts, self.postings, removed, self.graph)
 
     def live(self) -> list[str]:
         return [p for p in self.paths if p not in self.removed]
@@ -108,16 +118,17 @@ def merge_segments(segments: Sequence[Segment]) -> Segment:
 
 def tiered(segments: list[Segment], everything: bool = False) -> list[Segment]:
     """The segments after the merge a commit does: none while there are at
-    most MAX_SEGMENTS and none is mostly removed files; else the smallest half
-    and the mostly-removed ones become one. `everything`: all become one."""
+    most MAX_SEGMENTS small ones (under LARGE chunks) and none is mostly
+    removed files; else the smallest half of the small ones and the
+    mostly-removed ones become one. `everything`: all become one."""
     if everything:
         return [merge_segments(segments)] if len(segments) > 1 or any(
             s.removed for s in segments) else segments
     worn = [s for s in segments if s.dead_share() > 0.5]
-    if len(segments) <= MAX_SEGMENTS and not worn:
+    few = [s for s in segments if sum(s.counts) < LARGE]
+    if len(few) <= MAX_SEGMENTS and not worn:
         return segments
-    small = sorted(segments, key=Segment.size)[:len(segments) // 2] \
-        if len(segments) > MAX_SEGMENTS else []
+    small = sorted(few, key=Segment.size)[:len(few) // 2] if len(few) > MAX_SEGMENTS else []
     chosen = [s for s in segments if any(s is c for c in small + worn)]
     if len(chosen) == 1 and not chosen[0].removed:
         return segments
@@ -136,27 +147,74 @@ class IndexOptions:
     hnsw_ef_search: int = 256  # the same default as Settings
 
 
-class Exact:
-    """Exact inner-product search over the store's own chunk vectors, in
-    place: what FAISS's flat index does, without a second copy of them."""
+class Dense:
+    """Dense search over a store's segments, best inner products first: a
+    segment with an HNSW graph is searched by it (the rows of its removed
+    files skipped), each run of the others exactly, in place over the
+    store's own vectors (no copy of them)."""
 
-    def __init__(self, vectors: np.ndarray) -> None:
-        self.vectors = vectors
-        self.d = int(vectors.shape[1]) if vectors.ndim == 2 else 0
+    def __init__(self, store: Store) -> None:
+        self.vectors: Stacked = store.chunk_vectors
+        # (graph or None, store rows of the graph's rows (-1: removed), first row, live rows)
+        self.parts: list[tuple[Any, Any, int, int]] = []
+        base = 0
+        for segment in store.segments or []:
+            kept = segment.kept_rows()
+            live = int(kept.sum())
+            if segment.graph is not None:
+                rows = np.full(len(kept), -1, np.int64)
+                rows[kept] = np.arange(base, base + live)
+                self.parts.append((segment.graph, rows, base, live))
+            elif self.parts and self.parts[-1][0] is None:  # runs searched exactly join
+                _, _, first, n = self.parts[-1]
+                self.parts[-1] = (None, None, first, n + live)
+            else:
+                self.parts.append((None, None, base, live))
+            base += live
+        self.ntotal = base
+        self.d = int(store.chunk_vectors.shape[1])
 
-    @property
-    def ntotal(self) -> int:
-        return len(self.vectors)
+    def graphs(self) -> list[Any]:
+        return [graph for graph, _, _, _ in self.parts if graph is not None]
 
     def search(self, queries: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """(scores, rows) of the `n` best rows for each query, best first."""
-        scores = self.vectors.scores(queries) if isinstance(self.vectors, Stacked) else \
-            queries.astype(np.float32) @ self.vectors.T
-        top = np.argpartition(-scores, n - 1, axis=1)[:, :n] if n < self.ntotal else \
-            np.tile(np.arange(self.ntotal), (len(queries), 1))
-        picked = np.take_along_axis(scores, top, axis=1)
-        order = np.argsort(-picked, axis=1, kind="stable")
-        return np.take_along_axis(picked, order, axis=1), np.take_along_axis(top, order, axis=1)
+        """(scores, rows) of the `n` best rows for each query, best first
+        (row -1 where fewer were found)."""
+        queries = np.asarray(queries, np.float32)
+        found_scores, found_rows = [], []
+        for graph, rows, first, live in self.parts:
+            if not live:
+                continue
+            if graph is None:
+                scores = self.vectors.between(first, first + live).scores(queries)
+                k = min(n, live)
+                top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+                found_scores.append(np.take_along_axis(scores, top, axis=1))
+                found_rows.append(top + first)
+            else:
+                k = min(n + len(rows) - live, graph.ntotal)
+                scores, local = graph.search(queries, k)
+                mapped = np.where(local >= 0, rows[np.maximum(local, 0)], -1)
+                found_scores.append(np.where(mapped >= 0, scores, -np.inf).astype(np.float32))
+                found_rows.append(mapped)
+        if not found_scores:
+            return np.zeros((len(queries), 0), np.float32), np.zeros((len(queries), 0), np.int64)
+        scores, rows = np.hstack(found_scores), np.hstack(found_rows)
+        order = np.argsort(-scores, axis=1, kind="stable")[:, :n]
+        scores = np.take_along_axis(scores, order, axis=1)
+        rows = np.take_along_axis(rows, order, axis=1)
+        rows[~np.isfinite(scores)] = -1
+        return scores, rows
+
+
+def wants_graph(segment_chunks: int, total: int, options: IndexOptions) -> bool:
+    """Whether a segment of `segment_chunks` in an index of `total` chunks is
+    searched by an HNSW graph of its own: never with index_type "flat",
+    always with "hnsw", and with "auto" once the index holds more than
+    hnsw_threshold chunks, for the large segments (LARGE)."""
+    if options.index_type == "auto":
+        return total > options.hnsw_threshold and segment_chunks >= LARGE
+    return options.index_type == "hnsw" and segment_chunks > 0
 
 
 def _kind(n: int, options: IndexOptions) -> str:
@@ -204,11 +262,9 @@ class Store(Records):
     dimension: int
     options: IndexOptions = field(default_factory=IndexOptions)
     entries: dict[str, Entry] = field(default_factory=dict)
-    prebuilt: Any = field(default=None, repr=False)  # a loaded FAISS index to reuse
     generation: str = ""  # the manifest this store was loaded from or saved as
     demo: bool = False  # holds only the bundled demo, which the user's first files replace
     segments: list[Segment] | None = None  # None: one new segment of all entries
-    hnsw: str = ""  # the saved HNSW graph this store's index was read from
     base: Any = field(default=None, repr=False)  # the snapshot this one changes (flat views)
     dropped: frozenset[str] = frozenset()  # what it drops from `base`
     shared = False  # one machine's folder (a class attribute, not a field)
@@ -220,15 +276,7 @@ class Store(Records):
         self.entries = {p: self.entries[p] for s in self.segments for p in s.live()}
         self._flatten(self.base, self.dropped)
         self.base = None  # (an old snapshot is not kept alive by its successor)
-        if self.prebuilt is not None and self.prebuilt.ntotal == len(self.chunk_vectors):
-            self.index = self.prebuilt
-        elif _kind(len(self.chunk_vectors), self.options) == "flat":
-            self.index = Exact(self.chunk_vectors)
-            self.hnsw = ""
-        else:
-            self.index = build_faiss(self.chunk_vectors, self.options)
-            self.hnsw = ""
-        self.prebuilt = None
+        self.index = Dense(self)
         self._lexical: Any = None
 
     def postings(self) -> list[tuple[Any, np.ndarray]]:
@@ -313,20 +361,16 @@ class Store(Records):
         for segment in self.segments or []:
             gone = segment.removed | (dropped & set(segment.paths))
             if len(gone) < len(segment.paths):
-                segments.append(Segment(segment.name, segment.paths, segment.counts,
-                                        segment.postings, frozenset(gone)))
+                segments.append(segment.with_removed(frozenset(gone)))
         if added:
             segments.append(new_segment(list(added.values())))
         entries = {p: e for p, e in self.entries.items() if p not in dropped}
         entries.update(added)
         # The dimension comes from the vectors held, so any embedding model works.
         dimension = next((e.chunk_vectors.shape[1] for e in entries.values()), self.dimension)
-        reuse = self.index if hasattr(self.index, "hnsw") and not dropped and not optimize \
-            and not added else None
         return Store(self.directory, self.shape, int(dimension), self.options, entries,
-                     prebuilt=reuse, demo=self.demo if demo is None else demo,
-                     segments=tiered(segments, optimize), hnsw=self.hnsw if reuse else "",
-                     base=self, dropped=frozenset(dropped))
+                     demo=self.demo if demo is None else demo,
+                     segments=tiered(segments, optimize), base=self, dropped=frozenset(dropped))
 
     def empty(self) -> Store:
         """A Store in the same folder with nothing in it (for a rebuild).
@@ -348,21 +392,11 @@ class Store(Records):
             if not segment.name:
                 segment = self._write_segment(segment)
             segments.append(segment)
-        self.segments = segments
+        total = len(self.chunks)
+        self.segments = [self._with_graph(s) if s.graph is None and wants_graph(
+            s.size(), total, self.options) else s for s in segments]
         self.restack()
-        if isinstance(self.index, Exact):
-            self.index = Exact(self.chunk_vectors)
-        hnsw = self.hnsw
-        if hasattr(self.index, "hnsw") and not hnsw:  # the graph, so a load need not build it
-            import faiss
-
-            hnsw = f"hnsw-{time.time_ns()}.faiss"
-            tmp = self.directory / f".{hnsw}.tmp"
-            faiss.write_index(self.index, str(tmp))
-            with open(tmp, "rb") as handle:
-                os.fsync(handle.fileno())
-            os.replace(tmp, self.directory / hnsw)
-        self.hnsw = hnsw if hasattr(self.index, "hnsw") else ""
+        self.index = Dense(self)
         self.generation = f"{time.time_ns()}"
         manifest = {
             "format_version": FORMAT_VERSION,
@@ -370,7 +404,7 @@ class Store(Records):
             "dimension": self.dimension,
             "generation": self.generation,
             "segments": [{"name": s.name, "removed": sorted(s.removed)} for s in segments],
-            "hnsw": self.hnsw,
+            "hnsw": "",  # (one graph for the whole index, before segments had their own)
             "counts": {"documents": len(self.entries), "chunks": len(self.chunks),
                        "sentences": len(self.sentence_spans)},
             "demo": self.demo,
@@ -384,6 +418,24 @@ class Store(Records):
                     shutil.rmtree(old, ignore_errors=True)
                 else:
                     old.unlink(missing_ok=True)
+
+    def _with_graph(self, segment: Segment) -> Segment:
+        """The saved `segment` with an HNSW graph over its chunk rows, built
+        from its vectors file and saved beside it."""
+        import faiss
+
+        folder = self.directory / segment.name
+        vectors = np.asarray(load_array(folder / "vectors.npy"), np.float32)
+        graph = build_faiss(vectors, IndexOptions("hnsw", 0, self.options.hnsw_m,
+                                                  self.options.hnsw_ef_construction,
+                                                  self.options.hnsw_ef_search))
+        tmp = folder / f".{GRAPH}.tmp"
+        faiss.write_index(graph, str(tmp))
+        with open(tmp, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, folder / GRAPH)
+        return Segment(segment.name, segment.paths, segment.counts, segment.postings,
+                       segment.removed, graph)
 
     def _write_segment(self, segment: Segment) -> Segment:
         """Write an unsaved segment's files to a new folder; the saved segment."""
@@ -498,17 +550,20 @@ class Store(Records):
                 )
         options = options or IndexOptions()
         if manifest["format_version"] == 1:
-            entries, index = _read_data(directory / str(manifest.get("data", "")), manifest, fix)
+            entries = _read_data(directory / str(manifest.get("data", "")), manifest, fix)
             segments = None
         else:
-            entries, segments, index = _read_segments(directory, manifest, fix)
-        if index is not None and hasattr(index, "hnsw"):  # the setting wins over the file's
-            index.hnsw.efSearch = options.hnsw_ef_search
+            # (a whole-index graph that the manifest may name, from before
+            # segments had their own, is not read: those segments are searched
+            # exactly until a commit builds theirs)
+            entries, segments = _read_segments(directory, manifest, fix)
+        for segment in segments or []:
+            if segment.graph is not None:  # the setting wins over the file's
+                segment.graph.hnsw.efSearch = options.hnsw_ef_search
         store = cls(directory, dict(shape), int(manifest["dimension"]), options, entries,
-                    prebuilt=index, generation=str(manifest.get("generation", "")),
+                    generation=str(manifest.get("generation", "")),
                     demo=bool(manifest.get("demo", False)),
-                    segments=segments,  # None (format 1): one segment, to be written
-                    hnsw=str(manifest.get("hnsw", "")) if index is not None else "")
+                    segments=segments)  # None (format 1): one segment, to be written
         if store.count() != manifest.get("counts", {}).get("chunks"):
             raise IndexMismatchError(
                 f"index in {directory}/ is inconsistent ({store.count()} chunks, the "
@@ -589,9 +644,8 @@ def _named(manifest: dict[str, Any]) -> set[str]:
         {str(manifest.get("data", "")), str(manifest.get("hnsw", ""))} - {""}
 
 
-def _read_data(data: Path, manifest: dict[str, Any], fix: object
-               ) -> tuple[dict[str, Entry], Any]:
-    """The entries and FAISS index of a format 1 data folder."""
+def _read_data(data: Path, manifest: dict[str, Any], fix: object) -> dict[str, Entry]:
+    """The entries of a format 1 data folder."""
     import faiss
 
     try:
@@ -611,16 +665,15 @@ def _read_data(data: Path, manifest: dict[str, Any], fix: object
     chunk_vectors = index.reconstruct_n(0, index.ntotal) if index.ntotal else \
         np.zeros((0, index.d), dtype=np.float32)
     try:
-        return _entries(docs, chunks, chunk_vectors, sentence_vectors), index
+        return _entries(docs, chunks, chunk_vectors, sentence_vectors)
     except (KeyError, IndexError, TypeError) as exc:
         raise IndexMismatchError(f"index records in {data.parent}/ are damaged ({exc}); {fix}") \
             from None
 
 
 def _read_segments(directory: Path, manifest: dict[str, Any], fix: object
-                   ) -> tuple[dict[str, Entry], list[Segment], Any]:
-    """The live entries, the segments and the saved HNSW graph (or None) of a
-    format 2 index."""
+                   ) -> tuple[dict[str, Entry], list[Segment]]:
+    """The live entries and the segments (with their graphs) of a format 2 index."""
     from .hybrid import Postings
 
     entries: dict[str, Entry] = {}
@@ -653,18 +706,22 @@ def _read_segments(directory: Path, manifest: dict[str, Any], fix: object
             raise IndexMismatchError(f"index records in {directory}/ are damaged ({exc}); "
                                      f"{fix}") from None
         entries.update((p, e) for p, e in held.items() if p not in removed)
-        segments.append(Segment(folder.name, list(held), [len(e.chunks) for e in held.values()],
-                                postings, removed))
-    index = None
-    if manifest.get("hnsw"):
-        import faiss
+        graph = None
+        if (folder / GRAPH).exists():
+            import faiss
 
-        try:
-            index = faiss.read_index(str(directory / str(manifest["hnsw"])))
-        except RuntimeError as exc:
-            raise IndexMismatchError(f"index files in {directory}/ are damaged ({exc}); "
-                                     f"{fix}") from None
-    return entries, segments, index
+            try:
+                graph = faiss.read_index(str(folder / GRAPH))
+            except RuntimeError as exc:
+                raise IndexMismatchError(f"index files in {directory}/ are damaged ({exc}); "
+                                         f"{fix}") from None
+            if graph.ntotal != len(chunks):
+                raise IndexMismatchError(f"index in {directory}/ is inconsistent "
+                                         f"({folder.name}: a graph of {graph.ntotal} rows, "
+                                         f"{len(chunks)} chunks); {fix}")
+        segments.append(Segment(folder.name, list(held), [len(e.chunks) for e in held.values()],
+                                postings, removed, graph))
+    return entries, segments
 
 
 def _write_rows(path: Path, arrays: Sequence[np.ndarray], dtype: Any, width: int) -> None:

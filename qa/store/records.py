@@ -248,12 +248,16 @@ class Stacked:
 
     def first(self, n: int) -> Stacked:
         """The first `n` rows (nothing copied)."""
+        return self.between(0, n)
+
+    def between(self, start: int, stop: int) -> Stacked:
+        """Rows [start, stop) (nothing copied)."""
         parts, at = [], 0
         for part in self.parts:
-            if at >= n:
-                break
-            parts.append(part[:n - at])
-            at += len(parts[-1])
+            a, b = max(start - at, 0), min(stop - at, len(part))
+            if a < b:
+                parts.append(part[a:b])
+            at += len(part)
         return Stacked([], self.shape[1], self.dtype, parts)
 
     def __len__(self) -> int:
