@@ -415,11 +415,11 @@ class Assistant:
         """Embed `to_embed` (the files of `group` the index lacks), then commit
         `group`'s new and changed files and the files gone from disk (the
         first group's commit drops them), counting each in `report`."""
-        # A copy of a file the index holds (same bytes) takes its vectors.
-        copied, to_embed = ([], to_embed) if rebuild or switch else \
-            indexing.copies(to_embed, getattr(self._latest(), "entries", {}).values())
-        ready = {(e.doc.path, e.doc.sha256): e for e in copied + indexing.embed(
-            to_embed, settings, embedder, progress, on_chunks=embedded)}
+        # A copy of a file the index holds, or of another in the group, takes
+        # its vectors.
+        held = () if rebuild or switch else getattr(self._latest(), "entries", {}).values()
+        ready = {(e.doc.path, e.doc.sha256): e for e in indexing.embed_new(
+            to_embed, held, settings, embedder, progress, on_chunks=embedded)}
         if last:
             tell("saving", 0.95, "")
         with self._write_lock, self.store.lock():

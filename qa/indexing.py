@@ -196,12 +196,30 @@ def embed(docs: Sequence[loaders.Document], settings: Any, embedder: Any,
     return entries
 
 
+def embed_new(docs: Sequence[loaders.Document], held: Iterable[Entry], settings: Any,
+              embedder: Any, progress: bool = False,
+              on_chunks: Callable[[list[Chunk]], None] | None = None) -> list[Entry]:
+    """Entries for `docs`, embedding each text once: a document with the same
+    text as an entry `held` (the index's) or as another of `docs` (the same
+    file under two names) is made from that entry, without the model."""
+    copied, rest = copies(docs, held)
+    first: dict[str, loaders.Document] = {}
+    twins = []
+    for doc in rest:
+        if doc.sha256 in first and first[doc.sha256].text == doc.text:
+            twins.append(doc)
+        else:
+            first.setdefault(doc.sha256, doc)
+    unique = [d for d in rest if first.get(d.sha256) is d]
+    made = embed(unique, settings, embedder, progress, on_chunks=on_chunks)
+    return copied + made + copies(twins, made)[0]
+
+
 def copies(docs: Sequence[loaders.Document], entries: Iterable[Entry]
            ) -> tuple[list[Entry], list[loaders.Document]]:
-    """Entries for the documents whose text an entry of the same index holds
-    already (the same file under another name: same bytes, same sentences,
-    chunks and vectors), made from that entry without the model; and the
-    documents that need embedding."""
+    """Entries for the documents whose text one of `entries` holds already
+    (same bytes: the same sentences, chunks and vectors), made from it
+    without the model; and the documents that need embedding."""
     held = {entry.doc.sha256: entry for entry in entries}
     made, rest = [], []
     for doc in docs:

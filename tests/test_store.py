@@ -444,8 +444,9 @@ def test_large_segments_are_searched_by_graphs_of_their_own_and_a_small_add_buil
 def test_a_copy_of_an_indexed_file_takes_its_vectors_without_the_model(
         bot, tmp_path, settings, embedder, monkeypatch):
     """A file with the same bytes as one the index holds (the same PDF in two
-    folders) is indexed from that file's sentences, chunks and vectors: the
-    model reads nothing, and the copy answers under its own name."""
+    folders), or as another file of the same add, is indexed from that
+    file's sentences, chunks and vectors: the model reads it once, and the
+    copy answers under its own name."""
     from qa import indexing
 
     original = tmp_path / "mill.txt"
@@ -462,9 +463,12 @@ def test_a_copy_of_an_indexed_file_takes_its_vectors_without_the_model(
     (tmp_path / "copies").mkdir()
     copy = tmp_path / "copies" / "mill-copy.txt"
     copy.write_bytes(original.read_bytes())
-    (tmp_path / "copies" / "ferry.txt").write_text(FILES["ferry.txt"], encoding="utf-8")
+    for name in ("ferry.txt", "ferry-copy.txt"):  # twins in one add: embedded once
+        (tmp_path / "copies" / name).write_text(FILES["ferry.txt"], encoding="utf-8")
     report = bot.add([tmp_path / "copies"])
-    assert embedded == ["ferry.txt"] and report.added == 2
+    assert len(embedded) == 1 and embedded[0].startswith("ferry") and report.added == 3
+    assert "twice a day" in bot.ask("How often does the Nordby ferry sail?",
+                                    sources=["ferry.txt"]).text
     again = Assistant.load(bot.index_dir, settings, embedder)
     answer = again.ask("Who restored the Velde tide mill?", sources=["mill-copy.txt"])
     assert "Korsby" in answer.text and answer.sources[0].source == "mill-copy.txt"
