@@ -43,3 +43,23 @@ def test_bm25_document_frequencies_match_a_direct_count(bot):
     counted = Counter(t for chunk in bot.store.chunks for t in set(terms(chunk.text)))
     assert {t: lexical.df(t) for t in counted} == dict(counted)
     assert lexical.idf("kosovo") < lexical.idf("catastroph") < lexical.idf("zanzibar")
+
+
+def test_copies_of_a_file_take_one_place_in_the_ranking(bot, tmp_path):
+    """A file held twice (the same text under two names) gives each of its
+    chunks one place in the fused ranking, so its copies do not push another
+    file's chunk out of the top k; RRF counts the copies as one entry."""
+    from qa.store.hybrid import fuse
+
+    # rows 6, 7 and 8 are one chunk's copies: one entry, named by row 6
+    assert fuse([np.array([5, 6, 7]), np.array([8, 6])], 60, same=lambda r: min(r, 6)) == {
+        5: 1 / 61, 6: 1 / 62 + 1 / 61}
+    mill = "The Velde tide mill was restored in 2019 by the Korsby mill society."
+    for name in ("mill.txt", "mill-copy.txt"):
+        (tmp_path / name).write_text(mill, encoding="utf-8")
+    (tmp_path / "dam.txt").write_text("The Velde mill dam was rebuilt after the flood.",
+                                      encoding="utf-8")
+    bot.add([tmp_path])
+    found = bot.retrieve("Who restored the Velde tide mill?", k=2)
+    assert sorted(s.source for s in found) in (["dam.txt", "mill.txt"],
+                                               ["dam.txt", "mill-copy.txt"])

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -183,19 +183,34 @@ class Lexical:
         return top[keep], scores[top][keep]
 
 
-def fuse(rankings: list[np.ndarray], rrf_k: int) -> dict[int, float]:
-    """Reciprocal rank fusion: sum of 1 / (rrf_k + rank) over the rankings."""
+def fuse(rankings: list[np.ndarray], rrf_k: int,
+         same: Callable[[int], Any] | None = None) -> dict[int, float]:
+    """Reciprocal rank fusion: sum of 1 / (rrf_k + rank) over the rankings.
+    With `same` (row -> key), the rows of one key (a chunk of a file held
+    twice, under two names) are one entry: ranked where the first of them
+    is, so the copies do not push other chunks down, and named by the first
+    row seen."""
     fused: dict[int, float] = {}
+    first: dict[Any, int] = {}
     for ranking in rankings:
-        for rank, row in enumerate(ranking.tolist()):
-            fused[row] = fused.get(row, 0.0) + 1.0 / (rrf_k + rank + 1)
+        seen: set[Any] = set()
+        rank = 0
+        for row in ranking.tolist():
+            key = same(row) if same is not None else row
+            if key in seen:
+                continue
+            seen.add(key)
+            named = first.setdefault(key, row)
+            fused[named] = fused.get(named, 0.0) + 1.0 / (rrf_k + rank + 1)
+            rank += 1
     return fused
 
 
 def hybrid_search(store: Any, lexical: Lexical, query_vector: np.ndarray,
                   query_terms: list[str], k: int, candidates: int, rrf_k: int,
                   prefer: set[str] | None = None, only: set[str] | None = None) -> list[Hit]:
-    """Top `k` chunks by fused dense and BM25 rank.
+    """Top `k` chunks by fused dense and BM25 rank, a chunk that two copies of
+    a file hold counted once.
 
     Chunks of the documents in `prefer` (the previous answer's, for a
     follow-up) gain what one more first-place ranking would give them, so a
@@ -213,7 +228,10 @@ def hybrid_search(store: Any, lexical: Lexical, query_vector: np.ndarray,
     else:
         dense_rows, _ = store.dense(query_vector, candidates)
         lexical_rows, _ = lexical.search(query_terms, candidates)
-    fused = fuse([dense_rows, lexical_rows], rrf_k)
+    def same(row: int) -> tuple[str, int]:  # a chunk's text: its file's hash, its place
+        return store.entries[store.chunk_key[row]].doc.sha256, int(store.chunk_local[row])
+
+    fused = fuse([dense_rows, lexical_rows], rrf_k, same)
     if prefer:
         for row in fused:
             if store.chunk_key[row] in prefer:
