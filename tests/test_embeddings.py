@@ -34,6 +34,23 @@ def test_encoding_is_unit_length_and_meaningful(embedder):
     assert os.environ["HF_HUB_OFFLINE"] == "1"
 
 
+def test_a_question_runs_on_the_one_thread_session_with_the_same_vector(embedder,
+                                                                        monkeypatch):
+    """A short text alone (a question) runs on the one-thread session, whose
+    threads do not spin on the cores the search after it needs; it gives the
+    vector the batch session gives."""
+    question = "Who warned of a humanitarian catastrophe?"
+    used = []
+    real = embedder._one
+    monkeypatch.setattr(embedder, "_one", lambda: (used.append(1), real())[1])
+    alone = embedder.encode([question])[0]
+    assert used == [1]
+    batched = embedder.encode([question, question])  # (no padding: the same activations)
+    assert used == [1]  # a batch runs on the multi-threaded session
+    assert np.allclose(alone, batched[0], atol=1e-5) and np.allclose(alone, batched[1],
+                                                                      atol=1e-5)
+
+
 def test_onnx_int8_agrees_with_torch(embedder, torch_embedder):
     texts = ["Russia warned the United States and European Union on Monday.",
              "Serb refugees would flow into northern Kosovo and Serbia.",

@@ -94,7 +94,6 @@ class AnswerModel:
 
                 options = ort.SessionOptions()
                 options.intra_op_num_threads = os.cpu_count() or 1
-                options.add_session_config_entry("session.intra_op.allow_spinning", "0")
                 session = ort.InferenceSession(str(self.path), options,
                                                providers=["CPUExecutionProvider"])
                 tokenizer = Tokenizer.from_file(str(packaged_model_path() / "tokenizer.json"))
