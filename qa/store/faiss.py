@@ -42,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from ..chunking import Chunk, Span
+from ..chunking import Span
 from ..documents import Document
 from ..documents.structure import Block
 from ..errors import IndexMismatchError, IndexNotFoundError, QAError
