@@ -154,7 +154,6 @@ class Dense:
     store's own vectors (no copy of them)."""
 
     def __init__(self, store: Store) -> None:
-        self.vectors: Stacked = store.chunk_vectors
         # (graph or None, store rows of the graph's rows (-1: removed), first row, live rows)
         self.parts: list[tuple[Any, Any, int, int]] = []
         base = 0
@@ -173,6 +172,9 @@ class Dense:
             base += live
         self.ntotal = base
         self.d = int(store.chunk_vectors.shape[1])
+        # each run searched exactly, as views of the store's vectors (once a snapshot)
+        self.runs = {first: store.chunk_vectors.between(first, first + live)
+                     for graph, _, first, live in self.parts if graph is None}
 
     def graphs(self) -> list[Any]:
         return [graph for graph, _, _, _ in self.parts if graph is not None]
@@ -186,7 +188,7 @@ class Dense:
             if not live:
                 continue
             if graph is None:
-                scores = self.vectors.between(first, first + live).scores(queries)
+                scores = self.runs[first].scores(queries)
                 k = min(n, live)
                 top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
                 found_scores.append(np.take_along_axis(scores, top, axis=1))
