@@ -477,6 +477,16 @@ def test_a_copy_of_an_indexed_file_takes_its_vectors_without_the_model(
     assert np.array_equal(again.store.chunk_vectors[rows], again.store.chunk_vectors[copied])
 
 
+def test_exact_dense_search_returns_the_best_rows_in_order(bot, embedder):
+    """Below the HNSW threshold dense search is exact over the store's own
+    vectors: the best `n` rows by inner product, best first."""
+    vector = embedder.encode(["Who warned of a humanitarian catastrophe?"])[0]
+    scores = np.array(bot.store.chunk_vectors) @ vector
+    rows, found = bot.store.dense(vector, 2)
+    assert rows.tolist() == np.argsort(-scores)[:2].tolist()
+    assert np.allclose(found, np.sort(scores)[::-1][:2], atol=1e-5)
+
+
 def test_commits_merge_small_segments_only():
     """Issue 39: a commit's merge takes the smallest half of the small
     segments once there are more than MAX_SEGMENTS of them; a large segment
