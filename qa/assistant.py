@@ -663,12 +663,13 @@ class Assistant:
                       ) -> tuple[Any, Any, Answerer]:
             vectors = encode_queries(self.embedder, texts)
             queries = [(v, terms(t)) for v, t in zip(vectors, texts)]
-            records, found, idf = store.search(queries, s.k, s.candidates, s.rrf_k, prefer,
+            wide = max(s.k, s.read_k) if s.answer_model else s.k
+            records, found, idf = store.search(queries, wide, s.candidates, s.rrf_k, prefer,
                                                within)
             return records, found, Answerer(
                 question, vectors[0], records, found[0], idf, s.model, s.min_score,
                 s.max_answer_chars, set(terms(previous)) if previous else None,
-                s.claim_coverage, bool(s.answer_model))
+                s.claim_coverage, bool(s.answer_model), s.k)
 
         # A question that names documents ("NVIDIA's tax rate") is answered from
         # them first; from all (or the chosen ones) when they hold no answer.
@@ -696,7 +697,7 @@ class Assistant:
         if rewritten:
             records, found, answerer = answering([query, rewritten], within)
         streamed = False
-        asked, shown = (rewritten, found[1]) if rewritten else (question, found[0])
+        asked, shown = (rewritten, found[1]) if rewritten else (question, found[0][:s.k])
         answers = answerer.gate(shown, rewritten or query)
         left = s.llm_budget_s - (time.monotonic() - started)
         for piece in generative.generate(model[0], model[1], asked, history, records, shown,

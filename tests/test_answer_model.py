@@ -48,10 +48,11 @@ def test_it_reads_a_question_without_torch():
 
 
 def test_qa_answer_model_on_reads_the_top_candidates(bot, monkeypatch):
-    """QA_ANSWER_MODEL=1: the answer model reads the ranker's top 5 sentences of
-    an English question, with its own fitted ranker; off, it is never called."""
+    """QA_ANSWER_MODEL=1: the answer model reads the ranker's top
+    READER_CANDIDATES sentences of an English question, with its own fitted
+    ranker, and its span head marks the short answer; off, it is never called."""
     from qa import Assistant
-    from qa.answering import extractive
+    from qa.answering import extractive, pipeline
     from qa.answering.reader import AnswerModel
 
     calls = []
@@ -68,7 +69,12 @@ def test_qa_answer_model_on_reads_the_top_candidates(bot, monkeypatch):
     answer = on.ask("Who is Russia's Kosovo negotiator?")
     assert "Botsan-Kharchenko" in answer.text
     assert calls == [extractive.READER_CANDIDATES]
-    assert answer.span and "Botsan-Kharchenko" in answer.text[answer.span[0]:answer.span[1]]
+    # the span head's short answer, checked (span.checked), not the rules'
+    heads = []
+    monkeypatch.setattr(pipeline, "checked", lambda q, s, span: heads.append(span) or span)
+    answer = on.ask("Who is Russia's Kosovo negotiator?")
+    assert heads and heads[-1] is not None and answer.span == heads[-1]
+    assert "Botsan-Kharchenko" in answer.text[answer.span[0]:answer.span[1]]
     assert extractive.Ranker.for_model("packaged", True).reads
     assert not on.ask("What is the capital of France?").found
 
@@ -100,3 +106,28 @@ def test_a_damaged_or_missing_model_is_refused_at_start_in_one_line(bot, monkeyp
     monkeypatch.setenv("QA_ANSWER_MODEL", "0")
     assert Assistant.load(bot.index_dir, bot.settings, bot.embedder).ask(
         "Who is Russia's Kosovo negotiator?").found  # off, the file is not needed
+
+
+def test_the_answer_model_reads_a_wider_retrieval_than_the_ranker_alone(bot, monkeypatch):
+    """Issue 36 item 2: with the model on, an English question's candidates
+    come from `read_k` chunks; a question the model does not read (another
+    language than the text) keeps the ranker's `k`."""
+    from qa import Assistant
+    from qa.answering import pipeline
+
+    seen = []
+    real = pipeline.select
+
+    def select(question, vector, store, hits, *args, **kwargs):  # type: ignore[no-untyped-def]
+        seen.append(len(hits))
+        return real(question, vector, store, hits, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "select", select)
+    settings = bot.settings.with_(k=1, read_k=3)
+    assert bot.store.count() > 3
+    on = Assistant.load(bot.index_dir, settings.with_(answer_model=1), bot.embedder)
+    assert "Botsan-Kharchenko" in on.ask("Who is Russia's Kosovo negotiator?").text
+    on.ask("Wer ist Russlands Unterhändler für das Kosovo?")
+    off = Assistant.load(bot.index_dir, settings, bot.embedder)
+    off.ask("Who is Russia's Kosovo negotiator?")
+    assert seen == [3, 1, 1]

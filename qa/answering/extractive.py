@@ -43,7 +43,10 @@ FEATURES = (
 # English question with a ranker fitted with it; the READER_CANDIDATES
 # sentences the base ranker likes best are read, the rest get READER_FLOOR.
 READER = "reader"
-READER_CANDIDATES = 5  # ask p50 on 2 cores: 8 candidates 52 ms, 6: 45, 5: 33 (target 40)
+# Sentences read per question: the model takes about 4.5 ms a sentence on 2
+# cores (5: 19 ms, 8: 41, 12: 60, 16: 71, 24: 108); the target is a warm ask
+# of at most 100 ms with the model on.
+READER_CANDIDATES = 12
 READER_FLOOR = -8.0
 # The features that still tell when the question and the passages are in
 # different languages (no shared terms): meaning, and the answer type.

@@ -107,6 +107,35 @@ def short_answer(question: str, sentence: str) -> tuple[int, int] | None:
     return min(found, key=lambda span: (_distance(anchors, len(sentence), span), span[0]))
 
 
+def checked(question: str, sentence: str, span: tuple[int, int] | None
+            ) -> tuple[int, int] | None:
+    """The answer model's short answer `span` in `sentence`, when a reader can
+    trust it: not a citation mark, a figure's, table's or section's number
+    or a label word, and not what the question already says; a scale
+    written with its digits ("61M") kept. (A type check, a number or a date
+    in the span, lost right answers on held-out training articles: "during
+    the war", "several".)
+    None when it fails, so the rules may mark one."""
+    kind = kind_of(question)
+    if span is None or kind is None:
+        return None
+    sentence = normalize(sentence)  # one-to-one: the offsets hold
+    a, b = span
+    text = sentence[a:b].strip()
+    if not text or re.search(rf"(?<!\w){re.escape(text.lower())}(?!\w)",
+                             normalize(question).lower()):
+        return None
+    if _CITATION.fullmatch(text) or text.lower().strip(".") in LABEL_WORDS \
+            or (text[:1].isdigit() and _LABEL_BEFORE.search(sentence[max(0, a - 12):a])):
+        return None
+    whole = next((m for m in _NUMBER.finditer(sentence, max(0, a - 2)) if m.start() <= a < m.end()),
+                 None)
+    if whole is not None and whole.end() > b and sentence[b:whole.end()].strip() \
+            and not sentence[b:whole.end()].strip()[0].isdigit():
+        b = whole.end()  # "61" of "61M" and of "61 million" keeps its scale
+    return a, b
+
+
 # What is never a short answer: a citation mark ("[61]", "[3, 7-9]"), the
 # number of a figure, table or section ("Fig. 3", "Table 2"), and a label
 # word taken for a name ("Fig." for "Who created AlexNet?").
