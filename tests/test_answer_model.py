@@ -48,10 +48,12 @@ def test_it_reads_a_question_without_torch():
 
 
 def test_qa_answer_model_on_reads_the_top_candidates(bot, monkeypatch):
-    """QA_ANSWER_MODEL=1: the answer model reads the ranker's top
-    READER_CANDIDATES sentences of an English question, with its own fitted
-    ranker, and its span head marks the short answer; off, it is never called."""
+    """QA_ANSWER_MODEL=1 (the default): the answer model reads the ranker's
+    top READER_CANDIDATES sentences of an English question, with its own
+    fitted ranker, and its span head marks the short answer; off
+    (QA_ANSWER_MODEL=0), it is never called."""
     from qa import Assistant
+    from qa.config import Settings
     from qa.answering import extractive, pipeline
     from qa.answering.reader import AnswerModel
 
@@ -63,8 +65,10 @@ def test_qa_answer_model_on_reads_the_top_candidates(bot, monkeypatch):
         return real(self, question, sentences, spans)
 
     monkeypatch.setattr(AnswerModel, "read", read)
-    off = bot.ask("Who is Russia's Kosovo negotiator?")
-    assert "Botsan-Kharchenko" in off.text and calls == []
+    assert Settings().answer_model == 1  # on by default (issue 36 item 6)
+    off = Assistant.load(bot.index_dir, bot.settings.with_(answer_model=0), bot.embedder)
+    assert "Botsan-Kharchenko" in off.ask("Who is Russia's Kosovo negotiator?").text
+    assert calls == []
     on = Assistant.load(bot.index_dir, bot.settings.with_(answer_model=1), bot.embedder)
     answer = on.ask("Who is Russia's Kosovo negotiator?")
     assert "Botsan-Kharchenko" in answer.text
@@ -104,7 +108,9 @@ def test_a_damaged_or_missing_model_is_refused_at_start_in_one_line(bot, monkeyp
     printed = capsys.readouterr().err.strip().splitlines()
     assert len(printed) == 1 and damage in printed[0], printed
     monkeypatch.setenv("QA_ANSWER_MODEL", "0")
-    assert Assistant.load(bot.index_dir, bot.settings, bot.embedder).ask(
+    assert main(["ask", "Who is Russia's Kosovo negotiator?", "--index-dir",
+                 str(bot.index_dir)]) == 0  # off, the file is not needed
+    assert Assistant.load(bot.index_dir, bot.settings.with_(answer_model=0), bot.embedder).ask(
         "Who is Russia's Kosovo negotiator?").found  # off, the file is not needed
 
 
@@ -128,6 +134,29 @@ def test_the_answer_model_reads_a_wider_retrieval_than_the_ranker_alone(bot, mon
     on = Assistant.load(bot.index_dir, settings.with_(answer_model=1), bot.embedder)
     assert "Botsan-Kharchenko" in on.ask("Who is Russia's Kosovo negotiator?").text
     on.ask("Wer ist Russlands Unterhändler für das Kosovo?")
-    off = Assistant.load(bot.index_dir, settings, bot.embedder)
+    off = Assistant.load(bot.index_dir, settings.with_(answer_model=0), bot.embedder)
     off.ask("Who is Russia's Kosovo negotiator?")
     assert seen == [3, 1, 1]
+
+
+def test_qa_abstains_only_when_the_model_and_the_ranker_alone_are_both_unsure(bot, monkeypatch):
+    """Issue 36 item 6: the abstention is joint. Where the answer model reads
+    no sentence as answering, the ranker alone (its own threshold) still
+    answers what it is sure of; where the ranker alone would refuse, a
+    sentence the model is sure of is answered."""
+    import numpy as np
+
+    from qa.answering.reader import AnswerModel, Reading
+
+    def reading(logit: float):  # type: ignore[no-untyped-def]
+        def read(self, question, sentences, spans=True):  # type: ignore[no-untyped-def]
+            return Reading(np.full(len(sentences), logit, np.float32), [None] * len(sentences))
+        return read
+
+    # the ranker alone gives its sentence 0.11 (its threshold: 0.05); with the
+    # model's "no" in its weights, the combined ranker gives it 0.03
+    monkeypatch.setattr(AnswerModel, "read", reading(-8.0))
+    assert "humanitarian catastrophe" in bot.ask("What did Botsan-Kharchenko warn?").text
+    assert not bot.ask("What is the capital of France?").found
+    monkeypatch.setattr(AnswerModel, "read", reading(8.0))
+    assert bot.ask("What is the capital of France?").found

@@ -86,8 +86,10 @@ class Ranker:
     across: Ranker | None = None
     # With the answer model: its weights include READER last; `base` is the
     # ranker without it (the prefilter, and for questions the model cannot
-    # read); qa abstains when the answer model's probability is under
-    # `reader_threshold` and the ranker's is under `threshold`, both.
+    # read); qa abstains when the answer model's probability of the chosen
+    # sentence is under `reader_threshold` and the base ranker's best
+    # probability is under `threshold` (its own, as without the model), both:
+    # the model never refuses what the ranker alone would answer.
     base: Ranker | None = None
     reader_threshold: float = 0.0
     languages: dict[str, Ranker] = field(default_factory=dict)
@@ -375,16 +377,26 @@ def confident(question: str, query_vector: np.ndarray, store: Store, hits: Seque
               idf: Callable[[str], float], ranker: Ranker, min_score: float,
               context_terms: set[str] | None = None) -> set[int]:
     """The candidate sentences (store rows) qa would answer with rather than
-    abstain on: the ranker's probability at least `min_score`, or, where the
+    abstain on: the ranker's probability (the base ranker's, for one that
+    reads) at least `min_score`, or, where the
     answer model read the sentence, its probability at least the ranker's
     `reader_threshold` (the rule `select` applies to its choice)."""
     found = candidates(question, query_vector, store, hits, idf, ranker, context_terms)
     if not found.rows:
         return set()
-    probabilities = ranker.probabilities(found.matrix)
+    probabilities = unsure_of(ranker, found.matrix)
     return {row for row, p in zip(found.rows, probabilities.tolist())
             if p >= min_score or (row in found.read and
                                   found.read[row][0] >= ranker.reader_threshold)}
+
+
+def unsure_of(ranker: Ranker, matrix: np.ndarray) -> np.ndarray:
+    """The probabilities abstention compares with the ranker's threshold: for
+    a ranker that reads, its base ranker's over the same candidates (without
+    the READER column), so the model only adds answers the base would refuse."""
+    if ranker.reads and ranker.base is not None:
+        return ranker.base.probabilities(matrix[:, :-1])
+    return ranker.probabilities(matrix)
 
 
 def select(question: str, query_vector: np.ndarray, store: Store, hits: Sequence[Hit],
@@ -418,7 +430,8 @@ def select(question: str, query_vector: np.ndarray, store: Store, hits: Sequence
     # a reference entry is a candidate only when it holds the work the
     # question names (cited_entries): that is its evidence
     named_work = store.sentence_kind[best] == "reference"
-    if best_score < min_score and (read is None or read < ranker.reader_threshold) \
+    sure = float(unsure_of(ranker, found.matrix).max()) if ranker.reads else best_score
+    if sure < min_score and (read is None or read < ranker.reader_threshold) \
             and not named_work:
         # explain, describe, compare: refused only when no top candidate is about it
         about = next((i for i in order[:passage.CANDIDATES]
