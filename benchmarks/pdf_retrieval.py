@@ -3,8 +3,9 @@
     pip install -e ".[bench]"
     python benchmarks/pdf_retrieval.py PATH/history_of_alexnet PATH/blockchain_solana [--k 5]
 
-Each folder is a LlamaIndex labelled RAG dataset: source_files/*.pdf and
-rag_dataset.json (query, reference_contexts). A retrieved passage is a hit
+Each folder is a LlamaIndex labelled RAG dataset: source_files/ (one PDF, or
+several PDF or text files, indexed together) and rag_dataset.json (query,
+reference_contexts); the LangChain baseline runs on a one-PDF set only. A retrieved passage is a hit
 when it lies inside a reference context: at least half of its 24-character
 pieces (letters and digits only) occur in it. The reference text came from an
 older PDF extractor, so exact matching is impossible, and comparing letters
@@ -45,15 +46,23 @@ def inside(passage: str, contexts: list[set]) -> bool:
     return bool(mine) and any(len(mine & c) >= 0.5 * len(mine) for c in contexts)
 
 
-def dataset(folder: Path) -> tuple[Path, list[tuple[str, list[set]]]]:
-    pdf = next((folder / "source_files").glob("*.pdf"))
+def dataset(folder: Path) -> tuple[list[Path], list[tuple[str, list[set]]]]:
+    """The set's source files (one PDF, or several PDF or text files) and its
+    questions with their reference contexts as shingles."""
+    files = sorted(f for f in (folder / "source_files").iterdir()
+                   if f.suffix.lower() in (".pdf", ".txt", ".md"))
     examples = json.loads((folder / "rag_dataset.json").read_text())["examples"]
-    return pdf, [(e["query"], [shingles(c) for c in e["reference_contexts"]]) for e in examples]
+    return files, [(e["query"], [shingles(c) for c in e["reference_contexts"]])
+                   for e in examples]
 
 
 def headers(pdf: Path) -> set[str]:
-    """Lines (digits masked) that start or end at least half of the pages (pypdf)."""
+    """Lines (digits masked) that start or end at least half of the pages (pypdf);
+    none for a text file."""
     from pypdf import PdfReader
+
+    if pdf.suffix.lower() != ".pdf":
+        return set()
 
     pages = [p.extract_text() or "" for p in PdfReader(pdf).pages]
     edges: Counter[str] = Counter()
@@ -78,14 +87,14 @@ def score(questions, search, repeated: set[str]) -> tuple[float, int]:  # type: 
     return hits / len(questions), dirty
 
 
-def qa_hits(pdf: Path, questions, k: int, repeated: set[str], dump: Path | None = None
+def qa_hits(files: list[Path], questions, k: int, repeated: set[str], dump: Path | None = None
             ) -> tuple[float, int, float, float]:
     """hit@k, passages with a header, and of the answers `ask` gives: the share
     whose sentence lies in a reference context, and the share abstained."""
     from qa import Assistant
 
     with tempfile.TemporaryDirectory() as scratch:
-        bot = Assistant.from_paths([pdf], Path(scratch) / "index", progress=False)
+        bot = Assistant.from_paths(files, Path(scratch) / "index", progress=False)
         hit, dirty = score(questions, lambda q: [s.text for s in bot.retrieve(q, k=k)],
                            repeated)
         answers = [(bot.ask(query), contexts) for query, contexts in questions]
@@ -94,7 +103,7 @@ def qa_hits(pdf: Path, questions, k: int, repeated: set[str], dump: Path | None 
         if dump is not None:  # one line per question, to read the answers given
             with dump.open("a", encoding="utf-8") as out:
                 for (query, _), (a, contexts) in zip(questions, answers):
-                    out.write(json.dumps({"set": pdf.name, "question": query, "found": a.found,
+                    out.write(json.dumps({"set": files[0].parent.parent.name, "question": query, "found": a.found,
                                           "sentence": a.text,
                                           "page": a.sources[0].page if a.sources else None, "in_context": a.found and
                                           inside(a.text, contexts)}, ensure_ascii=False) + "\n")
@@ -135,14 +144,18 @@ def main() -> None:
                                          "(LangChain / qa)", "qa answer from a reference context",
                                          "qa abstained"])
     for folder in args.folders:
-        pdf, questions = dataset(folder)
+        files, questions = dataset(folder)
         questions = questions[:args.limit] if args.limit else questions
-        repeated = headers(pdf)
-        base, base_dirty = (float("nan"), 0) if args.qa_only else \
-            baseline_hits(pdf, questions, args.k, repeated)
-        ours, our_dirty, answered, abstained = qa_hits(pdf, questions, args.k, repeated, args.answers)
-        table.add(pdf.name, len(questions), "not run" if args.qa_only else base, ours,
-                  f"{'–' if args.qa_only else base_dirty} / {our_dirty}", answered, abstained)
+        repeated = set().union(*(headers(f) for f in files))
+        one_pdf = len(files) == 1 and files[0].suffix.lower() == ".pdf"
+        baseline = not args.qa_only and one_pdf  # the baseline reads one PDF
+        base, base_dirty = baseline_hits(files[0], questions, args.k, repeated) if baseline \
+            else (float("nan"), 0)
+        ours, our_dirty, answered, abstained = qa_hits(files, questions, args.k, repeated,
+                                                       args.answers)
+        name = files[0].name if len(files) == 1 else f"{folder.name} ({len(files)} files)"
+        table.add(name, len(questions), base if baseline else "not run", ours,
+                  f"{base_dirty if baseline else '–'} / {our_dirty}", answered, abstained)
     if args.record:
         print(f"recorded {table.save()}")
 

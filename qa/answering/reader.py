@@ -65,7 +65,7 @@ class AnswerModel:
 
     @classmethod
     def required(cls) -> AnswerModel:
-        """The shipped model, loaded now (QA_ANSWER_MODEL=1 asked for it).
+        """The shipped model, loaded now (QA_ANSWER_MODEL=1, the default, asks for it).
 
         Raises:
             QAError: the file is missing or damaged, in one line naming it.
