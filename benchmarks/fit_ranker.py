@@ -81,16 +81,18 @@ def collect(bot: facade.Assistant, items: list, reading: extractive.Ranker | Non
     original = pipeline.select
 
     def recording(question, vector, store, hits, idf, ranker, min_score, max_chars=300,
-                  context_terms=None):
+                  context_terms=None, ranker_k=0):
         found = extractive.candidates(question, vector, store, hits, idf,
                                       reading or ranker.base or ranker, context_terms)
         read = [found.read.get(row, (0.0, None))[0] for row in found.rows]
-        seen.append((store, found.rows, found.matrix, read))
+        near = extractive.near(store, hits, found.rows, ranker_k).tolist()
+        seen.append((store, found.rows, found.matrix, read, near))
         return Answer(NOT_FOUND, False)  # only the features count here
 
     pipeline.select = recording
     width = len(extractive.FEATURES) + (1 if reading else 0)
-    table: dict[str, list] = {"x": [], "y": [], "question": [], "article": [], "read": []}
+    table: dict[str, list] = {"x": [], "y": [], "question": [], "article": [], "read": [],
+                              "near": []}
     try:
         for number, item in enumerate(items):
             seen.clear()
@@ -98,10 +100,12 @@ def collect(bot: facade.Assistant, items: list, reading: extractive.Ranker | Non
             if not seen:  # taken for a whole-document question: no sentence was chosen
                 print(f"  not a sentence question (intent.py): {item.question}", flush=True)
                 continue
-            store, rows, matrix, read = seen[-1]
+            store, rows, matrix, read, near = seen[-1]
             if not rows:  # nothing retrieved: a row of zeros keeps the question counted
-                rows, matrix, read = [None], np.zeros((1, width), np.float32), [0.0]
+                rows, matrix, read, near = [None], np.zeros((1, width), np.float32), [0.0], \
+                    [True]
             table["read"].extend(read)
+            table["near"].extend(near)
             for row, features in zip(rows, matrix):
                 text = "" if row is None else store.document(store.sentence_doc[row]).text[
                     store.sentence_spans[row].start:store.sentence_spans[row].end]
@@ -134,6 +138,7 @@ def build_table(squad_path: str, scratch: Path, model: str,
     return {"x": np.array([r for p in parts for r in p["x"]], np.float32),
             "y": np.array([r for p in parts for r in p["y"]], bool),
             "read": np.array([r for p in parts for r in p["read"]], np.float32),
+            "near": np.array([r for p in parts for r in p["near"]], bool),
             "question": questions,
             "article": np.array([names.index(a) for p in parts for a in p["article"]], np.int64),
             "answerable": np.array(answerable, bool)[questions],
@@ -162,11 +167,12 @@ def other_documents_table(squad_path: str, scratch: Path, model: str,
     parts[1]["question"] = [q + offset for q in parts[1]["question"]]
     return {"x": np.array([r for p in parts for r in p["x"]], np.float32),
             "read": np.array([r for p in parts for r in p["read"]], np.float32),
+            "near": np.array([r for p in parts for r in p["near"]], bool),
             "question": np.array([q for p in parts for q in p["question"]], np.int64)}
 
 
 def joint_thresholds(own: dict, other: dict[str, np.ndarray], table: dict[str, np.ndarray],
-                     base: dict) -> tuple:
+                     base: dict, model: dict) -> tuple:
     """(reader threshold, ranker threshold): abstain when BOTH the answer model
     is unsure of the chosen sentence and the base ranker (the ranker without
     the model) is unsure of its best, at its own threshold: the model only
@@ -177,12 +183,19 @@ def joint_thresholds(own: dict, other: dict[str, np.ndarray], table: dict[str, n
     tk = float(base["threshold"])
 
     def base_best(t: dict[str, np.ndarray]) -> np.ndarray:
-        return np.array([ranker.probabilities(t["x"][rows][:, :-1]).max()
-                         for rows in groups_of(t["question"])])
+        """Per question, the ranker alone's best probability over the
+        candidates of its own k chunks (as `extractive.unsure_of`)."""
+        best = []
+        for rows in groups_of(t["question"]):
+            own = rows[t["near"][rows]] if "near" in t else rows
+            best.append(ranker.probabilities(t["x"][own][:, :-1]).max() if len(own) else 0.0)
+        return np.array(best)
 
     mine, theirs = base_best(table), base_best(other)
-    o_read = np.array([other["read"][rows][int(np.argmax(
-        ranker.probabilities(other["x"][rows][:, :-1])))] for rows in groups_of(other["question"])])
+    # the answer model's reading of the sentence the reading ranker chooses
+    reading = extractive.Ranker(np.array(model["weights"]), model["none"], 0.0)
+    o_read = np.array([other["read"][rows][int(np.argmax(reading.probabilities(
+        other["x"][rows])))] for rows in groups_of(other["question"])])
     answerable = own["answerable"]
     right = own["right"] & answerable
     best, best_key = (0.0, 0.0, 0.0, 0.0), (-1.0, -1.0)
@@ -521,7 +534,7 @@ def main() -> None:
     shipped = fit_and_report(t)
     if shipped["features"][-1] == extractive.READER:
         shipped["reader_threshold"], shipped["threshold"] = joint_thresholds(
-            OUT_OF_FOLD, other, t, base)
+            OUT_OF_FOLD, other, t, base, shipped)
         shipped["base"] = {k: base[k] for k in ("features", "weights", "none", "threshold",
                                                 "l2", "fitted_on") if k in base}
     if base_name != "default" and not args.reader:  # a multilingual model: across languages

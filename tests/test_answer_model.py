@@ -121,11 +121,12 @@ def test_the_answer_model_reads_a_wider_retrieval_than_the_ranker_alone(bot, mon
     from qa import Assistant
     from qa.answering import pipeline
 
-    seen = []
+    seen, ranker_k = [], []
     real = pipeline.select
 
     def select(question, vector, store, hits, *args, **kwargs):  # type: ignore[no-untyped-def]
         seen.append(len(hits))
+        ranker_k.append(args[5] if len(args) > 5 else kwargs.get("ranker_k", 0))
         return real(question, vector, store, hits, *args, **kwargs)
 
     monkeypatch.setattr(pipeline, "select", select)
@@ -137,6 +138,8 @@ def test_the_answer_model_reads_a_wider_retrieval_than_the_ranker_alone(bot, mon
     off = Assistant.load(bot.index_dir, settings.with_(answer_model=0), bot.embedder)
     off.ask("Who is Russia's Kosovo negotiator?")
     assert seen == [3, 1, 1]
+    # abstention weighs the ranker alone over its own k chunks (unsure_of)
+    assert ranker_k[0] == 1
 
 
 def test_qa_abstains_only_when_the_model_and_the_ranker_alone_are_both_unsure(bot, monkeypatch):
@@ -160,3 +163,35 @@ def test_qa_abstains_only_when_the_model_and_the_ranker_alone_are_both_unsure(bo
     assert not bot.ask("What is the capital of France?").found
     monkeypatch.setattr(AnswerModel, "read", reading(8.0))
     assert bot.ask("What is the capital of France?").found
+
+
+def test_the_ranker_alone_is_weighed_over_its_own_chunks(tmp_path, settings, embedder):
+    """The joint abstention's "ranker alone" is the ranker as without the
+    model: its probabilities over the candidates of its own k chunks, not
+    spread over the model's wider retrieval (which lowered them, and qa
+    refused more than without the model)."""
+    import numpy as np
+
+    from qa import Assistant
+    from qa.answering import extractive
+    from qa.chunking import terms
+    from qa.embeddings import encode_queries
+
+    topics = ["tides", "glaciers", "volcanoes", "deserts", "rivers", "forests"]
+    text = "\n\n".join(f"The {t} of the region were studied in {1990 + i}. " * 12
+                       for i, t in enumerate(topics))
+    (tmp_path / "doc.txt").write_text(text, encoding="utf-8")
+    bot = Assistant.from_paths([tmp_path / "doc.txt"], tmp_path / "ix",
+                               settings.with_(chunk_size=200), embedder)
+    question = "When were the glaciers studied?"
+    vector = encode_queries(bot.embedder, [question])[0]
+    records, found, idf = bot.store.search([(vector, terms(question))], 6, 30, 60)
+    hits = found[0]
+    ranker = extractive.Ranker.for_model("packaged", True)
+    cands = extractive.candidates(question, vector, records, hits, idf, ranker)
+    own = extractive.near(records, hits, cands.rows, 2)
+    assert 0 < own.sum() < len(cands.rows)
+    p = extractive.unsure_of(ranker, cands, records, hits, 2)
+    assert (p[~own] == 0).all()
+    assert np.allclose(p[own], ranker.base.probabilities(cands.matrix[own, :-1]))
+    assert p.max() > extractive.unsure_of(ranker, cands, records, hits, 0).max()

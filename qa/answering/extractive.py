@@ -375,7 +375,7 @@ def features(question: str, query_vector: np.ndarray, store: Store, hits: Sequen
 
 def confident(question: str, query_vector: np.ndarray, store: Store, hits: Sequence[Hit],
               idf: Callable[[str], float], ranker: Ranker, min_score: float,
-              context_terms: set[str] | None = None) -> set[int]:
+              context_terms: set[str] | None = None, ranker_k: int = 0) -> set[int]:
     """The candidate sentences (store rows) qa would answer with rather than
     abstain on: the ranker's probability (the base ranker's, for one that
     reads) at least `min_score`, or, where the
@@ -384,24 +384,40 @@ def confident(question: str, query_vector: np.ndarray, store: Store, hits: Seque
     found = candidates(question, query_vector, store, hits, idf, ranker, context_terms)
     if not found.rows:
         return set()
-    probabilities = unsure_of(ranker, found.matrix)
+    probabilities = unsure_of(ranker, found, store, hits, ranker_k)
     return {row for row, p in zip(found.rows, probabilities.tolist())
             if p >= min_score or (row in found.read and
                                   found.read[row][0] >= ranker.reader_threshold)}
 
 
-def unsure_of(ranker: Ranker, matrix: np.ndarray) -> np.ndarray:
-    """The probabilities abstention compares with the ranker's threshold: for
-    a ranker that reads, its base ranker's over the same candidates (without
-    the READER column), so the model only adds answers the base would refuse."""
-    if ranker.reads and ranker.base is not None:
-        return ranker.base.probabilities(matrix[:, :-1])
-    return ranker.probabilities(matrix)
+def unsure_of(ranker: Ranker, found: Candidates, store: Store, hits: Sequence[Hit],
+              ranker_k: int = 0) -> np.ndarray:
+    """The probabilities abstention compares with the ranker's threshold. For
+    a ranker that reads: its base ranker's, as without the model, over the
+    candidates of the first `ranker_k` hits (the ranker's own retrieval; 0:
+    all) and without the READER column (0 for the other candidates), so the
+    model only adds answers the ranker alone would refuse."""
+    if not (ranker.reads and ranker.base is not None):
+        return ranker.probabilities(found.matrix)
+    own = near(store, hits, found.rows, ranker_k)
+    p = np.zeros(len(found.rows))
+    if own.any():
+        p[own] = ranker.base.probabilities(found.matrix[own, :-1])
+    return p
+
+
+def near(store: Store, hits: Sequence[Hit], rows: list[int], k: int) -> np.ndarray:
+    """Which candidate rows are sentences of the first `k` hits (all for 0)."""
+    if not k:
+        return np.ones(len(rows), dtype=bool)
+    kept = {r for hit in hits[:k] for r in store.chunk_sentence_rows[hit.row]}
+    return np.array([r in kept for r in rows], dtype=bool)
 
 
 def select(question: str, query_vector: np.ndarray, store: Store, hits: Sequence[Hit],
            idf: Callable[[str], float], ranker: Ranker, min_score: float,
-           max_chars: int = 300, context_terms: set[str] | None = None) -> Answer:
+           max_chars: int = 300, context_terms: set[str] | None = None,
+           ranker_k: int = 0) -> Answer:
     """Pick the answer sentence(s) among the retrieved chunks, or abstain.
 
     Args:
@@ -415,6 +431,8 @@ def select(question: str, query_vector: np.ndarray, store: Store, hits: Sequence
             reads: only when the answer model is also under its threshold).
         max_chars: longest answer text.
         context_terms: terms from the conversation (follow-ups), weighted lower.
+        ranker_k: the hits the ranker alone would read (the rest come from
+            the answer model's wider retrieval); 0 for all.
     """
     found = candidates(question, query_vector, store, hits, idf, ranker, context_terms)
     rows = found.rows
@@ -430,7 +448,8 @@ def select(question: str, query_vector: np.ndarray, store: Store, hits: Sequence
     # a reference entry is a candidate only when it holds the work the
     # question names (cited_entries): that is its evidence
     named_work = store.sentence_kind[best] == "reference"
-    sure = float(unsure_of(ranker, found.matrix).max()) if ranker.reads else best_score
+    sure = float(unsure_of(ranker, found, store, hits, ranker_k).max()) if ranker.reads \
+        else best_score
     if sure < min_score and (read is None or read < ranker.reader_threshold) \
             and not named_work:
         # explain, describe, compare: refused only when no top candidate is about it

@@ -84,7 +84,7 @@ class Answerer:
             answer.span = table.cell
             return answer
         answer = select(self.question, self.vector, self.records, self.hits, self.idf,
-                        self.ranker, self.threshold, self.max_chars, self.context)
+                        self.ranker, self.threshold, self.max_chars, self.context, self.narrow)
         if answer.found:
             # The date, number, name or place a typed question asks for: the
             # answer model's span head where it read the sentence and its
