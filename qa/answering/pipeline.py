@@ -112,7 +112,7 @@ class Answerer:
             nonlocal sure
             if sure is None:  # scored once, however many times the model's text is checked
                 sure = confident(self.question, self.vector, self.records, union, self.idf,
-                                 self.ranker, self.threshold, self.context)
+                                 self.ranker, self.threshold, self.context, self.narrow)
             said_terms = set(terms(said))
             taken = len(asked_terms & said_terms) / max(1, len(asked_terms))
             tells = bool(said_terms - asked_terms) or _YES_NO.match(self.question) is not None
